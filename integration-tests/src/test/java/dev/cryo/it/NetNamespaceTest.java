@@ -361,6 +361,27 @@ class NetNamespaceTest {
     }
 
     /**
+     * Policy routing rules a program added (source routing to a table of its own, a fwmark's table, an IPv6 one):
+     * they were neither carried nor refused, and the restored namespace had only a new one's three. Each comes back
+     * with its preference: the program deletes each by it and its selector.
+     */
+    @Test
+    void policyRoutingRulesComeBackWithTheirPreferences() throws Exception {
+        String inside = "ip link set lo up && ip route add default dev lo table 100"
+                + " && ip rule add from 10.86.0.0/24 lookup 100 pref 1000 && ip rule add fwmark 0x7 lookup 100 pref 1001"
+                + " && ip -6 rule add from 2001:db8:86::/64 lookup 100 pref 1002"
+                + " && trap \"ip rule del from 10.86.0.0/24 lookup 100 pref 1000 && ip rule del fwmark 0x7 lookup 100 pref 1001"
+                + " && ip -6 rule del from 2001:db8:86::/64 lookup 100 pref 1002 && echo PASS || echo FAIL: a rule is missing\" USR2"
+                + " && echo ready && while :; do sleep 0.2; done";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("rules.out"), "sh", "-c",
+                "exec unshare -n --pid --fork --mount-proc sh -c '" + inside + "' 2>/dev/null"))) {
+            int init = NamespaceTest.initUnder(p.pid().value());
+            String out = RestoreTest.checkAndReap(DumpRestore.dump(init, tmp.resolve("img")).restoreDetached(p.output()));
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
+    /**
      * A real server with its clients inside the namespace: python's http.server on 127.0.0.1 and a
      * shell loop fetching from it every 100 ms (any of its connections may be open at the dump).
      * After the restore the fetches go on, numbered without a gap.

@@ -53,20 +53,22 @@ public final class NetNamespaceRestore {
 
     /**
      * The routes ("-4 10.0.0.0/8 dev lo scope link"), those of a family in a row one {@code ip -batch}; a nexthop
-     * ({@link NetNexthops}), which the routes after it name, on its own.
+     * ({@link NetNexthops}), which the routes after it name, and a policy routing rule ({@link NetRules}) on its own.
      */
     private static void routes(Pid p, List<String> routes) {
         List<String> batch = new ArrayList<>();
         String family = null;
         for (String r : routes) {
             String[] words = r.split(" ", 2);
-            if (NetNexthops.is(r) || !words[0].equals(family)) {
+            boolean single = NetNexthops.is(r) || NetRules.is(r);
+            if (single || !words[0].equals(family)) {
                 NetnsCommand.batch(p, family, batch);
                 batch.clear();
                 family = null;
             }
-            if (NetNexthops.is(r)) {
-                NetnsCommand.run(p, NetNexthops.addCommand(r).toArray(String[]::new));
+            if (single) {
+                NetnsCommand.run(p, (NetNexthops.is(r) ? NetNexthops.addCommand(r) : NetRules.addCommand(r))
+                        .toArray(String[]::new));
                 continue;
             }
             family = words[0];

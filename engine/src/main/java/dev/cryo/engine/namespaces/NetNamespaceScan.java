@@ -131,6 +131,8 @@ public final class NetNamespaceScan {
             Future<List<String>> nexthops = reads.start(() -> NetNexthops.scan(p));
             Future<String> routes4 = reads.start(() -> NetnsCommand.run(p, "ip", "-4", "-o", "route", "show", "table", "all"));
             Future<String> routes6 = reads.start(() -> NetnsCommand.run(p, "ip", "-6", "-o", "route", "show", "table", "all"));
+            Future<String> rules4 = reads.start(() -> rules(p, "-4"));
+            Future<String> rules6 = reads.start(() -> rules(p, "-6"));
             for (Future<String> table : List.of(state, policy)) {
                 String ipsec = NetReads.done(table);
                 if (!ipsec.isEmpty()) {
@@ -161,7 +163,20 @@ public final class NetNamespaceScan {
                     }
                 }
             }
+            routes.addAll(NetRules.scan(NetReads.done(rules4), NetReads.done(rules6), what)); // after the routes
             return new NetNamespaceImage(p.value(), List.of(), devices, addresses, routes, sysctls, rules);
+        }
+    }
+
+    /** The policy routing rules of {@code family} ("-4") {@code ip} lists; "" where that family is off. */
+    private static String rules(Pid p, String family) {
+        try {
+            return NetnsCommand.run(p, "ip", family, "-o", "rule", "show");
+        } catch (KernelException e) {
+            if (family.equals("-6") && !new java.io.File("/proc/" + p + "/net/if_inet6").exists()) {
+                return ""; // ipv6.disable=1
+            }
+            throw e;
         }
     }
 
