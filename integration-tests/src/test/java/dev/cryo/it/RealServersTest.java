@@ -866,8 +866,13 @@ class RealServersTest {
         assumeTrue(Files.isExecutable(Path.of("/usr/sbin/ptp4l")) && Files.isExecutable(Path.of("/usr/sbin/pmc")),
                 "Debian package linuxptp");
         Path slaveLog = tmp.resolve("slave.log"), slaveSocket = tmp.resolve("s.sock");
-        Files.writeString(tmp.resolve("m.cfg"), "[global]\nuds_address " + tmp.resolve("m.sock") + "\npriority1 10\n");
-        Files.writeString(tmp.resolve("s.cfg"), "[global]\nuds_address " + slaveSocket + "\nslaveOnly 1\nfree_running 1\n");
+        // announces every 250 ms, not 2 s: the master listens 3 announce intervals before it takes over, and the slave
+        // qualifies it after 2 announces; syncs stay at 1 s
+        String announce = "logAnnounceInterval -2\n";
+        Files.writeString(tmp.resolve("m.cfg"), "[global]\nuds_address " + tmp.resolve("m.sock") + "\npriority1 10\n"
+                + announce);
+        Files.writeString(tmp.resolve("s.cfg"), "[global]\nuds_address " + slaveSocket + "\nslaveOnly 1\nfree_running 1\n"
+                + announce);
         String slave = "ip link set lo up; i=0; while ! ip link show v1 >/dev/null 2>&1 && [ $i -lt 600 ]; do sleep 0.05;"
                 + " i=$((i+1)); done; ip addr add 10.48.0.2/24 dev v1 && ip link set v1 up && exec /usr/sbin/ptp4l -f "
                 + tmp.resolve("s.cfg") + " -i v1 -S -4 -m > " + slaveLog + " 2>&1";
