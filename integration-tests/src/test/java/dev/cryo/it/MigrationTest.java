@@ -43,6 +43,8 @@ class MigrationTest {
 
     private static Path sharedDir;
     private static TwoHosts shared;
+    /** Hosts whose agents log at debug level (-vv), for the cases that read what only that shows. */
+    private static TwoHosts verbose;
     private long markA, markB;
 
     @BeforeEach
@@ -72,6 +74,24 @@ class MigrationTest {
         markA = TwoHosts.mark(shared.logA);
         markB = TwoHosts.mark(shared.logB);
         return shared;
+    }
+
+    /**
+     * The verbose hosts, started on first use and again if an agent is gone: two cases share them instead of
+     * starting two agents each (~11 s apiece in CI).
+     */
+    private static TwoHosts verboseHosts() throws Exception {
+        if (verbose != null && !verbose.agentsRunning()) {
+            verbose.close();
+            verbose = null;
+        }
+        if (verbose == null) {
+            if (sharedDir == null) {
+                sharedDir = Files.createTempDirectory("cryo-migration-");
+            }
+            verbose = new TwoHosts(Files.createDirectories(sharedDir.resolve("verbose-" + System.nanoTime()))).start("-vv");
+        }
+        return verbose;
     }
 
     /** What agent a logged since this case began. */
@@ -112,6 +132,9 @@ class MigrationTest {
         if (shared != null && shared.agentsRunning()) {
             shared.clearB();
         }
+        if (verbose != null && verbose.agentsRunning()) {
+            verbose.clearB();
+        }
     }
 
     @AfterAll
@@ -119,6 +142,10 @@ class MigrationTest {
         if (shared != null) {
             shared.close();
             shared = null;
+        }
+        if (verbose != null) {
+            verbose.close();
+            verbose = null;
         }
         if (sharedDir != null) {
             try (var files = Files.walk(sharedDir)) {
@@ -272,10 +299,10 @@ class MigrationTest {
      */
     @Test
     void aTreeWritingFasterThanTheLinkCarriesIsThrottledInBoundedRoundsAndArrivesIntact() throws Exception {
-        try (TwoHosts hosts = new TwoHosts(tmp).start("-vv");
-             DetachedProcess p = hosts.dirtierOnA(tmp, 16, 40)) {
-            TwoHosts.sh("ip netns exec " + hosts.nsA + " tc qdisc replace dev " + hosts.linkA()
-                    + " root tbf rate 40mbit burst 64kb latency 100ms");
+        TwoHosts hosts = verboseHosts();
+        String shaped = "ip netns exec " + hosts.nsA + " tc qdisc %s dev " + hosts.linkA() + " root";
+        try (DetachedProcess p = hosts.dirtierOnA(tmp, 16, 40)) {
+            TwoHosts.sh(shaped.formatted("replace") + " tbf rate 40mbit burst 64kb latency 100ms");
             TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
                     hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--pre-copy", "--max-downtime", "50");
             String a = Files.readString(hosts.logA);
@@ -295,6 +322,8 @@ class MigrationTest {
             DetachedProcess moved = arrived(hosts, p);
             String out = Workloads.check(moved);
             assertTrue(out.contains("PASS"), out + "\n" + m.out());
+        } finally {
+            TwoHosts.sh(shaped.formatted("del") + " 2>/dev/null; true"); // the other verbose case runs on the whole link
         }
     }
 
@@ -308,8 +337,8 @@ class MigrationTest {
      */
     @Test
     void theRootsStubIsAdoptedWithNoInjectedCallAfterTheFreeze() throws Exception {
-        try (TwoHosts hosts = new TwoHosts(tmp).start("-vv");
-             DetachedProcess p = hosts.dirtierOnA(tmp, 16, 10)) {
+        TwoHosts hosts = verboseHosts();
+        try (DetachedProcess p = hosts.dirtierOnA(tmp, 16, 10)) {
             TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
                     hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--pre-copy");
             String b = Files.readString(hosts.logB);
