@@ -251,7 +251,8 @@ class MigrationTest {
     /**
      * A tree holding a deleted sparse file of 64 MiB with 20 MiB of data moves to b: its contents travel on the
      * page channel in pieces of 4 MiB beside its task's record (apart from it: a record is one chunk), and come
-     * back whole there, holes as holes. Before, a dump carried at most 16 MiB of such a file.
+     * back whole there, holes as holes. Before, a dump carried at most 16 MiB of such a file. With pre-copy, the
+     * default: rounds of pages while it runs, the file read at the freeze.
      */
     @Test
     void aDeletedFileOfMoreThanAChunkMovesInPieces() throws Exception {
@@ -260,7 +261,7 @@ class MigrationTest {
         try (DetachedProcess p = hosts.startOnA(tmp.resolve("ghostsparse.out"),
                 TestPrograms.compile("/c/ghostsparse.c").toString(), dir.toString(), Integer.toString(20 << 20))) {
             TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
-                    hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--no-pre-copy");
+                    hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--pre-copy");
             assertEquals(0, m.code(), m + "\nagent a:\n" + logA() + "\nagent b:\n" + logB());
             DetachedProcess.awaitCondition(() -> !p.alive(), Duration.ofSeconds(10), "the source to be gone");
             String out = Workloads.check(arrived(hosts, p));
