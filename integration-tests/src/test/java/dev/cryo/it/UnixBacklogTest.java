@@ -58,10 +58,11 @@ class UnixBacklogTest {
      * Three clients (threads of the server's process) connect and send a request each, the third of 3000 bytes;
      * the server accepts none until told (a file appears), long after the dump: refused before ("the bytes sit in a
      * socket no process holds yet"), the restored server now reads each request whole and each client gets the
-     * answer to its own.
+     * answer to its own; the third client passes its credentials (SO_PASSCRED), and the server reads its own pid in
+     * them, not cryo's.
      */
     private static final String STALLED = String.join("\n",
-            "import hashlib, os, socket, sys, threading, time",
+            "import hashlib, os, socket, struct, sys, threading, time",
             "path, go, log = sys.argv[1:4]",
             "srv = socket.socket(socket.AF_UNIX)",
             "srv.bind(path)",
@@ -70,6 +71,8 @@ class UnixBacklogTest {
             "answers, sent = {}, [threading.Event() for _ in reqs]",
             "def client(i):",
             "    c = socket.socket(socket.AF_UNIX)",
+            "    if i == 2:  # its bytes carry its credentials, which the server reads",
+            "        c.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)",
             "    c.connect(path)",
             "    c.sendall(reqs[i])",
             "    sent[i].set()",
@@ -82,16 +85,23 @@ class UnixBacklogTest {
             "print('ready', flush=True)",
             "while not os.path.exists(go):",
             "    time.sleep(0.05)",
+            "creds = set()",
             "for i in range(3):",
             "    s, _ = srv.accept()",
-            "    req = s.makefile('rb').readline()",
+            "    s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)",
+            "    req = b''",
+            "    while not req.endswith(b'\\n'):",
+            "        data, anc, _, _ = s.recvmsg(8192, socket.CMSG_SPACE(12))",
+            "        req += data",
+            "        creds |= {struct.unpack('iII', d)[0] for l, t, d in anc if t == socket.SCM_CREDENTIALS}",
             "    s.sendall(hashlib.sha256(req).hexdigest().encode() + b'\\n')",
             "    s.close()",
             "for t in threads:",
             "    t.join()",
             "ok = all(answers[i] == hashlib.sha256(reqs[i]).hexdigest().encode() + b'\\n' for i in range(3))",
+            "ok = ok and os.getpid() in creds and creds <= {0, os.getpid()}  # the sender's, not the restorer's",
             "with open(log, 'w') as f:",
-            "    f.write('PASS\\n' if ok else 'FAIL %r\\n' % answers)", "");
+            "    f.write('PASS\\n' if ok else 'FAIL %r %r\\n' % (answers, creds))", "");
 
     @Test
     void connectionsNeverAcceptedDuringTheDumpComeBackWithTheBytesTheirClientsSent() throws Exception {

@@ -493,9 +493,10 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
 
     /**
      * What a client sent on a connection its listener has not accepted yet (php-fpm busy behind nginx): the bytes
-     * wait in the server's end, which no process holds until accept(), read there by cryo's BPF iterator.
+     * wait in the server's end, which no process holds until accept(), read there by cryo's BPF iterator, with the
+     * credentials the kernel stamped on them (the sender's, a task of the tree: sent again as that task's).
      */
-    private static List<Message> sentNotAccepted(SocketProbe p, String what) {
+    private static List<Message> sentNotAccepted(SocketProbe p, String what, DumpContext ctx, int shutdown) {
         String sent = what + ": its connection is not accepted yet and already carries data";
         List<dev.cryo.kernel.net.ErroredQueues.Queued> read;
         try {
@@ -516,7 +517,15 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                 throw p.refuse(sent + ": a message of " + m.length() + " bytes; cryo reads at most "
                         + dev.cryo.kernel.net.ErroredQueues.MAX_BYTES + " bytes of each held in a buffer's head; not supported");
             }
-            out.add(new Message(m.data(), new byte[0]));
+            Sockets.Ucred c = m.creds();
+            if (c.present() && !ctx.inTree(c.pid())) {
+                throw p.refuse(sent + " with the credentials of pid " + c.pid() + ", which is not in the tree; not supported");
+            }
+            if (c.present() && shutdown != 0) { // sent once the tasks exist, after the restore's shutdown
+                throw p.refuse(sent + " with credentials, and it is shut down; not supported");
+            }
+            out.add(c.present() ? new Message(m.data(), new byte[0], List.of(), c.pid(), c.uid(), c.gid(), false)
+                    : new Message(m.data(), new byte[0]));
         }
         return out;
     }
@@ -784,7 +793,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                 }
             }
             if (primary && listener != 0 && d.wqueue() > 0) {
-                queue.addAll(sentNotAccepted(p, what));
+                queue.addAll(sentNotAccepted(p, what, ctx, d.shutdown()));
             }
             if (peerLeft) {
                 byte[] leftName = st.unix().get(d.peerIno()).name();
@@ -1417,6 +1426,10 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
      * {@code passed} holds cryo's fds of each message's files, in queue order.
      */
     public static void fillPassing(UnixSocket u, SocketHub hub, List<List<Fd>> passed) {
+        if (u.listenerIno() != 0) { // its credentials name a task of the tree, which exists now
+            sendFromWaitingClient(hub.get(u.ino()), u);
+            return;
+        }
         UnixSocket peer = u.peerIno() == 0 ? null : hub.record(u.peerIno(), UnixSocket.class);
         if (peerGone(u)) {
             try (Fd other = hub.takeOrphanEnd(u.ino())) {
@@ -1477,8 +1490,8 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                     hub.listen(s, u.backlog(), cr.peer());
                 }
                 hub.connect(client, to != null ? to : u.address(), cr.peerCreds() == null ? null : hub.holderCreds(c));
-                for (Message m : cr.queue()) { // what it had sent: it waits in the new connection for the accept
-                    sendAll(client, m, List.of(), null);
+                if (!cr.fillsLate()) { // what it had sent, without credentials: it waits in the new connection
+                    sendFromWaitingClient(client, cr);
                 }
                 if (other) {
                     hub.listen(s, u.backlog(), u.peer());
@@ -1539,6 +1552,21 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             if (to != null) {
                 passcred(to, toCreds);
             }
+        }
+    }
+
+    /**
+     * What a client waiting on a listener had sent, sent again from it into its new connection not accepted yet, each
+     * message with the credentials it carried (SO_PASSCRED off meanwhile: one that carried none gets none).
+     */
+    private static void sendFromWaitingClient(Fd client, UnixSocket u) {
+        int was = passcred(client, 0);
+        try {
+            for (Message m : u.queue()) {
+                sendAll(client, m, List.of(), null);
+            }
+        } finally {
+            passcred(client, was);
         }
     }
 
