@@ -31,9 +31,12 @@ final class Workloads {
         // "ready" comes before the vfork: under load a dump began while the parent still ran toward it. Nor
         // is its state D proof: "ready" is in the file while its write still sleeps in D (dirty-page
         // throttling), and CI's dump then found it running, not in vfork. Once the child exists the parent
-        // is in the kernel's vfork wait, or on its way there with no return to user space in between.
+        // is in the kernel's vfork wait, or on its way there with no return to user space in between: runnable
+        // on that way under load, a dump with --timeout 1 found it in state R at its deadline ("did not stop
+        // within the seize timeout (state R)"), so the wait is for the parent asleep in vfork too.
         DetachedProcess.awaitCondition(() -> dev.cryo.kernel.proc.ProcFs.children(p.pid()).stream()
-                        .anyMatch(dev.cryo.engine.dump.SeizeDelay::borrowsParentMemory),
+                        .anyMatch(dev.cryo.engine.dump.SeizeDelay::borrowsParentMemory)
+                        && dev.cryo.engine.dump.SeizeDelay.inVforkWait(p.pid(), p.pid()),
                 java.time.Duration.ofSeconds(30), "pid " + p.pid() + " to wait for its vfork child");
         return p;
     }
