@@ -187,7 +187,7 @@ class DumpFailureTest {
     }
 
     /** The nft tables named after the network lock of a dump of {@code root}. */
-    private static java.util.List<String> lockTables(dev.cryo.kernel.Pid root) throws Exception {
+    static java.util.List<String> lockTables(dev.cryo.kernel.Pid root) throws Exception {
         Process nft = new ProcessBuilder(dev.cryo.kernel.net.NetworkLock.nft(), "list", "tables")
                 .redirectErrorStream(true).start();
         String out = new String(nft.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);

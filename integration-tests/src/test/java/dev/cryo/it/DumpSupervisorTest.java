@@ -47,6 +47,39 @@ class DumpSupervisorTest {
         return dir -> ImageWriter.create(dir, ModelCodecs.ALL, ImageOptions.defaults());
     }
 
+    /**
+     * A bug that stops the supervisor mid-dump (an observer throwing an Error at the freeze, past the catch for the
+     * observers' exceptions) leaves no network lock behind: the seize's table held the tree's listener (its SYNs
+     * dropped) and stayed for good before, while the tree, let go by its dumper, ran on.
+     */
+    @Test
+    void aSupervisorStoppedByABugLeavesNoNetworkLockBehind() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(dev.cryo.kernel.net.NetworkLock.available(), "no nf_tables");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tree.out"),
+                TestPrograms.compile("/c/exitmutex.c", "-pthread").toString(), "tree"));
+             AutoCloseable bug = dev.cryo.api.TreeObservers.register(new dev.cryo.api.TreeObservers.Observer() {
+                 @Override
+                 public void frozenForDump(int root, java.util.List<Integer> pids) {
+                     if (root == p.pid().value()) {
+                         throw new AssertionError("a bug");
+                     }
+                 }
+             })) {
+            TestProbe<DumpSupervisor.Outcome> probe = testKit.createTestProbe();
+            var s = testKit.spawn(DumpSupervisor.create(DumpRequest.of(p.pid().value(), tmp.resolve("img")), settings(),
+                    images(), probe.getRef()));
+            probe.expectTerminated(s, Duration.ofSeconds(60));
+            assertEquals(java.util.List.of(), DumpFailureTest.lockTables(p.pid()), "the dump's network lock is gone");
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return Files.readString(Path.of("/proc/" + p.pid() + "/status")).contains("TracerPid:\t0");
+                } catch (Exception e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(30), "pid " + p.pid() + " to run on untraced");
+        }
+    }
+
     @Test
     void aTaskThatCannotStopTimesOutTheSeizeAndIsLetGo() throws Exception {
         // the parent sleeps in D until its vfork child, blocked on the FIFO, is let go by the test

@@ -104,7 +104,7 @@ public final class DumpSupervisor {
                 s.tracerWatch = watch;
                 Behavior<Command> started = s.start();
                 watch = null; // the supervisor's now
-                return started;
+                return Behavior.isAlive(started) ? Behaviors.intercept(() -> new SocketsOnStop(s), started) : started;
             } catch (DumpException | java.io.IOException e) {
                 replyTo.tell(new Failed(dev.cryo.actors.Failures.describe(e)));
                 return Behaviors.stopped();
@@ -119,6 +119,38 @@ public final class DumpSupervisor {
                 }
             }
         })));
+    }
+
+    /**
+     * Every way a dump ends lets its sockets go (connections out of repair mode or closed in it, the network lock
+     * lifted or kept for the restore); a supervisor stopped another way — a bug thrown out of a handler — let the
+     * lock stay for good, holding the tree's listeners and connections while the tree ran on. Now its stop does.
+     */
+    private static final class SocketsOnStop extends org.apache.pekko.actor.typed.BehaviorInterceptor<Command, Command> {
+        private final DumpSupervisor s;
+
+        SocketsOnStop(DumpSupervisor s) {
+            super(Command.class);
+            this.s = s;
+        }
+
+        @Override
+        public Behavior<Command> aroundReceive(org.apache.pekko.actor.typed.TypedActorContext<Command> ctx, Command msg,
+                                               ReceiveTarget<Command> target) {
+            return target.apply(ctx, msg);
+        }
+
+        @Override
+        public Behavior<Command> aroundSignal(org.apache.pekko.actor.typed.TypedActorContext<Command> ctx,
+                                              org.apache.pekko.actor.typed.Signal signal, SignalTarget<Command> target) {
+            if (signal instanceof org.apache.pekko.actor.typed.PostStop && s.sockets != null && !s.sockets.ended()) {
+                List<String> problems = new ArrayList<>();
+                s.releaseSockets(false, problems);
+                s.ctx.getLog().warn("dump of pid {} stopped before its end: its sockets were let go as after a failure{}",
+                        s.request.pid(), problems.isEmpty() ? "" : " (" + String.join("; ", problems) + ")");
+            }
+            return target.apply(ctx, signal);
+        }
     }
 
     /** Creates the image sink (a file, or a stream to another host); the facade maps settings to image options. */

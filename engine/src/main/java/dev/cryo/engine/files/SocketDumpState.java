@@ -546,6 +546,11 @@ public final class SocketDumpState {
         relock();
     }
 
+    /** Whether {@link #release} or {@link #abandon} has run: the dump is over for its sockets. */
+    public synchronized boolean ended() {
+        return ended;
+    }
+
     /** Whether {@code sock} is one of the sockets put in repair mode, which the dump's end takes out of it. */
     public synchronized boolean inRepair(Fd sock) {
         return repaired.containsKey(sock);
