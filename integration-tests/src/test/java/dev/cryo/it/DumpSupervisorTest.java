@@ -43,6 +43,12 @@ class DumpSupervisorTest {
         return CryoConfig.load(Optional.empty(), m);
     }
 
+    /** Waits until {@code p} has no tracer (cryo's dumpers let it go). */
+    private static void awaitUntraced(DetachedProcess p, Duration timeout) throws InterruptedException {
+        DetachedProcess.awaitProbe(() -> Files.readString(Path.of("/proc/" + p.pid() + "/status")).contains("TracerPid:\t0"),
+                timeout, "pid " + p.pid() + " to be untraced");
+    }
+
     private static DumpSupervisor.ImageWriterFactory images() {
         return dir -> ImageWriter.create(dir, ModelCodecs.ALL, ImageOptions.defaults());
     }
@@ -70,13 +76,7 @@ class DumpSupervisorTest {
                     images(), probe.getRef()));
             probe.expectTerminated(s, Duration.ofSeconds(60));
             assertEquals(java.util.List.of(), DumpFailureTest.lockTables(p.pid()), "the dump's network lock is gone");
-            DetachedProcess.awaitCondition(() -> {
-                try {
-                    return Files.readString(Path.of("/proc/" + p.pid() + "/status")).contains("TracerPid:\t0");
-                } catch (Exception e) {
-                    return false;
-                }
-            }, Duration.ofSeconds(30), "pid " + p.pid() + " to run on untraced");
+            awaitUntraced(p, Duration.ofSeconds(30));
         }
     }
 
@@ -99,13 +99,7 @@ class DumpSupervisorTest {
             // once the vfork child is done, the parent runs on: not stopped, not traced
             Files.writeString(tmp.resolve("go"), "x");
             p.awaitOutput("resumed", Duration.ofSeconds(20));
-            DetachedProcess.awaitCondition(() -> {
-                try {
-                    return Files.readString(Path.of("/proc/" + p.pid() + "/status")).contains("TracerPid:\t0");
-                } catch (Exception e) {
-                    return false;
-                }
-            }, Duration.ofSeconds(10), "pid " + p.pid() + " to be untraced");
+            awaitUntraced(p, Duration.ofSeconds(10));
             int lines = p.outputText().split("\n").length;
             Thread.sleep(500);
             assertTrue(p.outputText().split("\n").length > lines, "it keeps printing");
