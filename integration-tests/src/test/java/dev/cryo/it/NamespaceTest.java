@@ -402,15 +402,20 @@ class NamespaceTest {
      * A tmpfs covered by a later tmpfs on the same point (zdtm's mapfile_priv in its ns flavor: the
      * program mounts its own /tmp over its container's): the dump refused it ("is covered by a later
      * mount on the same point: its files cannot be read"). The covered one's files are now read in a
-     * copy of the namespace without the covering mount, and both come back in their order.
+     * copy of the namespace without the covering mount, and both come back in their order. In a user namespace (uns),
+     * where no other namespace shows it, it was refused ('... cryo's copy of the mount namespace locks them'): that
+     * copy is a clone taken inside the namespace now, where the covering mount is not locked.
      */
-    @Test
-    void aTmpfsCoveredByALaterMountOnTheSamePointComesBackWithItsFiles() throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"ns", "uns"})
+    void aTmpfsCoveredByALaterMountOnTheSamePointComesBackWithItsFiles(String flavor) throws Exception {
         Path box = Files.createDirectory(tmp.resolve("box"));
         String setup = "mount -t tmpfs -o size=1m cryo-under " + box + " && echo under > " + box + "/under"
                 + " && mount -t tmpfs -o size=1m cryo-over " + box + " && echo over > " + box + "/over"
                 + " && exec \"$0\" \"$@\"";
-        String out = verdictInNamespaces(tmp, "coveredtmpfs", List.of("-m", "sh", "-c", setup), box.toString());
+        List<String> unshare = new ArrayList<>(unshare(flavor));
+        unshare.addAll(List.of("sh", "-c", setup));
+        String out = verdictInNamespaces(tmp, "coveredtmpfs", unshare, box.toString());
         assertTrue(out.contains("PASS"), out);
         assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
     }
@@ -421,12 +426,15 @@ class NamespaceTest {
      * same point, and a copy of it shows another file system'), as taking off the mounts on its own point left the
      * path going through a's. The copy now takes off whatever the path meets that is none of the mount's ancestors,
      * until it reaches the mount's file system; each tmpfs comes back with its file (buriedtmpfs.c takes them off
-     * one by one after the restore).
+     * one by one after the restore). In a user namespace (uns: zdtm's uns flavor) cryo's copy of the namespace locked
+     * every mount and the dump refused it ('... cryo's copy of the mount namespace locks them (umount2(...):
+     * EINVAL'): the copy is now a clone taken inside the namespace, where the mounts it made are not locked.
      */
-    @Test
-    void tmpfsMountsBuriedUnderMountsOnADirectoryAboveComeBackWithTheirFiles() throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"ns", "uns"})
+    void tmpfsMountsBuriedUnderMountsOnADirectoryAboveComeBackWithTheirFiles(String flavor) throws Exception {
         Path box = Files.createDirectory(tmp.resolve("box"));
-        String out = verdictInNamespaces(tmp, "buriedtmpfs", List.of("-m"), box.toString());
+        String out = verdictInNamespaces(tmp, "buriedtmpfs", unshare(flavor), box.toString());
         assertTrue(out.contains("PASS"), out);
         assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
     }
@@ -437,12 +445,15 @@ class NamespaceTest {
      * dump refused the first ('a bind mount of BOX/a/b, which the namespace no longer reaches'): it checked the
      * source by its path, which now goes through the bind. Each side is seen now in a copy of its mount alone
      * (the source as the path below its mount's root); the restore binds a/b before a is covered, the hidden
-     * copy comes back under it (selfcover.c finds it in mountinfo, then takes the mounts off).
+     * copy comes back under it (selfcover.c finds it in mountinfo, then takes the mounts off). In a user namespace
+     * (uns) the copy of the namespace locked the mounts and the dump failed ('cannot be seen (umount2(a mount
+     * covering ...): EINVAL)'): see the test above.
      */
-    @Test
-    void aBindThatCoversItsOwnSourceAndACopyPropagatedUnderItComeBack() throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"ns", "uns"})
+    void aBindThatCoversItsOwnSourceAndACopyPropagatedUnderItComeBack(String flavor) throws Exception {
         Path box = Files.createDirectory(tmp.resolve("box"));
-        String out = verdictInNamespaces(tmp, "selfcover", List.of("-m"), box.toString());
+        String out = verdictInNamespaces(tmp, "selfcover", unshare(flavor), box.toString());
         assertTrue(out.contains("PASS"), out);
         assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
     }
@@ -706,32 +717,6 @@ class NamespaceTest {
     }
 
     /**
-     * A tmpfs covered by a later one on its own point in a user namespace, which no other namespace shows: the
-     * dump failed with a bare 'umount2(BOX, MNT_DETACH): EINVAL'; it is refused naming the pid and the mount, and
-     * the tree runs on.
-     */
-    @Test
-    void aTmpfsCoveredOnItsOwnPointInAUserNamespaceIsRefusedByName() throws Exception {
-        Path box = Files.createDirectory(tmp.resolve("box"));
-        String prog = TestPrograms.compile("/c/coveredtmpfs.c").toString();
-        String setup = "mount -t tmpfs -o size=1m cryo-under " + box + " && echo under > " + box + "/under"
-                + " && mount -t tmpfs -o size=1m cryo-over " + box + " && echo over > " + box + "/over && exec " + prog
-                + " " + box;
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("covered.out"), "sh", "-c",
-                "exec unshare -U --map-root-user -m sh -c '" + setup + "' 2>/dev/null"))) {
-            Cli refused = Cli.run("dump", "-t", Integer.toString(p.pid().value()), "-D", tmp.resolve("no").toString(),
-                    "--no-progress");
-            assertEquals(1, refused.code(), refused.toString());
-            assertTrue(refused.err().contains("pid " + p.pid().value() + ": its mount namespace: its mount tmpfs cryo-under"
-                    + " on " + box + " is covered by 1 later mounts on the same point, and its files cannot be read apart"
-                    + " from the mounts that cover it"), refused.err());
-            assertTrue(refused.err().contains("; not supported"), refused.err());
-            String verdict = Workloads.check(p);
-            assertTrue(verdict.contains("PASS"), verdict);
-        }
-    }
-
-    /**
      * A file open on a tmpfs that a bind of itself covers since (zdtm's overmounted_file, which CRIU refuses): the
      * restore reopened it by path, on the covering mount, silently (another mount id; an umount of the covering
      * mount found it busy). Refused at dump naming the pid, fd, path and both mounts; the tree runs on. overmounted.c.
@@ -935,6 +920,11 @@ class NamespaceTest {
      * {@code p}, once the shell that said "ready" has become its sleep: the comparator's snapshot of a
      * task caught mid-exec saw no TLS and no rseq yet (fs_base 0), which the restored sleep has.
      */
+    /** unshare's options for a mount namespace of its own, in a user namespace of its own too for "uns". */
+    private static List<String> unshare(String flavor) {
+        return flavor.equals("uns") ? List.of("-U", "--map-root-user", "-m") : List.of("-m");
+    }
+
     static DetachedProcess execedSleep(DetachedProcess p) throws Exception {
         awaitExecedSleep(p.pid().value());
         return p;

@@ -7,7 +7,7 @@ public final class MountApi {
     /** move_mount(2): both mounts named by their fds; SET_GROUP puts the target in the source's peer group and master. */
     public static final int MOVE_MOUNT_F_EMPTY_PATH = 0x4, MOVE_MOUNT_T_EMPTY_PATH = 0x40, MOVE_MOUNT_SET_GROUP = 0x100;
     /** open_tree(2): a detached copy of the mount alone (with AT_RECURSIVE, of the mounts below it too). */
-    public static final int OPEN_TREE_CLONE = 1;
+    public static final int OPEN_TREE_CLONE = 1, AT_RECURSIVE = 0x8000;
     /** mount_setattr(2): the size of struct mount_attr's first version (attr_set, attr_clr, propagation, userns_fd). */
     public static final int MOUNT_ATTR_SIZE_VER0 = 32;
     /** struct mount_attr's attr_set/attr_clr bit for a read-only mount. */

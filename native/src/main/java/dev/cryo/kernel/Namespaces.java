@@ -111,27 +111,26 @@ public final class Namespaces {
      * under a later mount: zdtm's tempfs), nor the {@code above} later mounts on that point that cover
      * it. A thread of its own joins the namespace and clones it there; with mounts covering it, it first
      * copies the namespace (unshare, every mount made private there so nothing propagates back) and
-     * lazily unmounts the covering ones in its copy (in a user namespace's, locked: refused, EINVAL). The task's own
+     * lazily unmounts the covering ones in its copy ({@link #privateCopy}; a mount the host gave a user namespace
+     * stays locked: refused, EINVAL). The task's own
      * namespace is not touched; the fd keeps the copy readable once the thread is gone. Not {@code
      * alone}: an O_PATH fd of the mount with the mounts on its files (the kernel refuses a clone of a
      * mount whose mounts are locked to a user namespace: what they hide stays hidden there too).
      */
     public static Fd mountAlone(Pid pid, String point, int above, boolean alone) {
+        boolean userNs = ownedElsewhere(pid);
         return onThread(pid, "mnt", () -> {
             Sys.call(() -> "unshare(CLONE_FS)", SyscallNr.UNSHARE, Clone.FS, 0, 0, 0);
             try (Fd ns = Sys.open("/proc/" + pid + "/ns/mnt", Fcntl.O_RDONLY | Fcntl.O_CLOEXEC)) {
                 Sys.call(() -> "setns(/proc/" + pid + "/ns/mnt)", SyscallNr.SETNS, ns.value(), Clone.NEWNS, 0, 0);
             }
-            Memory root = new Memory(2), at = new Memory(point.getBytes(StandardCharsets.UTF_8).length + 1L);
-            root.setString(0, "/", "US-ASCII");
+            Memory at = new Memory(point.getBytes(StandardCharsets.UTF_8).length + 1L);
             at.setString(0, point, "UTF-8");
             if (alone && above == 0) { // cloned where it is: a copy made by cryo, of cryo's user namespace, would
                 // lock the mounts on its files when the namespace is a user namespace's, and the kernel then refuses
                 return cloneOf(point, at);
             }
-            Sys.call(() -> "unshare(CLONE_NEWNS)", SyscallNr.UNSHARE, Clone.NEWNS, 0, 0, 0);
-            Sys.call(() -> "mount(/, MS_REC|MS_PRIVATE)", SyscallNr.MOUNT, 0, Sys.address(root), 0,
-                    MountApi.MS_REC | MountApi.MS_PRIVATE, 0, 0);
+            privateCopy(userNs);
             for (int i = 0; i < above; i++) {
                 Sys.call(() -> "umount2(" + point + ", MNT_DETACH)", SyscallNr.UMOUNT2, Sys.address(at), MountApi.MNT_DETACH, 0, 0);
             }
@@ -149,16 +148,13 @@ public final class Namespaces {
      * {@link #mountAlone} (a bind of the same file system on it shows the same device). Then it is cloned alone.
      */
     public static Fd mountUncovered(Pid pid, String point, int above, long dev, java.util.Map<String, Long> ancestors) {
+        boolean userNs = ownedElsewhere(pid);
         return onThread(pid, "mnt", () -> {
             Sys.call(() -> "unshare(CLONE_FS)", SyscallNr.UNSHARE, Clone.FS, 0, 0, 0);
             try (Fd ns = Sys.open("/proc/" + pid + "/ns/mnt", Fcntl.O_RDONLY | Fcntl.O_CLOEXEC)) {
                 Sys.call(() -> "setns(/proc/" + pid + "/ns/mnt)", SyscallNr.SETNS, ns.value(), Clone.NEWNS, 0, 0);
             }
-            Sys.call(() -> "unshare(CLONE_NEWNS)", SyscallNr.UNSHARE, Clone.NEWNS, 0, 0, 0);
-            Memory root = Sys.cString("/");
-            Sys.call(() -> "mount(/, MS_REC|MS_PRIVATE)", SyscallNr.MOUNT, 0, Sys.address(root), 0,
-                    MountApi.MS_REC | MountApi.MS_PRIVATE, 0, 0);
-            java.lang.ref.Reference.reachabilityFence(root);
+            privateCopy(userNs);
             for (int i = 0; i < above; i++) {
                 umounted(point);
             }
@@ -178,6 +174,57 @@ public final class Namespaces {
             }
             return cloneOf(point, Sys.cString(point));
         });
+    }
+
+    /**
+     * Makes the calling thread, in a task's mount namespace, a private copy of it whose mounts it may take off.
+     * unshare alone copies a user namespace's mount namespace into cryo's user namespace, and the kernel locks every
+     * mount of such a copy (umount2 EINVAL: zdtm's tempfs_overmounted, overmount_with_shared_parent in the uns flavor).
+     * There a recursive clone of the whole namespace is taken inside it first (the mounts its user namespace made stay
+     * unlocked in it; those it got from the host stay locked), attached in the copy and made the thread's root; every
+     * mount of it is then made private, so that nothing taken off reaches the tree's namespace through a peer group.
+     * {@code userNamespaces}: that namespace is owned by another user namespace than cryo's ({@link #ownedElsewhere},
+     * read before the thread leaves cryo's /proc).
+     */
+    private static void privateCopy(boolean userNamespaces) {
+        Fd whole = null;
+        Memory root = Sys.cString("/"), empty = Sys.cString(""), dot = Sys.cString(".");
+        try {
+            if (userNamespaces) {
+                try {
+                    whole = new Fd((int) Sys.call(() -> "open_tree(/, OPEN_TREE_CLONE|AT_RECURSIVE)", SyscallNr.OPEN_TREE,
+                            Fcntl.AT_FDCWD, Sys.address(root), MountApi.OPEN_TREE_CLONE | MountApi.AT_RECURSIVE
+                                    | Fcntl.O_CLOEXEC, 0));
+                } catch (SyscallException e) { // an unbindable mount the host locked (EPERM): the locked copy, as before
+                    whole = null;
+                }
+            }
+            Sys.call(() -> "unshare(CLONE_NEWNS)", SyscallNr.UNSHARE, Clone.NEWNS, 0, 0, 0);
+            Sys.call(() -> "mount(/, MS_REC|MS_PRIVATE)", SyscallNr.MOUNT, 0, Sys.address(root), 0,
+                    MountApi.MS_REC | MountApi.MS_PRIVATE, 0, 0);
+            if (whole != null) {
+                int fd = whole.value();
+                Sys.call(() -> "move_mount(clone of /, /)", SyscallNr.MOVE_MOUNT, fd, Sys.address(empty), Fcntl.AT_FDCWD,
+                        Sys.address(root), MountApi.MOVE_MOUNT_F_EMPTY_PATH, 0);
+                Sys.call(() -> "fchdir(clone of /)", SyscallNr.FCHDIR, fd, 0, 0, 0);
+                Sys.call(() -> "chroot(clone of /)", SyscallNr.CHROOT, Sys.address(dot), 0, 0, 0);
+                Sys.call(() -> "mount(clone of /, MS_REC|MS_PRIVATE)", SyscallNr.MOUNT, 0, Sys.address(root), 0,
+                        MountApi.MS_REC | MountApi.MS_PRIVATE, 0, 0);
+            }
+        } finally {
+            if (whole != null) {
+                whole.close();
+            }
+            java.lang.ref.Reference.reachabilityFence(root);
+            java.lang.ref.Reference.reachabilityFence(empty);
+            java.lang.ref.Reference.reachabilityFence(dot);
+        }
+    }
+
+    /** Whether the mount namespace of {@code pid} is owned by another user namespace than cryo's. */
+    private static boolean ownedElsewhere(Pid pid) {
+        String owner = owner(pid.toString(), "mnt");
+        return owner != null && !owner.equals(link("self", "user"));
     }
 
     /** st_dev of {@code path} as the calling thread sees it, or null when it is not there. */

@@ -226,7 +226,10 @@ public final class MountScan {
             if (!covered) {
                 checkSameFile(p, m, src, from, what + ": " + mount, mine);
             }
-            checkNothingLockedBelow(p, from, host, what + ": " + mount);
+            MountImage source = out.get(done.indexOf(src));
+            if (!source.made() || source.bindFrom() != null) { // a file system mounted inside has no host mount locked below
+                checkNothingLockedBelow(p, from, host, what + ": " + mount);
+            }
             out.add(image(m, true, from, List.of()));
             done.add(m);
         }
