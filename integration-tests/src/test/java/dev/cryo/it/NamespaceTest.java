@@ -459,6 +459,22 @@ class NamespaceTest {
     }
 
     /**
+     * zdtm's overmount_sock: a connection accepted from a listener bound to the relative name d/sock, the listener
+     * closed, then a tmpfs mounted on d. The dump refused it ('its socket file ... is covered by a mount made on a
+     * directory of its path since the bind'). The file is read under the tmpfs through a clone of its directory's
+     * mount alone, and the restore binds the connection's listener of the moment there (overmountsock.c: the bytes
+     * and the name come back, the tmpfs can be unmounted, the file is under it).
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"ns", "uns"})
+    void aConnectionWhoseSocketFileATmpfsCoversSinceComesBackWithItsFileUnderTheTmpfs(String flavor) throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        String out = verdictInNamespaces(tmp, "overmountsock", unshare(flavor), box.toString());
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
+    /**
      * A container's console (zdtm's pty-console, runc's /dev/console): pty 0 of the namespace's own devpts instance
      * bound on a file. The restore bound it before the tree's pairs were open again and failed with ENOENT after the
      * killing dump, so the dump refused it ('binds the pseudo-terminal /0 of a devpts instance made inside it'); it

@@ -415,7 +415,8 @@ public final class Sys {
         call(() -> "lsetxattr(" + path + ", " + name + ")", LSETXATTR, address(p), address(nm), address(v), value.length);
     }
 
-    static Memory cString(String s) {
+    /** {@code s} as a NUL-terminated UTF-8 string in native memory. */
+    public static Memory cString(String s) {
         byte[] b = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
         Memory m = new Memory(b.length + 1L);
         m.write(0, b, 0, b.length);

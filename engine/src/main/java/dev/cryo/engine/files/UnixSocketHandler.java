@@ -17,6 +17,7 @@ import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.net.SockAddr;
 import dev.cryo.kernel.net.SockDiag;
 import dev.cryo.kernel.net.Sockets;
+import dev.cryo.kernel.net.UnderMount;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -89,13 +90,15 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
      * the groups recorded with them (null: not recorded, images before v4). {@code peerInside}: the pid
      * the peer, a process that had exited, had in the pid namespace of its holder's own (null: none, or
      * the holder sees pids as cryo does). {@code resetPending}: a stream socket whose peer closed with bytes it
-     * had not read holds ECONNRESET the program has not read yet (images before v6: none).
+     * had not read holds ECONNRESET the program has not read yet (images before v6: none). {@code underMount}: its
+     * file is under a mount made since on a directory of its relative name (zdtm's overmount_sock), bound again there
+     * through a clone of its directory's mount alone ({@link UnderMount}; images before v8: none).
      */
     public record UnixSocket(long ino, int type, int state, byte[] name, long peerIno, byte[] peerName, boolean external,
                              long listenerIno, int backlog, long[] pending, int shutdown, boolean primary,
                              List<Message> queue, SocketOptions options, int fileUid, int fileGid, int fileMode,
                              String bindDir, String movedTo, boolean boundInOwnView, Sockets.Ucred peerCreds,
-                             List<Integer> peerGroups, PeerInside peerInside, boolean resetPending)
+                             List<Integer> peerGroups, PeerInside peerInside, boolean resetPending, boolean underMount)
             implements FileDesc {
         public UnixSocket {
             queue = List.copyOf(queue);
@@ -108,14 +111,14 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                           List<Integer> peerGroups) {
             this(ino, type, state, name, peerIno, peerName, external, listenerIno, backlog, pending, shutdown, primary,
                     queue, options, fileUid, fileGid, fileMode, bindDir, movedTo, boundInOwnView, peerCreds, peerGroups,
-                    null, false);
+                    null, false, false);
         }
 
         /** This socket, its peer having had pid {@code inside.pid()} in the pid namespace of task {@code inside.holder()}. */
         UnixSocket withPeerInside(PeerInside inside) {
             return new UnixSocket(ino, type, state, name, peerIno, peerName, external, listenerIno, backlog, pending,
                     shutdown, primary, queue, options, fileUid, fileGid, fileMode, bindDir, movedTo, boundInOwnView,
-                    peerCreds, peerGroups, inside, resetPending);
+                    peerCreds, peerGroups, inside, resetPending, underMount);
         }
 
         /** Whether its unread messages pass files: its queue is filled once they are restored (FILES). */
@@ -162,7 +165,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             ModelFields.readList(in, dev.cryo.engine.model.codec.FdImageCodec.INSTANCE, MAX_PASSED, "UnixSocket.files"),
             in.readInt(), in.readInt(), in.readInt(), v >= 2 && in.readBoolean()));
 
-    static final RecordCodec<UnixSocket> CODEC = RecordCodec.of(UnixSocket.class, RECORD_ID, 7, (out, u) -> {
+    static final RecordCodec<UnixSocket> CODEC = RecordCodec.of(UnixSocket.class, RECORD_ID, 8, (out, u) -> {
         out.writeLong(u.ino());
         out.writeVarInt(u.type(), true);
         out.writeVarInt(u.state(), true);
@@ -199,6 +202,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             out.writeInt(u.peerInside().pid());
         }
         out.writeBoolean(u.resetPending());
+        out.writeBoolean(u.underMount());
     }, (in, v) -> new UnixSocket(in.readLong(), in.readVarInt(true), in.readVarInt(true),
             ModelFields.readBytes(in, 108, "UnixSocket.name"), in.readLong(),
             ModelFields.readBytes(in, 108, "UnixSocket.peerName"), in.readBoolean(), in.readLong(), in.readVarInt(true),
@@ -209,7 +213,8 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             ModelFields.readText(in, ModelLimits.PATH, "UnixSocket.movedTo"), v >= 2 && in.readBoolean(),
             v >= 3 && in.readBoolean() ? new Sockets.Ucred(in.readInt(), in.readInt(), in.readInt()) : null,
             v >= 4 && in.readBoolean() ? ModelFields.readInts(in, MAX_GROUPS, "UnixSocket.peerGroups") : null,
-            v >= 5 && in.readBoolean() ? new PeerInside(in.readInt(), in.readInt()) : null, v >= 6 && in.readBoolean()));
+            v >= 5 && in.readBoolean() ? new PeerInside(in.readInt(), in.readInt()) : null, v >= 6 && in.readBoolean(),
+            v >= 8 && in.readBoolean()));
 
     @Override
     public String kind() {
@@ -579,7 +584,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             }
             int uid = -1, gid = -1, mode = -1;
             String bindDir = "", movedTo = "";
-            boolean ownView = clientInView(st, d, fd.pid().value()), inViewCwd = false, goneInView = false;
+            boolean ownView = clientInView(st, d, fd.pid().value()), inViewCwd = false, goneInView = false, underMount = false;
             SockAddr name = d.address();
             if (!name.isUnbound() && !name.isAbstract()) {
                 String path = new String(d.name(), StandardCharsets.UTF_8);
@@ -598,10 +603,19 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                         BoundIn bound = boundIn(p, path, fd.pid().value(), d.vfsIno());
                         String dir = bound == null ? null : bound.dir();
                         if (bound != null && bound.hidden()) {
-                            // the bind again would go through that mount, and the socket pin it (zdtm's overmount_sock)
-                            throw p.refuse(what + ": its socket file " + Path.of(dir).resolve(path) + " is covered by a"
-                                    + " mount made on a directory of its path since the bind (overmounted); binding it"
-                                    + " again underneath that mount is not supported");
+                            // bound again under that mount, through a clone of the directory's mount alone
+                            int[] under = ownConnectedPath(d, st) ? Namespaces.seenBy(fd.pid(),
+                                    () -> UnderMount.attrs(dir, path, d.vfsIno())) : null;
+                            if (under == null) {
+                                throw p.refuse(what + ": its socket file " + Path.of(dir).resolve(path) + " is covered by a"
+                                        + " mount made on a directory of its path since the bind (overmounted); binding it"
+                                        + " again underneath that mount is supported only for a connection whose listener"
+                                        + " has closed, and only when the file is reached under the mount of " + dir);
+                            }
+                            underMount = ownView = true;
+                            uid = under[0];
+                            gid = under[1];
+                            mode = under[2];
                         }
                         inViewCwd = bound != null && bound.onlyInView();
                         if (dir == null) {
@@ -614,8 +628,8 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                     }
                     bindDir = cwd;
                 }
-                if (d.state() == SockDiag.UNIX_LISTEN || d.type() == Sockets.SOCK_DGRAM
-                        || d.state() != SockDiag.UNIX_ESTABLISHED || ownConnectedPath(d, st)) {
+                if (!underMount && (d.state() == SockDiag.UNIX_LISTEN || d.type() == Sockets.SOCK_DGRAM
+                        || d.state() != SockDiag.UNIX_ESTABLISHED || ownConnectedPath(d, st))) {
                     // the socket's own file (an accepted socket only repeats its listener's name)
                     if ((bindDir.isEmpty() || inViewCwd) && onlyInOwnView(p, st, d, what, fd.pid().value(), f.toString())) {
                         ownView = true;
@@ -816,7 +830,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             checkGroupsCanBeMade(p, creds, groups, what);
             return new UnixSocket(p.ino, d.type(), d.state(), d.name(), d.peerIno(), peerName, external, listener, backlog,
                     pending, d.shutdown(), primary, queue, opts, uid, gid, mode, bindDir, movedTo, ownView, creds, groups,
-                    null, resetPending);
+                    null, resetPending, underMount);
         } catch (DumpException e) {
             throw e;
         }
@@ -1101,6 +1115,10 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
         SockAddr name = u.address();
         if (!name.isUnbound()) {
             String moveTo = u.movedTo().isEmpty() ? null : u.movedTo();
+            if (u.underMount()) { // its file and owner set there, the listener of the moment reached there
+                UnderMount.bind(s, u.bindDir(), name, u.fileUid(), u.fileGid(), u.fileMode(), whileBound);
+                return;
+            }
             if ((u.fileMode() == FILE_GONE || moveTo != null) && (u.type() == Sockets.SOCK_DGRAM
                     || u.state() == SockDiag.UNIX_LISTEN)) { // its clients connect, its senders send, by a file of it first
                 hub.bindUntilFilled(u.ino(), s, u.bindDir(), name, moveTo);
@@ -1164,7 +1182,8 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
      * Returns {client, accepted}.
      */
     private static Fd[] throughItsName(UnixSocket accepted, UnixSocket client, SocketHub hub) {
-        SockAddr at = reachedBy(accepted);
+        // under a mount: by its relative name, in the clone bindOwnName binds it in
+        SockAddr at = accepted.underMount() ? accepted.address() : reachedBy(accepted);
         if (at == null) {
             throw new RestoreException("cannot connect again to the name " + accepted.address() + " of a closed listener:"
                     + " the path of its file in " + accepted.bindDir() + " does not fit in sun_path");

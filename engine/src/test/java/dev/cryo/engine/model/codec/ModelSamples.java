@@ -149,7 +149,7 @@ public final class ModelSamples {
                         List.of(1001, 27, 100),
                         // the peer, exited, had pid 7 in the holder's own pid namespace
                         new dev.cryo.engine.files.UnixSocketHandler.PeerInside(pid, 7),
-                        true)), // ECONNRESET unread (its peer closed with bytes it had not read)
+                        true, false)), // ECONNRESET unread (its peer closed with bytes it had not read)
                 new FdImage(14, 02, 0, new dev.cryo.engine.files.UnixSocketHandler.UnixSocket(5003, 1, 10,
                         "/run/app.sock".getBytes(java.nio.charset.StandardCharsets.UTF_8), 0, new byte[0], false, 0, 128,
                         new long[] {5004}, 0, true, List.of(), dev.cryo.engine.files.SocketOptions.NONE, 1000, 1000, 0660,
