@@ -870,6 +870,30 @@ class NamespaceTest {
     }
 
     /**
+     * An {@code ip netns add} made inside the tree's own mount namespace: its nsfs mount cannot be made again (the
+     * restore neither requires nor makes such mounts, they are the host's), so the dump refuses it by name and the
+     * tree runs on. It is told from a copy of the host's by the host's table: a private copy (unshare's default) caught
+     * between the host's umount and removal of its file by another program's {@code ip netns del} looks the same for
+     * that moment (session 50's flake of NetNamespaceTest, whose tree now follows the host's mounts as a slave).
+     */
+    @Test
+    void anIpNetnsAddMadeInsideTheTreesMountNamespaceIsRefusedByName() throws Exception {
+        String inside = "cryo-r51-" + ProcessHandle.current().pid();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("inside.out"), "unshare", "--mount",
+                "sh", "-c", "ip netns add " + inside + " && echo ready; exec sleep 1000"))) {
+            Cli refused = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("no").toString(), "--no-progress");
+            assertEquals(1, refused.code(), refused.toString());
+            assertTrue(refused.err().contains("its mount nsfs nsfs on /run/netns/" + inside + " ")
+                    && refused.err().contains("was made inside it"), refused.err());
+            assertTrue(p.alive(), "the tree runs on");
+        } finally { // the host's empty file ip made for it (its mount was the tree's)
+            new ProcessBuilder("ip", "netns", "del", inside).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor();
+            Files.deleteIfExists(Path.of("/run/netns/" + inside));
+        }
+    }
+
+    /**
      * A host that makes and removes network namespaces all the time (a container runtime's {@code ip
      * netns add/del}) while a tree whose mount namespace follows the host's (a slave) is dumped and
      * restored: each of those mounts propagates to the tree's copy. Read between the tree's table and
