@@ -36,7 +36,8 @@ import java.util.zip.CRC32C;
  * <li>{@code serve IP PORT KEYS DIR}: the page channel's receiver on PORT (images staged in DIR, as
  * an agent stages them, then deleted), a plain TCP sink on PORT+1 and a plain JDK TLS sink on
  * PORT+2; one line per transfer: {@code done KIND BYTES CPU_NANOS} (this JVM's CPU time for it; the
- * channel's line adds its receiving thread's CPU and how often that thread waited).
+ * channel's line adds its receiving thread's CPU, how often that thread waited, its user and system
+ * ms, the JVM's minor page faults and its collectors' ms).
  * <li>{@code send KIND IP PORT KEYS MIB}: KIND channel (an image of MIB MiB of 1 MiB page chunks
  * through StreamImageSink, timed until b's receipt for its last byte: checked and stored), tcp
  * (the same bytes over a plain socket, until b has read them all) or tls (a plain JDK TLS socket,
@@ -127,6 +128,27 @@ public final class ChannelProbe {
         }
     }
 
+    /**
+     * The calling thread's user and system CPU (ms) from /proc/thread-self/stat, this process's minor
+     * page faults, and the collectors' time (ms): where b's CPU per GiB goes, row after row.
+     */
+    private static long[] detail() {
+        long[] d = new long[4];
+        try {
+            String t = Files.readString(Path.of("/proc/thread-self/stat"));
+            String[] f = t.substring(t.lastIndexOf(')') + 2).split(" ");
+            long tick = 10; // ms per clock tick (USER_HZ 100)
+            d[0] = Long.parseLong(f[11]) * tick;
+            d[1] = Long.parseLong(f[12]) * tick;
+            String p = Files.readString(Path.of("/proc/self/stat"));
+            d[2] = Long.parseLong(p.substring(p.lastIndexOf(')') + 2).split(" ")[7]);
+        } catch (java.io.IOException | RuntimeException e) {
+            // reported as 0
+        }
+        for (var gc : ManagementFactory.getGarbageCollectorMXBeans()) d[3] += Math.max(0, gc.getCollectionTime());
+        return d;
+    }
+
     /** The calling thread's voluntary context switches: how often the receiving thread waited (for the socket, mostly). */
     private static long wakeUps() {
         try {
@@ -149,6 +171,7 @@ public final class ChannelProbe {
         PageChannel.warmUp(tls, TLS_WARM_UP); // as an agent does at its start (WarmUp)
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "probe");
         long[] started = new long[3];
+        long[][] before = new long[1][];
         int[] images = new int[1];
         new PageChannel.Server(system, tls, ip, port, 1L << 40, ImageFormat.DEFAULT_MAX_CHUNK, Duration.ofSeconds(30),
                 new PageChannel.Receiver() {
@@ -158,6 +181,7 @@ public final class ChannelProbe {
                         started[0] = cpu();
                         started[1] = ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
                         started[2] = wakeUps();
+                        before[0] = detail();
                         try {
                             return Files.createDirectories(dir.resolve(id)).resolve(ImageFormat.IMAGE_FILE);
                         } catch (java.io.IOException e) {
@@ -170,6 +194,9 @@ public final class ChannelProbe {
                         long used = cpu() - started[0];
                         long thread = ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime() - started[1];
                         long wakeUps = wakeUps() - started[2];
+                        long[] after = detail();
+                        StringBuilder more = new StringBuilder();
+                        for (int i = 0; i < after.length; i++) more.append(' ').append(after[i] - before[0][i]);
                         Path image = dir.resolve(id).resolve(ImageFormat.IMAGE_FILE);
                         long bytes = 0;
                         try {
@@ -180,7 +207,7 @@ public final class ChannelProbe {
                             // reported below
                         }
                         if (images[0] == WARM_ROUNDS + 1) profile(false, "channel", "b");
-                        report(failure == null ? "done channel " + bytes + " " + used + " " + thread + " " + wakeUps : "failed channel " + failure);
+                        report(failure == null ? "done channel " + bytes + " " + used + " " + thread + " " + wakeUps + more : "failed channel " + failure);
                     }
                 });
         startSink(new ServerSocket(), ip, port + 1, "tcp");

@@ -141,7 +141,8 @@ class MigrationBenchmark {
                             continue;
                         }
                     }
-                    for (int round = 0; round < 2; round++) { // twice: the rows of one link show the noise
+                    // twice (-Dbench.channel.rounds): the rows of one link show the noise, and any drift
+                    for (int round = 0; round < Integer.getInteger("bench.channel.rounds", 2); round++) {
                         double tcp = 0;
                         for (String kind : new String[] {"tcp", "tls", "channel"}) {
                             String load = String.join(" ", java.util.Arrays.copyOf(Files.readString(Path.of("/proc/loadavg")).split(" "), 3));
@@ -160,6 +161,12 @@ class MigrationBenchmark {
                             out.add(String.format(Locale.ROOT, "%-12s %-13s %9.0f %10.2f %12.2f %7.2f + %5.2f   %s", link[0],
                                     switch (kind) { case "tcp" -> "plain TCP"; case "tls" -> "JDK TLS"; default -> "page channel"; },
                                     rate, rate / tcp, cpuA + cpuB, cpuA, cpuB, load));
+                            if (kind.equals("channel") && d.length >= 10) { // b's receiving thread: the bottleneck
+                                out.add(String.format(Locale.ROOT, "%-26s b's receiving thread %.2f cpu-s/GiB (user %.2f, system %.2f), "
+                                        + "%s waits, GC %.0f ms, %.0f page faults per GiB", "", Long.parseLong(d[4]) / 1e9 / gib,
+                                        Long.parseLong(d[6]) / 1e3 / gib, Long.parseLong(d[7]) / 1e3 / gib, d[5],
+                                        Double.parseDouble(d[9]), Long.parseLong(d[8]) / gib));
+                            }
                         }
                     }
                 }
