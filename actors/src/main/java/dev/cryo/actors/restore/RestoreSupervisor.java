@@ -139,13 +139,17 @@ public final class RestoreSupervisor {
     /** Pids free: the files are checked, then the tree is made. */
     private Behavior<Command> validated() {
         try {
+            long v0 = System.nanoTime();
             List<String> grown = RestoreValidator.validateFiles(image, request.inherited());
             request.inherited().unused(image.tasks()).forEach(n -> ctx.getLog().warn(
                     "--inherit-fd " + n + ": no fd of the image is that object; the fd is not used"));
             var earlier = dev.cryo.engine.restore.RestoredImages.earlier(image.info());
+            long v1 = System.nanoTime();
             // the connections' lock, before anything of theirs is made: checked, or installed here for a moved tree
             locksMadeHere = dev.cryo.engine.restore.HeldConnections.take(image, request.tcpClose(),
                     request.tcpLockElsewhere(), earlier, n -> ctx.getLog().warn(n));
+            ctx.getLog().debug("files checked in {} µs, the connections' lock taken in {} µs", (v1 - v0) / 1000,
+                    (System.nanoTime() - v1) / 1000); // both before the root's stub is adopted
             earlier.ifPresent(e -> ctx.getLog().warn(e.warning()));
             String appended = dev.cryo.engine.restore.RestoredImages.grownWarning(grown, earlier.isPresent(), image.info());
             if (appended != null) {
