@@ -58,14 +58,15 @@ class UnixBacklogTest {
      * Three clients (threads of the server's process) connect and send a request each, the third of 3000 bytes;
      * the server accepts none until told (a file appears), long after the dump: refused before ("the bytes sit in a
      * socket no process holds yet"), the restored server now reads each request whole and each client gets the
-     * answer to its own; the third client passes its credentials (SO_PASSCRED), and the server reads its own pid in
-     * them, not cryo's.
+     * answer to its own; the listener and the third client pass credentials (SO_PASSCRED), and the server reads its
+     * own pid in them, not cryo's.
      */
     private static final String STALLED = String.join("\n",
             "import hashlib, os, socket, struct, sys, threading, time",
             "path, go, log = sys.argv[1:4]",
             "srv = socket.socket(socket.AF_UNIX)",
             "srv.bind(path)",
+            "srv.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)  # as systemd's and udev's listeners",
             "srv.listen(8)",
             "reqs = [b'GET /a\\n', b'GET /b\\n', b'POST /c ' + bytes(65 + i % 26 for i in range(3000)) + b'\\n']",
             "answers, sent = {}, [threading.Event() for _ in reqs]",

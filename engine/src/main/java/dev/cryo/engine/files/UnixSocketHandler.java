@@ -535,11 +535,6 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
         return out;
     }
 
-    private static boolean passesCredentials(Fd s) {
-        return Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_PASSCRED) != 0
-                || Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_PASSSEC) != 0;
-    }
-
     private static String typeName(int type) {
         return switch (type) {
             case Sockets.SOCK_STREAM -> "stream";
@@ -701,11 +696,11 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                                 + " outside the tree waits to be accepted; not supported");
                     }
                     SockDiag.UnixSocket cd = st.unix().get(c);
-                    if (cd != null && cd.wqueue() > 0 && passesCredentials(p.sock)) {
-                        // its client's record carries the bytes, sent again by cryo: they would name cryo
+                    if (cd != null && cd.wqueue() > 0 && Sockets.getInt(p.sock, Sockets.SOL_SOCKET, Sockets.SO_PASSSEC) != 0) {
+                        // its client's record carries the bytes and their credentials, not their security label
                         throw p.refuse(what + ": the connection from " + st.holder(c) + " is not accepted yet but"
-                                + " already carries data, which the restore sends again from cryo, and the listener"
-                                + " passes credentials (SO_PASSCRED or SO_PASSSEC), which would name cryo; not supported");
+                                + " already carries data, which the restore sends again, and the listener passes"
+                                + " security labels (SO_PASSSEC), which would be cryo's; not supported");
                     }
                 }
             }
