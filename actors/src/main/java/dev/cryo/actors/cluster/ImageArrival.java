@@ -2,6 +2,7 @@ package dev.cryo.actors.cluster;
 
 import dev.cryo.engine.image.ImageFormat;
 import dev.cryo.engine.image.ImageStreamReader;
+import dev.cryo.engine.image.PageCacheWrites;
 import dev.cryo.engine.model.codec.ModelCodecs;
 
 import java.io.IOException;
@@ -105,9 +106,7 @@ final class ImageArrival {
             int end = dst.position(), limit = dst.limit();
             dst.position(at).limit(end);
             try {
-                while (dst.hasRemaining()) {
-                    file.write(dst);
-                }
+                PageCacheWrites.write(file, dst, total - n); // in pieces: see PageCacheWrites
             } finally {
                 dst.limit(limit).position(end);
             }

@@ -166,9 +166,7 @@ public final class ImageChannelWriter implements AutoCloseable {
         header.position(0).limit(ChunkHeader.SIZE);
         ByteBuffer p = data.duplicate();
         guarded(() -> {
-            long pos = at;
-            while (header.hasRemaining()) pos += file.write(header, pos);
-            while (p.hasRemaining()) pos += file.write(p, pos);
+            PageCacheWrites.write(file, p, PageCacheWrites.write(file, header, at)); // in pieces: see there
         });
         data.position(data.limit());
         return e;
@@ -272,9 +270,8 @@ public final class ImageChannelWriter implements AutoCloseable {
     private void writeFully(ByteBuffer a, ByteBuffer b) throws IOException {
         long n = a.remaining() + (b == null ? 0 : b.remaining());
         if (file != null) { // positional: concurrent page writes own the ranges they reserved
-            long pos = position;
-            while (a.hasRemaining()) pos += file.write(a, pos);
-            if (b != null) while (b.hasRemaining()) pos += file.write(b, pos);
+            long pos = PageCacheWrites.write(file, a, position);
+            if (b != null) PageCacheWrites.write(file, b, pos);
         } else if (b != null && out instanceof GatheringByteChannel g) {
             gather[0] = a;
             gather[1] = b;
