@@ -9,8 +9,8 @@
  *   thread 3: SCHED_DEADLINE runtime 2 ms, deadline 50 ms, period 100 ms ("dl=no" when the
  *             kernel refuses it here).
  * The threads sleep in 20 ms steps. Prints "ready dl=yes|no".
- * "sched ghost DIR" also holds a deleted 2 MiB file of DIR open (above cryo's default ghost limit:
- * a dump or migration of it is refused while the state is read).
+ * "sched ghost DIR [MIB]" also holds a deleted file of DIR open, of MIB MiB (2 by default: above cryo's default
+ * ghost limit; a dump or migration of it is refused while the state is read).
  *
  * On SIGUSR2 the main thread reads every thread's sched_getattr, affinity, ioprio and nice by
  * tid, its timer slack, and oom_score_adj, and compares them with what was set; then each thread under
@@ -258,7 +258,8 @@ int main(int argc, char **argv)
         memset(block, 'g', sizeof block);
         if (fd < 0 || unlink(path))
             fail_setup("ghost file");
-        for (int i = 0; i < 32; i++)
+        int mib = argc > 3 ? atoi(argv[3]) : 2;
+        for (int i = 0; i < mib * 16; i++)
             if (write(fd, block, sizeof block) != sizeof block)
                 fail_setup("ghost file");
     }

@@ -43,6 +43,8 @@ class MigrationTest {
 
     private static Path sharedDir;
     private static TwoHosts shared;
+    /** The shared agents' ghost limit (MiB): above the 20 MiB of data the big deleted file case moves. */
+    private static final int SHARED_GHOST_LIMIT_MIB = 21;
     /** Hosts whose agents log at debug level (-vv), for the cases that read what only that shows. */
     private static TwoHosts verbose;
     private long markA, markB;
@@ -67,9 +69,10 @@ class MigrationTest {
                 sharedDir = Files.createTempDirectory("cryo-migration-");
             }
             // b's pid namespace outlives its agent, so a case can see what b's agent alone leaves behind
-            // a's ghost limit: aDeletedFileOfMoreThanAChunkMovesInPieces
+            // a's ghost limit: aDeletedFileOfMoreThanAChunkMovesInPieces carries 20 MiB of data, and
+            // aTaskWithItsOwnSchedulingState...'s 24 MiB ghost is still refused
             shared = new TwoHosts(Files.createDirectories(sharedDir.resolve("hosts-" + System.nanoTime()))).initOutlivesAgentB()
-                    .start("-Dcryo.dump.ghost-limit=64M");
+                    .start("-Dcryo.dump.ghost-limit=" + SHARED_GHOST_LIMIT_MIB + "M");
         }
         markA = TwoHosts.mark(shared.logA);
         markB = TwoHosts.mark(shared.logB);
@@ -200,7 +203,8 @@ class MigrationTest {
         TwoHosts hosts = hosts();
         String sched = TestPrograms.compile("/c/sched.c", "-pthread").toString();
         Path dir = Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = hosts.startOnA(tmp.resolve("refused.out"), sched, "ghost", dir.toString())) {
+        try (DetachedProcess p = hosts.startOnA(tmp.resolve("refused.out"), sched, "ghost", dir.toString(),
+                Integer.toString(SHARED_GHOST_LIMIT_MIB + 3))) {
             String before = TimingRestoreTest.policies(p.pid().value());
             TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
                     hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString());
