@@ -80,7 +80,7 @@ public final class Namespaces {
 
     /** Runs {@code work} on a new thread that joined the net namespace {@code ns} (an fd of it: a socket's SIOCGSKNS). */
     public static <T> T insideNet(Fd ns, Callable<T> work) {
-        return onThread("cryo-ns-net-" + ns.value(), "a socket's net namespace", () -> {
+        return onThread("cryo-ns-net-" + ns.value(), "reading a socket's net namespace", () -> {
             Sys.call(() -> "setns(" + ns + ", CLONE_NEWNET)", SyscallNr.SETNS, ns.value(), Clone.NEWNET, 0, 0);
             return work.call();
         });
@@ -274,17 +274,22 @@ public final class Namespaces {
      * as a namespace starts out on this host; the namespace goes with the thread.
      */
     public static <T> T fresh(String kind, Callable<T> work) {
-        return onThread("cryo-fresh-ns-" + kind, "a new " + kind + " namespace", () -> {
+        return onThread("cryo-fresh-ns-" + kind, "working in a new " + kind + " namespace", () -> {
             Sys.call(() -> "unshare(" + kind + ")", SyscallNr.UNSHARE, Clone.namespaceFlag(kind), 0, 0, 0);
             return work.call();
         });
     }
 
     private static <T> T onThread(Pid pid, String kind, Callable<T> work) {
-        return onThread("cryo-ns-" + kind + "-" + pid, "the " + kind + " namespace of pid " + pid, work);
+        return onThread("cryo-ns-" + kind + "-" + pid, "reading the " + kind + " namespace of pid " + pid, work);
     }
 
-    private static <T> T onThread(String name, String what, Callable<T> work) {
+    /**
+     * Runs {@code work} on a new thread named {@code name} and waits for it: what the work does to its thread (setns,
+     * unshare of CLONE_FS, a chdir) goes with the thread, never onto a thread of cryo's. {@code doing} names the work in
+     * errors ("reading the uts namespace of pid 5"); a RuntimeException of the work is thrown as it is.
+     */
+    public static <T> T onThread(String name, String doing, Callable<T> work) {
         FutureTask<T> task = new FutureTask<>(work);
         Thread t = new Thread(task, name);
         t.setDaemon(true);
@@ -293,13 +298,13 @@ public final class Namespaces {
             return task.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new KernelException("interrupted while reading " + what);
+            throw new KernelException("interrupted while " + doing);
         } catch (ExecutionException e) {
             Throwable c = e.getCause();
             if (c instanceof RuntimeException r) {
                 throw r;
             }
-            throw new KernelException("cannot read " + what + ": " + c, c);
+            throw new KernelException("failed while " + doing + ": " + c, c);
         }
     }
 

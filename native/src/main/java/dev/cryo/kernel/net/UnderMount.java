@@ -7,14 +7,12 @@ import dev.cryo.kernel.Fcntl;
 import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.MountApi;
+import dev.cryo.kernel.Namespaces;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallException;
 import dev.cryo.kernel.SyscallNr;
 
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.FutureTask;
 
 /**
  * A unix socket file under a mount made since on a directory of its relative name (zdtm's overmount_sock: bound to
@@ -87,7 +85,7 @@ public final class UnderMount {
     }
 
     private static <T> T inClone(String dir, InClone<T> work) {
-        FutureTask<T> task = new FutureTask<>(() -> {
+        return Namespaces.onThread("cryo-under-mount", "working under the mounts of " + dir, () -> {
             Sys.call(() -> "unshare(CLONE_FS)", SyscallNr.UNSHARE, Clone.FS, 0, 0, 0);
             Memory d = Sys.cString(dir);
             try (Fd clone = new Fd((int) Sys.call(() -> "open_tree(" + dir + ", OPEN_TREE_CLONE)", SyscallNr.OPEN_TREE,
@@ -97,18 +95,5 @@ public final class UnderMount {
                 return work.run(clone);
             }
         });
-        Thread t = new Thread(task, "cryo-under-mount");
-        t.start();
-        try {
-            return task.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new KernelException("interrupted under the mounts of " + dir);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            throw new KernelException("under the mounts of " + dir + ": " + e.getCause(), e.getCause());
-        }
     }
 }
