@@ -59,6 +59,12 @@ final class DumpRestore {
         }
     }
 
+    /** The verdict {@code out} says PASS, and "ready" once: the restored task went on, it did not start over. */
+    static void assertPassedOnce(String out) {
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
     /**
      * Snapshots the tree of {@code pid}, dumps it with {@code cryo dump} (which kills it) and waits
      * until the pid is gone.

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
+import static dev.cryo.it.DumpRestore.assertPassedOnce;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -110,15 +111,12 @@ class NamespaceTest {
      */
     @Test
     void aTaskThatPivotedWithoutExecComesBackMappingItsOldRootsFiles() throws Exception {
-        String out = DumpRestore.workloadVerdict(tmp, "pivotstay");
-        assertTrue(out.contains("PASS") && out.split("ready", -1).length == 2, out);
+        assertPassedOnce(DumpRestore.workloadVerdict(tmp, "pivotstay"));
     }
 
     @Test
     void theInitOfItsOwnPidUtsAndIpcNamespacesComesBackWithItsPidsNamesAndOrphans() throws Exception {
-        String out = verdictInNamespaces(tmp, "pidns", List.of("--pid", "--fork", "--uts", "--ipc"));
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, "pidns", List.of("--pid", "--fork", "--uts", "--ipc")));
     }
 
     /**
@@ -128,9 +126,7 @@ class NamespaceTest {
      */
     @Test
     void anIpcNamespaceComesBackWithItsSysvObjects() throws Exception {
-        String out = verdictInNamespaces(tmp, "ipcns", List.of("--ipc", "--fork"));
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, "ipcns", List.of("--ipc", "--fork")));
     }
 
     /**
@@ -139,9 +135,7 @@ class NamespaceTest {
      */
     @Test
     void semUndoAdjustmentsInAnIpcNamespaceOfTheTreesOwnComeBack() throws Exception {
-        String out = verdictInNamespaces(tmp, "semundothreads", List.of("--ipc", "--fork"));
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, "semundothreads", List.of("--ipc", "--fork")));
     }
 
     /**
@@ -151,9 +145,7 @@ class NamespaceTest {
      */
     @Test
     void posixMessageQueuesOfAnIpcNamespaceComeBackWithTheirMessages() throws Exception {
-        String out = verdictInNamespaces(tmp, "ipcns", List.of("--ipc", "--fork"), "mq");
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, "ipcns", List.of("--ipc", "--fork"), "mq"));
     }
 
     /**
@@ -166,9 +158,7 @@ class NamespaceTest {
     @Test
     void hugetlbSegmentsOfAnIpcNamespaceComeBackAlsoMarkedForRemoval() throws Exception {
         try (HugePages pool = HugePages.atLeastFree(6)) { // 3 pages, and 3 while the dumped namespace is freed
-            String out = verdictInNamespaces(tmp, "ipcns", List.of("--ipc", "--fork"), "huge");
-            assertTrue(out.contains("PASS"), out);
-            assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+            assertPassedOnce(verdictInNamespaces(tmp, "ipcns", List.of("--ipc", "--fork"), "huge"));
         }
     }
 
@@ -246,9 +236,7 @@ class NamespaceTest {
     @ParameterizedTest
     @ValueSource(strings = {"zombiepgid", "zombielead", "zombieorphan"})
     void zombieShapesInsideAPidNamespaceComeBack(String name) throws Exception {
-        String out = verdictInNamespaces(tmp, name, List.of("-m", "--pid", "--fork", "--mount-proc"));
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, name, List.of("-m", "--pid", "--fork", "--mount-proc")));
     }
 
     /**
@@ -316,9 +304,7 @@ class NamespaceTest {
      */
     @Test
     void anOrphanInTheSessionOfATaskFurtherDownComesBackThereUnderTheInit() throws Exception {
-        String out = verdictInNamespaces(tmp, "subreapsid", List.of("--pid", "--fork", "--mount-proc"));
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, "subreapsid", List.of("--pid", "--fork", "--mount-proc")));
     }
 
     /**
@@ -329,9 +315,7 @@ class NamespaceTest {
      */
     @Test
     void anOrphanInTheSessionOfATaskFurtherDownComesBackThereUnderTheInitOfAUserNamespace() throws Exception {
-        String out = verdictInNamespaces(tmp, "subreapsid", List.of("-Ur", "--pid", "--fork", "--mount-proc"));
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, "subreapsid", List.of("-Ur", "--pid", "--fork", "--mount-proc")));
     }
 
     /** The same in a net namespace of the tree's (unshare -n): its sockets are built once it exists again. */
@@ -352,9 +336,8 @@ class NamespaceTest {
     @Test
     void tasksInAnAncestorsNamespacesEnteredWithSetnsOrLeftByAnUnshareComeBackInThem() throws Exception {
         Path box = Files.createDirectory(tmp.resolve("box"));
-        String out = verdictInNamespaces(tmp, "setnsback", List.of("--net", "--mount", "--uts", "--ipc"), box.toString());
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, "setnsback", List.of("--net", "--mount", "--uts", "--ipc"),
+                box.toString()));
     }
 
     /**
@@ -393,9 +376,8 @@ class NamespaceTest {
     /** The same with a network namespace of its own, its loopback device up: lo is up again after the restore. */
     @Test
     void aNetworkNamespaceWithOnlyItsLoopbackComesBackWithLoUp() throws Exception {
-        String out = verdictInNamespaces(tmp, "pidns", List.of("--pid", "--fork", "--uts", "--ipc", "--net"), "net");
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, "pidns", List.of("--pid", "--fork", "--uts", "--ipc", "--net"),
+                "net"));
     }
 
     /**
@@ -415,9 +397,7 @@ class NamespaceTest {
                 + " && exec \"$0\" \"$@\"";
         List<String> unshare = new ArrayList<>(unshare(flavor));
         unshare.addAll(List.of("sh", "-c", setup));
-        String out = verdictInNamespaces(tmp, "coveredtmpfs", unshare, box.toString());
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, "coveredtmpfs", unshare, box.toString()));
     }
 
     /**
@@ -434,9 +414,7 @@ class NamespaceTest {
     @org.junit.jupiter.params.provider.ValueSource(strings = {"ns", "uns"})
     void tmpfsMountsBuriedUnderMountsOnADirectoryAboveComeBackWithTheirFiles(String flavor) throws Exception {
         Path box = Files.createDirectory(tmp.resolve("box"));
-        String out = verdictInNamespaces(tmp, "buriedtmpfs", unshare(flavor), box.toString());
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, "buriedtmpfs", unshare(flavor), box.toString()));
     }
 
     /**
@@ -453,9 +431,7 @@ class NamespaceTest {
     @org.junit.jupiter.params.provider.ValueSource(strings = {"ns", "uns"})
     void aBindThatCoversItsOwnSourceAndACopyPropagatedUnderItComeBack(String flavor) throws Exception {
         Path box = Files.createDirectory(tmp.resolve("box"));
-        String out = verdictInNamespaces(tmp, "selfcover", unshare(flavor), box.toString());
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, "selfcover", unshare(flavor), box.toString()));
     }
 
     /**
@@ -469,9 +445,7 @@ class NamespaceTest {
     @org.junit.jupiter.params.provider.ValueSource(strings = {"ns", "uns"})
     void aConnectionWhoseSocketFileATmpfsCoversSinceComesBackWithItsFileUnderTheTmpfs(String flavor) throws Exception {
         Path box = Files.createDirectory(tmp.resolve("box"));
-        String out = verdictInNamespaces(tmp, "overmountsock", unshare(flavor), box.toString());
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, "overmountsock", unshare(flavor), box.toString()));
     }
 
     /**
@@ -529,10 +503,8 @@ class NamespaceTest {
     @Test
     void aBinfmtMiscMountWithEntriesComesBackWithThem() throws Exception {
         Path box = Files.createDirectory(tmp.resolve("binfmt"));
-        String out = verdictInNamespaces(tmp, "binfmtmnt", List.of("-m", "sh", "-c",
-                "mount -t binfmt_misc binfmt_misc " + box + " && exec \"$0\" \"$@\""), box.toString(), "entry");
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, "binfmtmnt", List.of("-m", "sh", "-c",
+                "mount -t binfmt_misc binfmt_misc " + box + " && exec \"$0\" \"$@\""), box.toString(), "entry"));
     }
 
     /** coveredtmpfs.c's verdict, its tmpfs and the one on its directory made under {@code unshare} with these options. */
@@ -664,9 +636,7 @@ class NamespaceTest {
                 + " && exec \"$0\" \"$@\"";
         List<String> args = new ArrayList<>(List.of(unshare.split(" ")));
         args.addAll(List.of("sh", "-c", setup));
-        String out = verdictInNamespaces(tmp, "childcover", args, box.toString());
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, "childcover", args, box.toString()));
     }
 
     /**
@@ -679,9 +649,7 @@ class NamespaceTest {
     @Test
     void aChildsBindOfADirectoryOfItsParentsTmpfsComesBack() throws Exception {
         Path dir = Files.createDirectory(tmp.resolve("d"));
-        String out = verdictInNamespaces(tmp, "childbind", List.of("-m"), dir.toString());
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, "childbind", List.of("-m"), dir.toString()));
     }
 
     /**
@@ -693,9 +661,7 @@ class NamespaceTest {
     @Test
     void aDeletedFileOnATmpfsOfTheTreesMountNamespaceComesBackOnThatTmpfs() throws Exception {
         Path dir = Files.createDirectory(tmp.resolve("d"));
-        String out = verdictInNamespaces(tmp, "mntghost", List.of("-m"), dir.toString());
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, "mntghost", List.of("-m"), dir.toString()));
         try (var left = Files.list(dir)) {
             assertEquals(List.of(), left.toList(), "the restore left the deleted file behind on the host");
         }
@@ -727,9 +693,7 @@ class NamespaceTest {
     /** childbind.c in {@code mode}, in a mount namespace of its own: its verdict after one restore, not started over. */
     private void childBindHoldsADeletedFileThroughBoth(String mode) throws Exception {
         Path dir = Files.createDirectory(tmp.resolve("d"));
-        String out = verdictInNamespaces(tmp, "childbind", List.of("-m"), dir.toString(), mode);
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, "childbind", List.of("-m"), dir.toString(), mode));
     }
 
     /**
@@ -794,10 +758,8 @@ class NamespaceTest {
         String setup = "mount -t tmpfs -o size=4m,mode=0755 cryo-box " + box + " && mkdir " + box + "/src"
                 + " && mount --bind " + src + " " + box + "/src && mount -o remount,bind,ro " + box + "/src"
                 + " && exec \"$0\" \"$@\"";
-        String out = verdictInNamespaces(tmp, "mntns", List.of("-m", "--pid", "--fork", "--mount-proc", "sh", "-c",
-                setup), box.toString());
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, "mntns", List.of("-m", "--pid", "--fork", "--mount-proc", "sh", "-c",
+                setup), box.toString()));
     }
 
     /**
@@ -1489,10 +1451,8 @@ class NamespaceTest {
         String setup = "mount -t tmpfs -o size=4m,mode=0755 cryo-box " + box + " && mkdir " + box + "/inner " + box
                 + "/src && echo 'from the host' > " + box + "/inner/file && mount --bind " + box + "/inner " + box
                 + "/src && mount -o remount,bind,ro,nosuid " + box + "/src && exec \"$0\" \"$@\"";
-        String out = verdictInNamespaces(tmp, "mntns", List.of("-m", "--propagation", "slave", "sh", "-c", setup),
-                box.toString(), "host-pids");
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, "mntns", List.of("-m", "--propagation", "slave", "sh", "-c", setup),
+                box.toString(), "host-pids"));
     }
 
     /**
@@ -1645,10 +1605,8 @@ class NamespaceTest {
     @Test
     void aUserNamespaceOwningItsMountAndPidNamespacesComesBackWithItsMaps() throws Exception {
         Path box = Files.createDirectory(tmp.resolve("box"));
-        String out = verdictInNamespaces(tmp, "userns", List.of("-Ur", "-m", "--pid", "--fork", "--mount-proc", "sh", "-c",
-                "mount -t tmpfs -o size=4m,mode=0755 cryo-user " + box + " && exec \"$0\" \"$@\""), box.toString());
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, "userns", List.of("-Ur", "-m", "--pid", "--fork", "--mount-proc", "sh",
+                "-c", "mount -t tmpfs -o size=4m,mode=0755 cryo-user " + box + " && exec \"$0\" \"$@\""), box.toString()));
     }
 
     /**
@@ -1673,8 +1631,7 @@ class NamespaceTest {
             long owner = dev.cryo.kernel.Namespaces.ownerUid(Integer.toString(init)); // was cryo's root before
             String out = RestoreTest.checkAndReap(r);
             assertEquals(1000, owner, "the owner of the restored user namespace");
-            assertTrue(out.contains("PASS"), out);
-            assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+            assertPassedOnce(out);
         }
     }
 
@@ -1749,9 +1706,7 @@ class NamespaceTest {
                     dev.cryo.kernel.Sys.kill(dev.cryo.kernel.Pid.of(init), dev.cryo.kernel.Signals.SIGUSR2);
                     DetachedProcess.awaitCondition(() -> Workloads.lines(p.output()) >= 2,
                             java.time.Duration.ofSeconds(30), "userns.c's verdict");
-                    String out = p.outputText();
-                    assertTrue(out.contains("PASS"), out);
-                    assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+                    assertPassedOnce(p.outputText());
                 } finally {
                     RestoreTest.killAndReap(r);
                 }
@@ -1782,9 +1737,7 @@ class NamespaceTest {
     /** pidns.c (an init with children, grandchildren and orphans) in a user namespace with uts and ipc ones it owns. */
     @Test
     void anInitWithChildrenInsideAUserNamespaceGetsItsPidsBack() throws Exception {
-        String out = verdictInNamespaces(tmp, "pidns", List.of("-Ur", "--pid", "--fork", "--uts", "--ipc"));
-        assertTrue(out.contains("PASS"), out);
-        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        assertPassedOnce(verdictInNamespaces(tmp, "pidns", List.of("-Ur", "--pid", "--fork", "--uts", "--ipc")));
     }
 
     /**
