@@ -28,10 +28,7 @@ class ImageArrivalTeeTest {
     @Test
     void eachReadGoesToTheBufferAndTheFileAndAllocatesNothing() throws Exception {
         int piece = 100, reads = 30_000;
-        byte[] image = new byte[piece * reads * 3];
-        for (int i = 0; i < image.length; i++) {
-            image[i] = (byte) (i * 31 + (i >> 9));
-        }
+        byte[] image = image(piece * reads * 3);
         Path file = tmp.resolve("image");
         ByteBuffer dst = ByteBuffer.allocateDirect(piece + 8);
         byte[] read = new byte[image.length];
@@ -68,10 +65,7 @@ class ImageArrivalTeeTest {
     @Test
     void largeReadsAreStagedInPiecesCutAtTheirBoundaries() throws Exception {
         int piece = PageCacheWrites.PIECE;
-        byte[] image = new byte[5 * piece + 12345];
-        for (int i = 0; i < image.length; i++) {
-            image[i] = (byte) (i * 31 + (i >> 9));
-        }
+        byte[] image = image(5 * piece + 12345);
         Path file = tmp.resolve("image");
         java.util.List<long[]> writes = new java.util.ArrayList<>(); // {offset, length}
         ByteBuffer dst = ByteBuffer.allocateDirect(image.length);
@@ -91,6 +85,15 @@ class ImageArrivalTeeTest {
                     "a write of " + w[1] + " bytes at " + w[0] + " crosses a multiple of " + piece);
         }
         assertEquals(8, writes.size(), "1000 bytes, then 4 pieces and 3: " + writes.size() + " writes");
+    }
+
+    /** {@code length} bytes of a pattern, so that a byte out of place shows. */
+    private static byte[] image(int length) {
+        byte[] image = new byte[length];
+        for (int i = 0; i < length; i++) {
+            image[i] = (byte) (i * 31 + (i >> 9));
+        }
+        return image;
     }
 
     /** A stream whose channel read gives all it is asked for at once, as the TLS link's does. */

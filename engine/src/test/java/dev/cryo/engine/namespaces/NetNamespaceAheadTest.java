@@ -68,11 +68,7 @@ class NetNamespaceAheadTest {
 
     @Test
     void aRouteAddedAfterTheReadAheadIsCarried() {
-        try (NetNamespaceAhead ahead = NetNamespaceAhead.start(List.of(pid))) {
-            ahead.awaitRead();
-            in(pid, "ip", "route", "add", "10.79.0.0/16", "via", "10.77.0.3");
-            assertNull(ahead.take(pid, link, List.of(pid)), "a route was added: read again frozen");
-        }
+        assertReadAgainAfter("a route was added", () -> in(pid, "ip", "route", "add", "10.79.0.0/16", "via", "10.77.0.3"));
         try (NetNamespaceAhead ahead = NetNamespaceAhead.start(List.of(pid))) {
             ahead.awaitRead();
             in(pid, "ip", "route", "add", "10.80.0.0/16", "via", "10.77.0.3");
@@ -83,30 +79,24 @@ class NetNamespaceAheadTest {
 
     @Test
     void aSysctlOrAFirewallTableChangedAfterTheReadAheadMakesTheFreezeReadAgain() {
-        try (NetNamespaceAhead ahead = NetNamespaceAhead.start(List.of(pid))) {
-            ahead.awaitRead();
-            Namespaces.inside(pid, "net", () -> java.nio.file.Files.writeString(Path.of("/proc/sys/net/ipv4/tcp_keepalive_time"), "1234"));
-            assertNull(ahead.take(pid, link, List.of(pid)), "a sysctl was written");
-        }
+        assertReadAgainAfter("a sysctl was written", () -> Namespaces.inside(pid, "net",
+                () -> java.nio.file.Files.writeString(Path.of("/proc/sys/net/ipv4/tcp_keepalive_time"), "1234")));
         Assumptions.assumeTrue(NetworkLock.nft() != null, "nft");
-        try (NetNamespaceAhead ahead = NetNamespaceAhead.start(List.of(pid))) {
-            ahead.awaitRead();
-            in(pid, "nft", "add", "table", "inet", "cryoahead");
-            assertNull(ahead.take(pid, link, List.of(pid)), "an nftables table was added");
-        }
+        assertReadAgainAfter("an nftables table was added", () -> in(pid, "nft", "add", "table", "inet", "cryoahead"));
     }
 
     @Test
     void anAddressOrADeviceStateChangedAfterTheReadAheadMakesTheFreezeReadAgain() {
+        assertReadAgainAfter("an address was added", () -> in(pid, "ip", "addr", "add", "10.77.0.9/24", "dev", "cry-ah1"));
+        assertReadAgainAfter("a device's MTU was set", () -> in(pid, "ip", "link", "set", "cry-ah1", "mtu", "1400"));
+    }
+
+    /** After {@code change}, made once the namespace was read ahead, the freeze does not take the read ahead. */
+    private void assertReadAgainAfter(String change, Runnable made) {
         try (NetNamespaceAhead ahead = NetNamespaceAhead.start(List.of(pid))) {
             ahead.awaitRead();
-            in(pid, "ip", "addr", "add", "10.77.0.9/24", "dev", "cry-ah1");
-            assertNull(ahead.take(pid, link, List.of(pid)), "an address was added");
-        }
-        try (NetNamespaceAhead ahead = NetNamespaceAhead.start(List.of(pid))) {
-            ahead.awaitRead();
-            in(pid, "ip", "link", "set", "cry-ah1", "mtu", "1400");
-            assertNull(ahead.take(pid, link, List.of(pid)), "a device's MTU was set");
+            made.run();
+            assertNull(ahead.take(pid, link, List.of(pid)), change + ": read again frozen");
         }
     }
 }
