@@ -66,7 +66,9 @@ public final class TaskSeizer {
         if (dead != null) {
             return dead;
         }
-        awaitVforkRelease(pid, deadline);
+        if (!awaitVforkRelease(pid, deadline)) { // seized with no time left, it would fail as merely late
+            throw new DumpException(SeizeDelay.vforkWaitFor(pid));
+        }
         Set<Integer> seized = new LinkedHashSet<>();
         Set<Integer> workers = new java.util.HashSet<>();
         try {
@@ -141,6 +143,9 @@ public final class TaskSeizer {
                         + "a debugger): cryo cannot dump it while it is (" + e.getMessage() + ")", e);
             }
             boolean late = e.getMessage() != null && e.getMessage().contains("did not stop within");
+            if (late && SeizeDelay.borrowsParentMemory(pid)) {
+                throw new DumpException(SeizeDelay.vforkWaitFor(pid), e);
+            }
             // the thread's own wait had only what was left of the timeout: name the one the user set
             String after = late ? " after " + (timeout.toMillis() % 1000 == 0 ? timeout.toSeconds() + " s"
                     : timeout.toMillis() + " ms") : "";
@@ -214,12 +219,17 @@ public final class TaskSeizer {
      * {@link #VFORK_CHILD_NANOS}) before it is seized: held between vfork and exec, it would keep its
      * parent from ever stopping, and the dump of a service that spawns helpers failed whenever its
      * freeze fell in that window. One that stays longer (blocked) is seized, and its parent refused.
+     * False when the seize's whole time went by with the child still in its parent's memory.
      */
-    private static void awaitVforkRelease(Pid pid, long deadline) {
+    private static boolean awaitVforkRelease(Pid pid, long deadline) {
         long until = Math.min(deadline, System.nanoTime() + VFORK_CHILD_NANOS);
-        while (SeizeDelay.borrowsParentMemory(pid) && System.nanoTime() < until) {
+        while (SeizeDelay.borrowsParentMemory(pid)) {
+            if (System.nanoTime() >= until) {
+                return until < deadline;
+            }
             java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
         }
+        return true;
     }
 
     /** A thread that waits for its vfork child: it cannot stop (see {@link SeizeDelay#inVforkWait}). */
