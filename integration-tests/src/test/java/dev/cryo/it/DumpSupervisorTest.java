@@ -56,7 +56,8 @@ class DumpSupervisorTest {
     /**
      * A bug that stops the supervisor mid-dump (an observer throwing an Error at the freeze, past the catch for the
      * observers' exceptions) leaves no network lock behind: the seize's table held the tree's listener (its SYNs
-     * dropped) and stayed for good before, while the tree, let go by its dumper, ran on.
+     * dropped) and stayed for good before, while the tree, let go by its dumper, ran on. Its caller hears at once
+     * why, where before it heard nothing until its own ask timed out (the dump's timeout + the seize's + 60 s).
      */
     @Test
     void aSupervisorStoppedByABugLeavesNoNetworkLockBehind() throws Exception {
@@ -74,7 +75,11 @@ class DumpSupervisorTest {
             TestProbe<DumpSupervisor.Outcome> probe = testKit.createTestProbe();
             var s = testKit.spawn(DumpSupervisor.create(DumpRequest.of(p.pid().value(), tmp.resolve("img")), settings(),
                     images(), probe.getRef()));
+            DumpSupervisor.Failed f = probe.expectMessageClass(DumpSupervisor.Failed.class, Duration.ofSeconds(60));
+            assertTrue(f.message().contains("pid " + p.pid() + ": the dump stopped before its end on a bug (a bug)"),
+                    f.message());
             probe.expectTerminated(s, Duration.ofSeconds(60));
+            probe.expectNoMessage(Duration.ofMillis(200)); // one answer
             assertEquals(java.util.List.of(), DumpFailureTest.lockTables(p.pid()), "the dump's network lock is gone");
             awaitUntraced(p, Duration.ofSeconds(30));
         }

@@ -137,7 +137,12 @@ public final class DumpSupervisor {
         @Override
         public Behavior<Command> aroundReceive(org.apache.pekko.actor.typed.TypedActorContext<Command> ctx, Command msg,
                                                ReceiveTarget<Command> target) {
-            return target.apply(ctx, msg);
+            try {
+                return target.apply(ctx, msg);
+            } catch (RuntimeException | Error bug) { // the stop's answer names it
+                s.crash = bug;
+                throw bug;
+            }
         }
 
         @Override
@@ -148,6 +153,12 @@ public final class DumpSupervisor {
                 s.releaseSockets(false, problems);
                 s.ctx.getLog().warn("dump of pid {} stopped before its end: its sockets were let go as after a failure{}",
                         s.request.pid(), problems.isEmpty() ? "" : " (" + String.join("; ", problems) + ")");
+            }
+            if (signal instanceof org.apache.pekko.actor.typed.PostStop) {
+                // a caller still waiting heard nothing until its ask's timeout (the dump's timeout + the seize's + 60 s)
+                s.reply(new Failed("pid " + s.request.pid() + ": the dump stopped before its end"
+                        + (s.crash == null ? "" : " on a bug (" + dev.cryo.actors.Failures.describe(s.crash) + ")")
+                        + "; its tasks were let go as after any failure"));
             }
             return target.apply(ctx, signal);
         }
@@ -165,6 +176,10 @@ public final class DumpSupervisor {
     /** When the pre-copy freezes, and the throttle of the rounds that do not shrink (auto-converge). */
     private final dev.cryo.engine.dump.PreCopyConvergence convergence;
     private final ActorRef<Outcome> replyTo;
+    /** Who waits for this dump's answer, null once answered: every answer goes through {@link #reply}. */
+    private ActorRef<Outcome> awaiting;
+    /** What a handler threw, stopping the supervisor (a bug): the stop's answer names it. */
+    private Throwable crash;
     private final ActorRef<ImageWriterActor.Command> writer;
     private final ActorRef<TaskDumper.Reply> taskAdapter;
     private final Map<Pid, ActorRef<TaskDumper.Command>> tasks = new LinkedHashMap<>();
@@ -225,6 +240,7 @@ public final class DumpSupervisor {
         this.settings = settings;
         this.convergence = new dev.cryo.engine.dump.PreCopyConvergence(settings.preCopy());
         this.replyTo = replyTo;
+        this.awaiting = replyTo;
         this.taskAdapter = ctx.messageAdapter(TaskDumper.Reply.class, TaskReply::new);
         this.writer = ctx.spawn(ImageWriterActor.create(imageWriter,
                         ctx.messageAdapter(ImageWriterActor.Reply.class, WriterReply::new)),
@@ -1213,11 +1229,8 @@ public final class DumpSupervisor {
                     }
                     stage("committed the image");
                     timers.cancelAll();
-                    if (problems.isEmpty()) {
-                        replyTo.tell(new Succeeded(report(c.bytes())));
-                    } else {
-                        replyTo.tell(new Failed("the image is complete, but " + String.join("; ", problems)));
-                    }
+                    reply(problems.isEmpty() ? new Succeeded(report(c.bytes()))
+                            : new Failed("the image is complete, but " + String.join("; ", problems)));
                     return Behaviors.stopped();
                 })
                 .onMessage(TaskStopped.class, m -> Behaviors.same()) // done with their writes
@@ -1244,11 +1257,11 @@ public final class DumpSupervisor {
                     if (!(m.reply() instanceof ImageWriterActor.Aborted)) {
                         return Behaviors.same();
                     }
-                    replyTo.tell(new Failed(why));
+                    reply(new Failed(why));
                     return Behaviors.stopped();
                 })
                 .onMessage(Timeout.class, m -> {
-                    replyTo.tell(new Failed(why + " (and aborting the image timed out)"));
+                    reply(new Failed(why + " (and aborting the image timed out)"));
                     return Behaviors.stopped();
                 })
                 .onAnyMessage(m -> Behaviors.same())
@@ -1317,7 +1330,7 @@ public final class DumpSupervisor {
         // the threads wait idle meanwhile, so the raise takes no CPU from anyone. finish() lowers
         stage("committed the image; holding the tree frozen");
         timers.cancelAll();
-        replyTo.tell(new Held(report(imageBytes), ctx.getSelf()));
+        reply(new Held(report(imageBytes), ctx.getSelf()));
         timers.startSingleTimer(new Timeout("holding the frozen tree"), settings.dump().timeout());
         return Behaviors.receive(Command.class)
                 .onMessage(Finish.class, m -> finish(imageBytes, m.kill(), m.replyTo()))
@@ -1335,6 +1348,7 @@ public final class DumpSupervisor {
     }
 
     private Behavior<Command> finish(long imageBytes, boolean killAsked, ActorRef<Outcome> replyTo) {
+        awaiting = replyTo; // a held tree's Finish asks anew (or, at the hold's timeout, the first caller hears again)
         lowerPriority();
         stage("committed the image");
         timers.cancelAll();
@@ -1387,11 +1401,8 @@ public final class DumpSupervisor {
                         }
                     }
                     stage("released the tree");
-                    if (problems.isEmpty()) {
-                        replyTo.tell(new Succeeded(report(imageBytes)));
-                    } else {
-                        replyTo.tell(new Failed("the image is complete, but " + String.join("; ", problems)));
-                    }
+                    reply(problems.isEmpty() ? new Succeeded(report(imageBytes))
+                            : new Failed("the image is complete, but " + String.join("; ", problems)));
                     return Behaviors.stopped();
                 })
                 .onMessage(TaskStopped.class, m -> Behaviors.same())
@@ -1402,7 +1413,7 @@ public final class DumpSupervisor {
                         releaseSockets(true, problems);
                     }
                     problems.add(0, "releasing the tree timed out (" + dev.cryo.engine.dump.SeizeDelay.explain(left) + ")");
-                    replyTo.tell(new Failed("the image is complete, but " + String.join("; ", problems)));
+                    reply(new Failed("the image is complete, but " + String.join("; ", problems)));
                     return Behaviors.stopped();
                 })
                 .build();
@@ -1490,7 +1501,7 @@ public final class DumpSupervisor {
                     return doneAborting(waiting, writerDone[0], reason);
                 })
                 .onMessage(Timeout.class, m -> {
-                    replyTo.tell(new Failed(reason + " (and releasing the tree timed out)"));
+                    reply(new Failed(reason + " (and releasing the tree timed out)"));
                     return Behaviors.stopped();
                 })
                 .build();
@@ -1500,8 +1511,16 @@ public final class DumpSupervisor {
         if (!waiting.isEmpty() || !writerDone) {
             return Behaviors.same();
         }
-        replyTo.tell(new Failed(reason));
+        reply(new Failed(reason));
         return Behaviors.stopped();
+    }
+
+    /** Answers whoever waits for this dump, once: a stop without an answer sends one ({@link SocketsOnStop}). */
+    private void reply(Outcome o) {
+        if (awaiting != null) {
+            awaiting.tell(o);
+            awaiting = null;
+        }
     }
 
     private static String failureOf(Object reply) {
