@@ -48,6 +48,52 @@ class DumpKillTrialTest {
         trials("threads", Workloads::threads);
     }
 
+    /**
+     * cryo killed while it holds a dump's TCP connection (--tcp-established, -R, at post-dump: the image complete,
+     * the tree frozen, the connection read and the network lock held): the tree's client gets its echoes again
+     * without an error, and the lock goes. Before, the tree ran on with the connection in repair mode (its recv
+     * failed with EPERM) and the nft table stayed for good, holding off the peer.
+     */
+    @Test
+    void aConnectionWorksAgainAfterCryoIsKilledHoldingIt() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(dev.cryo.kernel.net.NetworkLock.available(), "no nf_tables");
+        try (SocketRestoreTest.EchoServer echo = new SocketRestoreTest.EchoServer();
+             DetachedProcess p = Workloads.sockets(tmp, "tcpclient", Integer.toString(echo.port()))) {
+            echo.awaitEchoedMore(echo.echoed.get());
+            Path mark = tmp.resolve("post-dump");
+            String script = "[ \"$CRTOOLS_SCRIPT_ACTION\" = post-dump ] || exit 0; echo $$ > " + mark + ".new; mv "
+                    + mark + ".new " + mark + "; exec sleep 600";
+            long killed = 0;
+            Process cryo = CryoProcess.start(tmp.resolve("cryo.log"), "dump", "-t", p.pid().toString(), "-D",
+                    tmp.resolve("img").toString(), "-R", "--tcp-established", "--no-progress", "--action-script", script);
+            try {
+                DetachedProcess.awaitCondition(() -> Files.exists(mark) || !cryo.isAlive(), Duration.ofSeconds(120),
+                        "cryo's post-dump script");
+                assertEquals(true, Files.exists(mark), Files.readString(tmp.resolve("cryo.log")));
+                assertEquals(1, DumpFailureTest.lockTables(p.pid()).size(), "the lock holds the connection");
+            } finally {
+                killed = System.nanoTime();
+                cryo.destroyForcibly(); // SIGKILL
+                cryo.waitFor(60, TimeUnit.SECONDS);
+                if (Files.exists(mark)) {
+                    dev.cryo.kernel.Sys.kill(dev.cryo.kernel.Pid.of(Integer.parseInt(Files.readString(mark).trim())),
+                            dev.cryo.kernel.Signals.SIGKILL); // the script's sleep, left behind
+                }
+            }
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return DumpFailureTest.lockTables(p.pid()).isEmpty();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }, Duration.ofSeconds(60), "the watchdog to lift the lock");
+            System.out.println("the lock went " + (System.nanoTime() - killed) / 1_000_000 + " ms after cryo's SIGKILL");
+            echo.awaitEchoedMore(echo.echoed.get());
+            assertEquals(null, echo.ended.get(), "the peer saw the connection end");
+            assertEquals(null, survival(p), "the client runs on untraced, its echoes all right"); // ends it
+        }
+    }
+
     private void trials(String name, Start start) throws Exception {
         Random random = new Random(SEED);
         long window = calibrate(start);

@@ -1371,6 +1371,13 @@ public final class DumpSupervisor {
         boolean stop = !kill && hooked && request.leaveStopped(); // a failed hook lets the tree run, as CRIU
         // the kill applies the tasks' SEM_UNDO adjustments to the host's semaphores: taken now, put back after
         SemaphoresAtKill semaphores = kill ? SemaphoresAtKill.snapshot(treePids()) : null;
+        if (kill && sockets != null) {
+            try { // connections back in repair mode; should cryo die now, the lock stays once the tree is gone
+                sockets.killing();
+            } catch (RuntimeException e) {
+                problems.add(e.getMessage());
+            }
+        }
         if (!kill && !hold && request.iteration().keepTracking()) {
             keepTracking(); // before the release, which closes the trackers' uffds
         }

@@ -76,10 +76,64 @@ public final class SocketDumpState {
         this.options = options;
         this.tree = tree;
         this.migrating = migrating;
+        this.root = root;
         this.lockTable = "cryo_" + root + "_" + Long.toString(System.currentTimeMillis(), 36);
     }
 
     private final boolean migrating;
+    private final Pid root;
+
+    /** Undoes the locks and repair mode should cryo die before {@link #release} or {@link #abandon}; null until the first. */
+    private LockWatchdog watchdog;
+
+    private LockWatchdog watchdog() {
+        if (watchdog == null) {
+            Set<Pid> tasks = new LinkedHashSet<>(List.of(root));
+            try {
+                tasks.addAll(tree);
+            } catch (java.util.ConcurrentModificationException seizing) {
+                // a live view still growing: the root tells whether the tree still runs
+            }
+            watchdog = LockWatchdog.start(tasks);
+        }
+        return watchdog;
+    }
+
+    /** The dump's end, as planned: the watchdog goes without doing anything. */
+    private void disarm() {
+        if (watchdog != null) {
+            watchdog.close();
+        }
+    }
+
+    /**
+     * The tree is about to be killed, its image complete: should cryo die now, its network lock stays for the
+     * restore once the tree is gone (a migration's goes: the tree runs on the other host).
+     */
+    public synchronized void killing() {
+        List<String> problems = backIntoRepair();
+        if (watchdog != null && !migrating) {
+            watchdog.keep();
+        }
+        if (!problems.isEmpty()) {
+            throw new KernelException("connections the killed tree closes may send their FIN or a reset: "
+                    + String.join("; ", problems));
+        }
+    }
+
+    /** Closed in repair mode, a killed tree's connection sends nothing; what could not enter it, said. */
+    private List<String> backIntoRepair() {
+        List<String> problems = new ArrayList<>();
+        for (Fd s : outOfRepair) {
+            try {
+                TcpRepair.enter(s);
+            } catch (KernelException e) {
+                problems.add(e.getMessage());
+            }
+        }
+        outOfRepair.clear();
+        return problems;
+    }
 
     public Options options() {
         return options;
@@ -473,7 +527,13 @@ public final class SocketDumpState {
 
     /**
      * Locks the network for one more connection (socket {@code ino}), then puts its socket in repair
-     * mode; cryo keeps the socket until the dump ends. Returns the connection's state. A connection in
+     * mode to read it; cryo keeps the socket until the dump ends. A connection the lock holds leaves repair
+     * mode once read ({@link #killing} puts it back for the kill): should cryo die before the dump's end, the
+     * kernel lets the tree run at once, and a socket in repair mode fails every recv (EPERM) and send (EINVAL)
+     * until the watchdog's JVM is up; held by the lock alone nothing reaches it nor leaves, and its peer only
+     * sends again once the watchdog lifts the lock. One no lock holds (both ends the tree's, in a net namespace
+     * of its own) stays in repair mode: only that keeps the two ends from trading packets meanwhile.
+     * Returns the connection's state. A connection in
      * {@code state}: established, shut for writing (FIN_WAIT1/2), or having received its peer's FIN (CLOSE_WAIT, and LAST_ACK, CLOSING with its own FIN sent too),
      * or a connection attempt in flight (SYN_SENT: {@link TcpRepair#readConnecting}).
      */
@@ -481,6 +541,7 @@ public final class SocketDumpState {
         if (ended) { // a dumper still collecting when the dump failed: no lock again, no socket left in repair mode
             throw new KernelException("connection " + local + " -> " + remote + " left as it is: the dump is over");
         }
+        boolean locked = true;
         // inside a net namespace of the tree's both ends are the tree's, frozen: nothing else reaches them,
         // but for a peer outside, held in cryo's namespace at the veth's end, where the flow runs the other
         // way (the peer's packets leave by the output hook). The lock outlives the killed tree's namespace:
@@ -500,10 +561,28 @@ public final class SocketDumpState {
             String at = inBound.get(ino);
             Set<NetworkLock.Flow> f = boundFlows.computeIfAbsent(at, k -> new LinkedHashSet<>());
             if (f.add(new NetworkLock.Flow(local, remote))) {
+                watchdog().table(NetworkLock.inNamespace(lockTable, at));
                 NetworkLock.lock(NetworkLock.inNamespace(lockTable, at), List.copyOf(f));
             }
+        } else {
+            locked = false;
         }
-        repaired.put(sock, TcpRepair.enter(sock));
+        LockWatchdog watch = watchdog(); // also for a connection no lock holds
+        boolean reuseAddr = TcpRepair.enter(sock);
+        repaired.put(sock, reuseAddr);
+        watch.repaired(ino, reuseAddr);
+        TcpRepair.Connection c = read(sock, local, remote, state);
+        if (locked) {
+            TcpRepair.leaveQuietly(sock, reuseAddr); // nothing sent: the lock would drop it anyway
+            outOfRepair.add(sock);
+        }
+        return c;
+    }
+
+    /** Sockets {@link #repair} took out of repair mode once read, held by the lock alone until {@link #killing}. */
+    private final Set<Fd> outOfRepair = new LinkedHashSet<>();
+
+    private static TcpRepair.Connection read(Fd sock, SockAddr local, SockAddr remote, int state) {
         if (state == SockDiag.TCP_SYN_SENT) {
             // the answer may have come before the lock held the flow: then it is established
             state = TcpSocketHandler.tcpState(sock);
@@ -564,8 +643,17 @@ public final class SocketDumpState {
      * too, so a client's new connection waits for the restored listener instead of being refused.
      */
     public synchronized void release(boolean killed, boolean restoredHere) {
+        try {
+            releaseHeld(killed, restoredHere);
+        } finally {
+            disarm();
+        }
+    }
+
+    private void releaseHeld(boolean killed, boolean restoredHere) {
         if (killed) {
             ended = true;
+            backIntoRepair(); // done by killing() already, unless a kill went another way
             repaired.keySet().forEach(Fd::close);
             repaired.clear();
             takenErrors.keySet().forEach(Fd::close);
@@ -679,6 +767,14 @@ public final class SocketDumpState {
 
     /** The dump failed or the tree stays: connections leave repair mode and the lock goes. */
     public synchronized void abandon() {
+        try {
+            abandonHeld();
+        } finally {
+            disarm();
+        }
+    }
+
+    private void abandonHeld() {
         ended = true;
         closing.forEach(Fd::close);
         closing.clear();
@@ -777,6 +873,7 @@ public final class SocketDumpState {
     }
 
     private void relock() {
+        watchdog().table(lockTable);
         Set<SockAddr> udp = new LinkedHashSet<>(), lite = new LinkedHashSet<>();
         heldUdp.forEach((ino, a) -> (udplite.contains(ino) ? lite : udp).add(a));
         NetworkLock.lock(lockTable, List.copyOf(flows), List.copyOf(held.values()), List.copyOf(udp), List.copyOf(lite));

@@ -1,0 +1,277 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.kernel.Fcntl;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Spawner;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.net.NetworkLock;
+import dev.cryo.kernel.net.Sockets;
+import dev.cryo.kernel.net.TcpRepair;
+import dev.cryo.kernel.proc.ProcFs;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Deque;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Undoes a dump's hold on the tree's sockets should cryo die in the middle (SIGKILL, the OOM killer): the kernel
+ * lets the tree's tasks go with their tracer, but nothing took its connections out of TCP repair mode nor deleted
+ * the network lock's nft tables, and the tree ran on with dead connections (EINVAL on every send) and its
+ * listeners' SYNs dropped, for good. CRIU leaves them so too.
+ *
+ * <p>A shell started with the dump's first lock, in a session of its own and reparented to init, waits on a pipe
+ * whose only writer is cryo (O_CLOEXEC: no child of cryo's keeps it). The dump's end writes "done" and the shell
+ * exits; cryo's death is an end of file, and the shell runs {@link #main} in a JVM of cryo's own, which reads the
+ * watch file cryo appended to (the tree's tasks, each lock table, each socket put in repair mode) and, if a task
+ * of the tree still lives, takes its sockets out of repair mode (SO_REUSEADDR put back) and deletes the tables,
+ * as a failed dump does. With every task gone after {@link #keep} (a killing dump whose image is complete) the
+ * tables stay for the restore.
+ */
+public final class LockWatchdog implements AutoCloseable {
+    private static final String MAGIC = "cryo-lock-watch 1";
+    /** The watcher's name, as ps shows it. */
+    private static final String NAME = "cryo-lock-watch";
+    /** $1 the watch file, $2 java, $3 the class path. A word from cryo ends it; its end of file runs the undo. */
+    private static final String SCRIPT = "read -r w <&3; [ \"$w\" = done ] && { rm -f \"$1\"; exit 0; }\n"
+            + "exec \"$2\" -XX:-UsePerfData -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx64m -cp \"$3\" "
+            + LockWatchdog.class.getName() + " \"$1\"\n";
+
+    private final Path file;
+    private final FileChannel out;
+    private final Fd pipe;
+    private final Set<String> tables = new HashSet<>();
+    private boolean closed;
+
+    private LockWatchdog(Path file, FileChannel out, Fd pipe) {
+        this.file = file;
+        this.out = out;
+        this.pipe = pipe;
+    }
+
+    /** Starts the watcher of a dump of {@code tree}'s tasks. */
+    static LockWatchdog start(Collection<Pid> tree) {
+        Path file = null;
+        Fd read = null, write = null;
+        try {
+            file = Files.createTempFile("cryo-lock-watch-", "",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            FileChannel out = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+            StringBuilder b = new StringBuilder(MAGIC).append('\n');
+            for (Pid p : tree) {
+                try {
+                    b.append("task ").append(p.value()).append(' ').append(ProcFs.stat(p).starttime()).append('\n');
+                } catch (KernelException gone) {
+                    // exited before the seize: the seize says so
+                }
+            }
+            append(out, b.toString());
+            com.sun.jna.Memory fds = new com.sun.jna.Memory(8);
+            Sys.call(() -> "pipe2()", SyscallNr.PIPE2, Sys.address(fds), Fcntl.O_CLOEXEC, 0, 0);
+            read = new Fd(fds.getInt(0));
+            write = new Fd(fds.getInt(4));
+            // above fd 3, which the shell gets it as
+            Fd passed = new Fd((int) Sys.call(() -> "fcntl(F_DUPFD_CLOEXEC)", SyscallNr.FCNTL, read.value(),
+                    Fcntl.F_DUPFD_CLOEXEC, 4, 0));
+            Path pidFile = Path.of(file + ".pid");
+            try {
+                String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+                // the outer shell starts the watcher in the background and exits: no child of this JVM's is left
+                Pid outer = Spawner.spawn("/bin/sh", List.of("/bin/sh", "-c", "/bin/sh -c \"$1\" " + NAME
+                        + " \"$2\" \"$3\" \"$4\" >/dev/null 2>&1 & echo $!", NAME, SCRIPT, file.toString(), java,
+                        System.getProperty("java.class.path")), List.of("PATH=/usr/bin:/bin"), true, List.of(passed),
+                        pidFile.toString());
+                Spawner.reap(outer);
+            } finally {
+                passed.close();
+                Files.deleteIfExists(pidFile);
+            }
+            read.close();
+            return new LockWatchdog(file, out, write);
+        } catch (IOException | RuntimeException e) {
+            if (read != null) {
+                read.close();
+            }
+            if (write != null) {
+                write.close();
+            }
+            deleteQuietly(file);
+            throw new KernelException("cannot start the watchdog that would undo the network lock should cryo die: "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /** Lock table {@code name} (NAME or NAME@NETNS-PATH) is installed, or about to be. */
+    synchronized void table(String name) {
+        if (tables.add(name)) {
+            line("table " + name);
+        }
+    }
+
+    /** Socket {@code ino} of the tree's is in repair mode; {@code reuseAddr}: its SO_REUSEADDR before. */
+    synchronized void repaired(long ino, boolean reuseAddr) {
+        line("socket " + ino + " " + (reuseAddr ? 1 : 0));
+    }
+
+    /** The tree is being killed with its image complete: once it is gone, its locks stay for the restore. */
+    synchronized void keep() {
+        line("keep");
+    }
+
+    /** The dump let its sockets go as planned: the watcher ends without doing anything. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            byte[] done = "done\n".getBytes(StandardCharsets.US_ASCII);
+            com.sun.jna.Memory m = new com.sun.jna.Memory(done.length);
+            m.write(0, done, 0, done.length);
+            Sys.call(() -> "write(the lock watchdog's pipe)", SyscallNr.WRITE, pipe.value(), Sys.address(m), done.length, 0);
+        } finally {
+            pipe.close();
+            try {
+                out.close();
+            } catch (IOException ignored) {
+                // the file goes below
+            }
+            deleteQuietly(file);
+        }
+    }
+
+    private void line(String l) {
+        if (closed) {
+            return;
+        }
+        try {
+            append(out, l + "\n");
+        } catch (IOException e) {
+            throw new KernelException("cannot write the lock watchdog's file " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    // one write(2) per line: cryo killed between two leaves whole lines
+    private static void append(FileChannel out, String s) throws IOException {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(s.getBytes(StandardCharsets.UTF_8));
+        while (b.hasRemaining()) {
+            out.write(b);
+        }
+    }
+
+    private static void deleteQuietly(Path p) {
+        if (p == null) {
+            return;
+        }
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException ignored) {
+            // a stray watch file holds nothing of the tree's
+        }
+    }
+
+    /** The watcher's undo, run once cryo is gone: args[0] the watch file. */
+    public static void main(String[] args) throws IOException {
+        Path file = Path.of(args[0]);
+        List<String> lines = Files.readAllLines(file);
+        if (lines.isEmpty() || !lines.get(0).equals(MAGIC)) {
+            System.err.println(NAME + ": " + file + " is no watch file of cryo's");
+            System.exit(2);
+        }
+        Map<Pid, Long> tasks = new LinkedHashMap<>();
+        Set<String> tables = new LinkedHashSet<>();
+        Map<Long, Boolean> sockets = new LinkedHashMap<>();
+        boolean keep = false;
+        for (String l : lines.subList(1, lines.size())) {
+            String[] w = l.split(" ", 3);
+            switch (w[0]) {
+                case "task" -> tasks.put(Pid.of(Integer.parseInt(w[1])), Long.parseLong(w[2]));
+                case "table" -> tables.add(l.substring(6));
+                case "socket" -> sockets.put(Long.parseLong(w[1]), w[2].equals("1"));
+                case "keep" -> keep = true;
+                default -> { } // a line cut short by cryo's death
+            }
+        }
+        List<Pid> alive = tasks.entrySet().stream().filter(e -> sameProcess(e.getKey(), e.getValue())).map(Map.Entry::getKey)
+                .toList();
+        List<String> problems = new ArrayList<>();
+        int left = alive.isEmpty() ? 0 : leaveRepair(alive, sockets, problems);
+        if (!alive.isEmpty() || !keep) {
+            for (String t : tables) {
+                try {
+                    NetworkLock.unlock(t);
+                } catch (RuntimeException e) {
+                    problems.add("network lock " + t + ": " + e.getMessage());
+                }
+            }
+        }
+        Files.deleteIfExists(file);
+        System.err.println(NAME + ": cryo died in the middle of a dump: " + (alive.isEmpty() && keep
+                ? "its tree is gone, its network lock stays for the restore"
+                : left + " connection(s) of the tree taken out of TCP repair mode, network lock " + tables + " lifted")
+                + (problems.isEmpty() ? "" : "; " + String.join("; ", problems)));
+        System.exit(problems.isEmpty() ? 0 : 1);
+    }
+
+    private static boolean sameProcess(Pid p, long starttime) {
+        try {
+            var st = ProcFs.stat(p);
+            return st.starttime() == starttime && st.state() != 'Z' && st.state() != 'X';
+        } catch (KernelException gone) {
+            return false;
+        }
+    }
+
+    /** Takes the sockets listed out of repair mode, found in the fds of {@code alive} and their descendants. */
+    private static int leaveRepair(List<Pid> alive, Map<Long, Boolean> sockets, List<String> problems) {
+        Set<Long> done = new HashSet<>();
+        Set<Integer> seen = new HashSet<>();
+        Deque<Pid> todo = new ArrayDeque<>(alive);
+        while (!todo.isEmpty() && done.size() < sockets.size()) {
+            Pid p = todo.poll();
+            if (!seen.add(p.value())) {
+                continue;
+            }
+            try {
+                todo.addAll(ProcFs.children(p));
+                for (Map.Entry<Integer, String> fd : ProcFs.fdTargets(p).entrySet()) {
+                    String t = fd.getValue();
+                    if (!t.startsWith("socket:[")) {
+                        continue;
+                    }
+                    long ino = Long.parseLong(t.substring(8, t.length() - 1));
+                    if (sockets.containsKey(ino) && !done.contains(ino)) {
+                        try (Fd pidfd = Sys.pidfdOpen(p); Fd s = Sys.pidfdGetfd(pidfd, p, fd.getKey())) {
+                            if (Sockets.getInt(s, Sockets.SOL_TCP, Sockets.TCP_REPAIR) != 0) {
+                                TcpRepair.leave(s, sockets.get(ino));
+                            }
+                            done.add(ino);
+                        } catch (KernelException e) {
+                            problems.add("socket " + ino + " of pid " + p + ": " + e.getMessage());
+                        }
+                    }
+                }
+            } catch (KernelException gone) {
+                // exited meanwhile: its sockets went with it, or another task holds them
+            }
+        }
+        return done.size();
+    }
+}
