@@ -22,8 +22,9 @@ bounded loop, and on SIGUSR2 checks itself and prints "PASS ..." or
                     server answers by name), one unbound; one datagram from
                     DIR/cli stays unread at the server until the check.
   udp PORT          a UDP echo server on 127.0.0.1:PORT.
-  tcpclient PORT    a TCP client of an echo server outside the tree on
-                    127.0.0.1:PORT: one line every 20 ms, each echo checked.
+  tcpclient PORT [SECONDS]  a TCP client of an echo server outside the tree on
+                    127.0.0.1:PORT: one line every 20 ms, each echo checked
+                    (awaited SECONDS, default 10).
   tcppair           both ends of a loopback TCP connection and its listener in
                     one process; the server end keeps everything unread.
   netns NAME        holds a socket created in network namespace NAME.
@@ -331,7 +332,7 @@ def mode_udp(port):
     return verdict(None if served[0] > 0 else "served nothing", "served=%d" % served[0])
 
 
-def mode_tcpclient(port):
+def mode_tcpclient(port, timeout=10):
     s = socket.create_connection(("127.0.0.1", port))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
@@ -344,7 +345,7 @@ def mode_tcpclient(port):
         try:
             line = b"%08d\n" % n[0]
             s.sendall(line)
-            if recv_exact(s, 9) != line:
+            if recv_exact(s, 9, timeout) != line:
                 errors.append("wrong echo at %d" % n[0])
             n[0] += 1
         except Exception as e:
@@ -500,7 +501,7 @@ def main():
     if mode == "udp":
         return mode_udp(int(args[0]))
     if mode == "tcpclient":
-        return mode_tcpclient(int(args[0]))
+        return mode_tcpclient(int(args[0]), *[int(a) for a in args[1:2]])
     if mode == "tcppair":
         return mode_tcppair()
     if mode == "netns":

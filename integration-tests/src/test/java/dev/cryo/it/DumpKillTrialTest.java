@@ -58,7 +58,8 @@ class DumpKillTrialTest {
     void aConnectionWorksAgainAfterCryoIsKilledHoldingIt() throws Exception {
         org.junit.jupiter.api.Assumptions.assumeTrue(dev.cryo.kernel.net.NetworkLock.available(), "no nf_tables");
         try (SocketRestoreTest.EchoServer echo = new SocketRestoreTest.EchoServer();
-             DetachedProcess p = Workloads.sockets(tmp, "tcpclient", Integer.toString(echo.port()))) {
+             // its echo awaited 60 s: the freeze up to the kill, the lock's end and TCP's next retransmission add up
+             DetachedProcess p = Workloads.sockets(tmp, "tcpclient", Integer.toString(echo.port()), "60")) {
             echo.awaitEchoedMore(echo.echoed.get());
             Path mark = tmp.resolve("post-dump");
             String script = "[ \"$CRTOOLS_SCRIPT_ACTION\" = post-dump ] || exit 0; echo $$ > " + mark + ".new; mv "

@@ -48,8 +48,17 @@ public final class LockWatchdog implements AutoCloseable {
     private static final String MAGIC = "cryo-lock-watch 1";
     /** The watcher's name, as ps shows it. */
     private static final String NAME = "cryo-lock-watch";
-    /** $1 the watch file, $2 java, $3 the class path. A word from cryo ends it; its end of file runs the undo. */
+    /**
+     * $1 the watch file, $2 java, $3 the class path, $4 nft or "". A word from cryo ends it; its end of file runs
+     * the undo. The host's tables go at once by nft, where no kill was begun: the JVM takes seconds to start under
+     * load, and the tree's clients count them (a client awaiting an echo 10 s timed out with the lock gone 6.6 s
+     * after cryo's death, at load 30); a connection the lock holds is out of repair mode already.
+     */
     private static final String SCRIPT = "read -r w <&3; [ \"$w\" = done ] && { rm -f \"$1\"; exit 0; }\n"
+            + "keep=; tables=\n"
+            + "while read -r k v; do case \"$k\" in keep) keep=1;; table) case \"$v\" in *@*) ;; *) tables=\"$tables $v\";; esac;; esac\n"
+            + "done < \"$1\"\n"
+            + "[ -z \"$keep\" ] && [ -n \"$4\" ] && for t in $tables; do \"$4\" delete table inet \"$t\"; done\n"
             + "exec \"$2\" -XX:-UsePerfData -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx64m -cp \"$3\" "
             + LockWatchdog.class.getName() + " \"$1\"\n";
 
@@ -93,10 +102,11 @@ public final class LockWatchdog implements AutoCloseable {
             try {
                 String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
                 // the outer shell starts the watcher in the background and exits: no child of this JVM's is left
+                String nft = NetworkLock.nft();
                 Pid outer = Spawner.spawn("/bin/sh", List.of("/bin/sh", "-c", "/bin/sh -c \"$1\" " + NAME
-                        + " \"$2\" \"$3\" \"$4\" >/dev/null 2>&1 & echo $!", NAME, SCRIPT, file.toString(), java,
-                        System.getProperty("java.class.path")), List.of("PATH=/usr/bin:/bin"), true, List.of(passed),
-                        pidFile.toString());
+                        + " \"$2\" \"$3\" \"$4\" \"$5\" >/dev/null 2>&1 & echo $!", NAME, SCRIPT, file.toString(), java,
+                        System.getProperty("java.class.path"), nft == null ? "" : nft), List.of("PATH=/usr/bin:/bin"),
+                        true, List.of(passed), pidFile.toString());
                 Spawner.reap(outer);
             } finally {
                 passed.close();
