@@ -160,11 +160,52 @@ class SandboxTest {
     }
 
     /**
-     * Starts bwrap ({@code as}: a prefix such as setpriv) with {@code options} (namespaces, /dev), waits for the count,
-     * dumps the outer bwrap (killing the sandbox), restores it detached and checks that the count
-     * goes on with no gap or repeat and that the sandbox's root came back as bwrap made it.
+     * The most common sandbox of build tools: the host's whole file system read-only ({@code --ro-bind / /}, a
+     * recursive bind, so no pivot to a root of its own), a /dev of its own ({@code --dev /dev}: a tmpfs over the
+     * host's /dev with the host's device nodes bound on it) and a private /tmp, as root with
+     * {@code --unshare-all}. Those device nodes are binds of the host's /dev/null... that the namespace's own
+     * tmpfs covers: the dump refused them ("devtmpfs ... was made inside it and is no bind mount of a path it
+     * reaches"); now they are bound from the host's paths again, and the count goes on through them.
+     */
+    @Test
+    void aSandboxOnTheHostsRootReadOnlyWithItsOwnDevCountsOnAfterTheRestore() throws Exception {
+        Path data = tmp.resolve("data");
+        countsOn(List.of("--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev"), data.toString(), List.of(), init -> {
+            String mounts = Files.readString(Path.of("/proc/" + init + "/mountinfo"));
+            assertTrue(mounts.lines().anyMatch(l -> l.contains(" /null /dev/null ") && l.contains(" - devtmpfs ")), mounts);
+            int shell = NamespaceTest.initUnder(init);
+            assertEquals("/dev/null", Files.readSymbolicLink(Path.of("/proc/" + shell + "/fd/4")).toString());
+        });
+    }
+
+    /**
+     * Starts bwrap ({@code as}: a prefix such as setpriv) with {@code options} (namespaces, /dev) in a root of its
+     * own (a tmpfs with /usr bound in), waits for the count, dumps the outer bwrap (killing the sandbox), restores it
+     * detached and checks that the count goes on with no gap or repeat and that the sandbox's root came back as
+     * bwrap made it.
      */
     private void countsOnAcrossDumpAndRestore(List<String> options, List<String> as, RestoredCheck restored)
+            throws Exception {
+        List<String> all = new ArrayList<>(options);
+        all.addAll(List.of("--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
+                "--symlink", "usr/lib64", "/lib64"));
+        countsOn(all, "/data", as, init -> {
+            String root = Files.readString(Path.of("/proc/" + init + "/mountinfo")).lines().findFirst().orElseThrow();
+            assertTrue(root.contains(" /newroot / ") && root.contains(" - tmpfs "), root);
+            Path inside = Path.of("/proc/" + init + "/root");
+            assertEquals("usr/bin", Files.readSymbolicLink(inside.resolve("bin")).toString());
+            assertTrue(Files.isDirectory(inside.resolve("usr/bin")) && Files.exists(inside.resolve("data/count")));
+            restored.check(init);
+        });
+    }
+
+    /**
+     * Starts bwrap with {@code options} (namespaces, root, /dev), a fresh /proc, a private /tmp and the test's data
+     * directory bound at {@code dataInside}, its shell counting into it (with /dev/null open as fd 4), dumps the
+     * outer bwrap (killing the sandbox), restores it detached and checks that the count goes on with no gap or
+     * repeat.
+     */
+    private void countsOn(List<String> options, String dataInside, List<String> as, RestoredCheck restored)
             throws Exception {
         Path data = Files.createDirectory(tmp.resolve("data"));
         Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
@@ -173,8 +214,8 @@ class SandboxTest {
         List<String> command = new ArrayList<>(as);
         command.add("bwrap");
         command.addAll(options);
-        command.addAll(List.of("--die-with-parent", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
-                "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--tmpfs", "/tmp", "--bind", data.toString(), "/data", "sh", "-c", COUNTER));
+        command.addAll(List.of("--die-with-parent", "--proc", "/proc", "--tmpfs", "/tmp", "--bind", data.toString(),
+                dataInside, "sh", "-c", "exec 4>/dev/null; " + COUNTER.replace("/data/", dataInside + "/")));
         DetachedProcess p = DetachedProcess.start(tmp.resolve("bwrap.out"), command.toArray(String[]::new));
         int bwrap = p.pid().value();
         try {
@@ -195,11 +236,6 @@ class SandboxTest {
                 for (int i = 0; i < got.size() - 1; i++) { // the last line may be half written
                     assertEquals(Integer.toString(i + 1), got.get(i), "line " + (i + 1) + " of " + got);
                 }
-                String root = Files.readString(Path.of("/proc/" + init + "/mountinfo")).lines().findFirst().orElseThrow();
-                assertTrue(root.contains(" /newroot / ") && root.contains(" - tmpfs "), root);
-                Path inside = Path.of("/proc/" + init + "/root");
-                assertEquals("usr/bin", Files.readSymbolicLink(inside.resolve("bin")).toString());
-                assertTrue(Files.isDirectory(inside.resolve("usr/bin")) && Files.exists(inside.resolve("data/count")));
                 restored.check(init);
             } finally {
                 Workloads.killQuietly(init);

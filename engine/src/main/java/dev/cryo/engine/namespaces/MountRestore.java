@@ -162,7 +162,11 @@ public final class MountRestore {
      * is): EACCES, after the killing dump. It then binds an O_PATH fd of that path cryo opened through the task's
      * root (the same mount of its namespace), which takes no search of those directories.
      */
-    private static void bindHostPath(TaskContext t, MountImage d, boolean inUserNamespace) {
+    private static void bindHostPath(TaskContext t, MountImage d, boolean inUserNamespace, dev.cryo.kernel.Fd early) {
+        if (early != null) {
+            bindByFd(t, d, early);
+            return;
+        }
         try {
             t.call("mount(" + d.bindFrom() + ", " + d.point() + ", MS_BIND)", SyscallNr.MOUNT,
                     path(t, 0, d.bindFrom()), path(t, 4096, d.point()), 0, MS_BIND, 0);
@@ -170,18 +174,52 @@ public final class MountRestore {
             if (!inUserNamespace || !e.is(dev.cryo.kernel.Errno.EACCES)) {
                 throw e;
             }
-            try (dev.cryo.kernel.Fd src = Sys.open("/proc/" + t.pid() + "/root" + d.bindFrom(),
-                    dev.cryo.kernel.Fcntl.O_PATH | dev.cryo.kernel.Fcntl.O_CLOEXEC)) {
-                long fd = dev.cryo.engine.restore.stage.FileRestore.take(t, (int) ProcessHandle.current().pid(), src.value());
-                t.call("mount(" + d.bindFrom() + " by its fd, " + d.point() + ", MS_BIND)", SyscallNr.MOUNT,
-                        path(t, 0, "/proc/self/fd/" + fd), path(t, 4096, d.point()), 0, MS_BIND, 0);
-                t.call("close", SyscallNr.CLOSE, fd);
+            try (dev.cryo.kernel.Fd src = openSource(t, d)) {
+                bindByFd(t, d, src);
             }
         }
     }
 
+    /** An O_PATH fd of {@code d}'s host path as the task's namespace reaches it now. */
+    private static dev.cryo.kernel.Fd openSource(TaskContext t, MountImage d) {
+        return Sys.open("/proc/" + t.pid() + "/root" + d.bindFrom(), dev.cryo.kernel.Fcntl.O_PATH | dev.cryo.kernel.Fcntl.O_CLOEXEC);
+    }
+
+    private static void bindByFd(TaskContext t, MountImage d, dev.cryo.kernel.Fd src) {
+        long fd = dev.cryo.engine.restore.stage.FileRestore.take(t, (int) ProcessHandle.current().pid(), src.value());
+        t.call("mount(" + d.bindFrom() + " by its fd, " + d.point() + ", MS_BIND)", SyscallNr.MOUNT,
+                path(t, 0, "/proc/self/fd/" + fd), path(t, 4096, d.point()), 0, MS_BIND, 0);
+        t.call("close", SyscallNr.CLOSE, fd);
+    }
+
+    /**
+     * The host paths a namespace that keeps the host's root binds, each opened before any mount is made: a mount
+     * made ahead of its bind may cover it (bwrap --ro-bind / / --dev /dev: its tmpfs on /dev, then the host's
+     * /dev/null bound on it). A namespace built below a new root reaches the host's paths throughout.
+     */
+    private static java.util.Map<MountImage, dev.cryo.kernel.Fd> openEarly(TaskContext t, List<MountImage> dumped, String below) {
+        java.util.Map<MountImage, dev.cryo.kernel.Fd> early = new java.util.IdentityHashMap<>();
+        if (below.isEmpty()) {
+            dumped.stream().filter(d -> d.made() && d.hostSource() && Files.exists(Path.of(d.bindFrom())))
+                    .forEach(d -> early.put(d, openSource(t, d)));
+        }
+        return early;
+    }
+
     private static void makeAll(TaskContext t, List<MountImage> dumped, String below, PeerGroups groups,
                                 List<Runnable> removals, List<Runnable> unbindable) {
+        java.util.Map<MountImage, dev.cryo.kernel.Fd> early = openEarly(t, dumped, below);
+        try {
+            makeEach(t, dumped, below, groups, removals, unbindable, early);
+        } finally {
+            early.values().forEach(dev.cryo.kernel.Fd::close);
+        }
+        unbindable.forEach(Runnable::run);
+    }
+
+    private static void makeEach(TaskContext t, List<MountImage> dumped, String below, PeerGroups groups,
+                                 List<Runnable> removals, List<Runnable> unbindable,
+                                 java.util.Map<MountImage, dev.cryo.kernel.Fd> early) {
         String pid = t.pid().toString();
         var user = t.namespaces().userNamespaceOf(t.pid().value()); // a user namespace of the tree owns them
         java.util.Set<String> removedMade = new java.util.HashSet<>();
@@ -214,7 +252,7 @@ public final class MountRestore {
                             path(t, 0, d.source()), path(t, 4096, d.point()), t.put(8192, RemoteWriter.cString(d.fsType())),
                             flags(d.options()) & ~MS_RDONLY, t.put(8192 + 256, RemoteWriter.cString(data)));
                 } else {
-                    bindHostPath(t, d, user.isPresent());
+                    bindHostPath(t, d, user.isPresent(), early.get(made));
                 }
             } else if (groups.cloneOf(made) != null) { // the file system of another namespace's mount, its files in it
                 long empty = t.put(8192, new byte[1]);
@@ -267,7 +305,6 @@ public final class MountRestore {
                 propagation(t, d, m.tags(), unbindable);
             }
         }
-        unbindable.forEach(Runnable::run);
     }
 
     /**

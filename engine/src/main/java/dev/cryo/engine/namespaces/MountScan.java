@@ -159,8 +159,10 @@ public final class MountScan {
             // binfmt_misc is mounted by type, as it was, not bound from a host mount of that instance, whose own source
             // name the bind would show (zdtm_ct's "zdtm_binfmt" for zdtm's mountpoints "none": the restore's check failed)
             boolean binfmt = m.fsType().equals("binfmt_misc") && freshByType(p, m);
-            String fromHost = src == null && pivoted && !binfmt && !m.root().endsWith("//deleted")
-                    ? hostSource(p, m, host) : null;
+            // a namespace that keeps the host's root binds host paths too where its own mounts cover them
+            // since (bwrap --ro-bind / / --dev /dev: the host's /dev/null bound on its tmpfs on /dev)
+            String fromHost = src == null && !binfmt && !m.root().endsWith("//deleted")
+                    && (pivoted || !FRESH.contains(m.fsType())) ? hostSource(p, m, host) : null;
             if (fromHost != null) {
                 checkNothingLockedBelow(p, fromHost, host, what + ": " + mount);
                 out.add(image(m, true, fromHost, List.of(), true));
