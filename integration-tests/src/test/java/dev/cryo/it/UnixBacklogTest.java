@@ -104,6 +104,78 @@ class UnixBacklogTest {
             "with open(log, 'w') as f:",
             "    f.write('PASS\\n' if ok else 'FAIL %r %r\\n' % (answers, creds))", "");
 
+    /**
+     * Three connections wait in the listener's queue: a one-shot client (a child process) sent its request, closed
+     * and exited; a second client closed without sending (zdtm's sk-unix-listen03); a third still waits for its
+     * answer. Refused before ("a connection whose client has closed already waits to be accepted"); the restored
+     * server now accepts them in order, reads the gone client's request then end of file, and SO_PEERCRED names the
+     * client that connected (the exited child's pid, its own), as it did.
+     */
+    private static final String CLOSED = String.join("\n",
+            "import os, socket, struct, sys, time",
+            "path, go, log = sys.argv[1:4]",
+            "srv = socket.socket(socket.AF_UNIX)",
+            "srv.bind(path)",
+            "srv.listen(8)",
+            "child = os.fork()",
+            "if child == 0:",
+            "    c = socket.socket(socket.AF_UNIX)",
+            "    c.connect(path)",
+            "    c.sendall(b'GET /gone\\n')",
+            "    c.sendall(b'Host: x\\n')",
+            "    c.close()",
+            "    os._exit(0)",
+            "os.waitpid(child, 0)",
+            "silent = socket.socket(socket.AF_UNIX)",
+            "silent.connect(path)",
+            "silent.close()",
+            "live = socket.socket(socket.AF_UNIX)",
+            "live.connect(path)",
+            "live.sendall(b'GET /live\\n')",
+            "print('ready', flush=True)",
+            "while not os.path.exists(go):",
+            "    time.sleep(0.05)",
+            "def take():",
+            "    s, _ = srv.accept()",
+            "    return s, struct.unpack('iII', s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]",
+            "def whole(s):",
+            "    data = b''",
+            "    while True:",
+            "        d = s.recv(4096)",
+            "        if not d:",
+            "            return data",
+            "        data += d",
+            "got = []",
+            "s, pid = take()",
+            "got.append((pid == child, whole(s)))",
+            "s, pid = take()",
+            "got.append((pid == os.getpid(), whole(s)))",
+            "s, pid = take()",
+            "got.append((pid == os.getpid(), s.recv(64)))",
+            "s.sendall(b'ok\\n')",
+            "got.append(live.recv(64))",
+            "ok = got == [(True, b'GET /gone\\nHost: x\\n'), (True, b''), (True, b'GET /live\\n'), b'ok\\n']",
+            "with open(log, 'w') as f:",
+            "    f.write('PASS\\n' if ok else 'FAIL %r child %d\\n' % (got, child))", "");
+
+    @Test
+    void connectionsWhoseClientsClosedBeforeTheDumpAreAcceptedAfterTheRestoreWithWhatTheySent() throws Exception {
+        Files.writeString(tmp.resolve("closed.py"), CLOSED);
+        Path go = tmp.resolve("go"), log = tmp.resolve("verdict");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("closed.out"), "/usr/bin/python3",
+                tmp.resolve("closed.py").toString(), tmp.resolve("s.sock").toString(), go.toString(), log.toString()))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                Files.writeString(go, "");
+                DetachedProcess.awaitCondition(() -> Files.exists(log) && !text(log).isEmpty(), Duration.ofSeconds(30),
+                        "the restored server to accept");
+                assertEquals("PASS\n", text(log));
+            } finally {
+                RealServersTest.killTree(r.pid().value());
+            }
+        }
+    }
+
     @Test
     void connectionsNeverAcceptedDuringTheDumpComeBackWithTheBytesTheirClientsSent() throws Exception {
         Files.writeString(tmp.resolve("stalled.py"), STALLED);

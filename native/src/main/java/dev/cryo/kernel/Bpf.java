@@ -68,6 +68,11 @@ public final class Bpf {
             return op(0, 0, 0, 0, (int) (imm >>> 32));
         }
 
+        /** dst <<= imm (64 bits). */
+        public Program shiftLeft(int dst, int imm) {
+            return op(0x67, dst, 0, 0, imm);
+        }
+
         /** dst >>= imm (unsigned, 64 bits). */
         public Program shiftRight(int dst, int imm) {
             return op(0x77, dst, 0, 0, imm);

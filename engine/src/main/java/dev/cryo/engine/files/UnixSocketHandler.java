@@ -92,16 +92,30 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
      * the holder sees pids as cryo does). {@code resetPending}: a stream socket whose peer closed with bytes it
      * had not read holds ECONNRESET the program has not read yet (images before v6: none). {@code underMount}: its
      * file is under a mount made since on a directory of its relative name (zdtm's overmount_sock), bound again there
-     * through a clone of its directory's mount alone ({@link UnderMount}; images before v8: none).
+     * through a clone of its directory's mount alone ({@link UnderMount}; images before v8: none). {@code closedClients}:
+     * a listener's connections whose client has closed, one for each 0 of {@code pending}, in order ({@link
+     * ClosedClients}; images before v9: none).
      */
     public record UnixSocket(long ino, int type, int state, byte[] name, long peerIno, byte[] peerName, boolean external,
                              long listenerIno, int backlog, long[] pending, int shutdown, boolean primary,
                              List<Message> queue, SocketOptions options, int fileUid, int fileGid, int fileMode,
                              String bindDir, String movedTo, boolean boundInOwnView, Sockets.Ucred peerCreds,
-                             List<Integer> peerGroups, PeerInside peerInside, boolean resetPending, boolean underMount)
+                             List<Integer> peerGroups, PeerInside peerInside, boolean resetPending, boolean underMount,
+                             List<ClosedClients.Client> closedClients)
             implements FileDesc {
         public UnixSocket {
             queue = List.copyOf(queue);
+            closedClients = List.copyOf(closedClients);
+        }
+
+        public UnixSocket(long ino, int type, int state, byte[] name, long peerIno, byte[] peerName, boolean external,
+                          long listenerIno, int backlog, long[] pending, int shutdown, boolean primary,
+                          List<Message> queue, SocketOptions options, int fileUid, int fileGid, int fileMode,
+                          String bindDir, String movedTo, boolean boundInOwnView, Sockets.Ucred peerCreds,
+                          List<Integer> peerGroups, PeerInside peerInside, boolean resetPending, boolean underMount) {
+            this(ino, type, state, name, peerIno, peerName, external, listenerIno, backlog, pending, shutdown, primary,
+                    queue, options, fileUid, fileGid, fileMode, bindDir, movedTo, boundInOwnView, peerCreds, peerGroups,
+                    peerInside, resetPending, underMount, List.of());
         }
 
         public UnixSocket(long ino, int type, int state, byte[] name, long peerIno, byte[] peerName, boolean external,
@@ -118,7 +132,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
         UnixSocket withPeerInside(PeerInside inside) {
             return new UnixSocket(ino, type, state, name, peerIno, peerName, external, listenerIno, backlog, pending,
                     shutdown, primary, queue, options, fileUid, fileGid, fileMode, bindDir, movedTo, boundInOwnView,
-                    peerCreds, peerGroups, inside, resetPending, underMount);
+                    peerCreds, peerGroups, inside, resetPending, underMount, closedClients);
         }
 
         /** Whether its unread messages pass files: its queue is filled once they are restored (FILES). */
@@ -165,7 +179,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             ModelFields.readList(in, dev.cryo.engine.model.codec.FdImageCodec.INSTANCE, MAX_PASSED, "UnixSocket.files"),
             in.readInt(), in.readInt(), in.readInt(), v >= 2 && in.readBoolean()));
 
-    static final RecordCodec<UnixSocket> CODEC = RecordCodec.of(UnixSocket.class, RECORD_ID, 8, (out, u) -> {
+    static final RecordCodec<UnixSocket> CODEC = RecordCodec.of(UnixSocket.class, RECORD_ID, 9, (out, u) -> {
         out.writeLong(u.ino());
         out.writeVarInt(u.type(), true);
         out.writeVarInt(u.state(), true);
@@ -203,6 +217,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
         }
         out.writeBoolean(u.resetPending());
         out.writeBoolean(u.underMount());
+        ClosedClients.write(out, u.closedClients());
     }, (in, v) -> new UnixSocket(in.readLong(), in.readVarInt(true), in.readVarInt(true),
             ModelFields.readBytes(in, 108, "UnixSocket.name"), in.readLong(),
             ModelFields.readBytes(in, 108, "UnixSocket.peerName"), in.readBoolean(), in.readLong(), in.readVarInt(true),
@@ -214,7 +229,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             v >= 3 && in.readBoolean() ? new Sockets.Ucred(in.readInt(), in.readInt(), in.readInt()) : null,
             v >= 4 && in.readBoolean() ? ModelFields.readInts(in, MAX_GROUPS, "UnixSocket.peerGroups") : null,
             v >= 5 && in.readBoolean() ? new PeerInside(in.readInt(), in.readInt()) : null, v >= 6 && in.readBoolean(),
-            v >= 8 && in.readBoolean()));
+            v >= 8 && in.readBoolean(), v >= 9 ? ClosedClients.read(in) : List.of()));
 
     @Override
     public String kind() {
@@ -683,13 +698,15 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             }
             long[] pending = new long[0];
             int backlog = 0;
+            List<ClosedClients.Client> closedClients = new ArrayList<>();
             if (d.state() == SockDiag.UNIX_LISTEN) {
                 backlog = d.wqueue();
                 pending = d.pendingConnections();
-                for (long c : pending) {
+                for (int i = 0; i < pending.length; i++) {
+                    long c = pending[i];
                     if (c == 0) { // the kernel names no peer once the connecting socket is closed
-                        throw p.refuse(what + ": a connection whose client has closed already waits to be accepted;"
-                                + " not supported");
+                        closedClients.add(ClosedClients.dump(p, what, i, ctx, fd.pid()));
+                        continue;
                     }
                     if (st.holder(c) == null) {
                         throw p.refuse(what + ": a connection from unix socket " + c
@@ -825,7 +842,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             checkGroupsCanBeMade(p, creds, groups, what);
             return new UnixSocket(p.ino, d.type(), d.state(), d.name(), d.peerIno(), peerName, external, listener, backlog,
                     pending, d.shutdown(), primary, queue, opts, uid, gid, mode, bindDir, movedTo, ownView, creds, groups,
-                    null, resetPending, underMount);
+                    null, resetPending, underMount, closedClients);
         } catch (DumpException e) {
             throw e;
         }
@@ -882,7 +899,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
      * gives it; in a user namespace that denies setgroups the task has its own groups for good, so peer
      * groups it no longer has (it dropped them before entering) cannot be made again: refused.
      */
-    private static void checkGroupsCanBeMade(SocketProbe p, Sockets.Ucred c, List<Integer> groups, String what) {
+    static void checkGroupsCanBeMade(SocketProbe p, Sockets.Ucred c, List<Integer> groups, String what) {
         if (!c.present()) {
             return;
         }
@@ -945,6 +962,10 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
         if (u.state() == SockDiag.UNIX_LISTEN) {
             m.put("backlog", u.backlog());
             m.put("pending", Arrays.stream(u.pending()).boxed().toList());
+            if (!u.closedClients().isEmpty()) { // the 0s of pending: connected again in the client's name, then closed
+                m.put("closedClientsWaiting", u.closedClients().stream().map(c -> c.creds().pid() + ": "
+                        + c.sent().stream().mapToInt(x -> x.data().length).sum() + " bytes").toList());
+            }
         }
         if (u.shutdown() != 0) {
             m.put("shutdown", u.shutdown());
@@ -1441,7 +1462,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
      */
     public static void fillPassing(UnixSocket u, SocketHub hub, List<List<Fd>> passed) {
         if (u.listenerIno() != 0) { // its credentials name a task of the tree, which exists now
-            sendFromWaitingClient(hub.get(u.ino()), u);
+            sendFromWaitingClient(hub.get(u.ino()), u.queue());
             return;
         }
         UnixSocket peer = u.peerIno() == 0 ? null : hub.record(u.peerIno(), UnixSocket.class);
@@ -1492,7 +1513,12 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             // by its file's whole path where its name is relative (cryo's cwd is not the binder's: zdtm's
             // sk-unix-listen01), or by the file made for the build where its own is gone
             SockAddr hidden = hub.reach(u.ino()), to = hidden != null ? hidden : reachedBy(u);
+            int closed = 0;
             for (long c : u.pending()) { // in the order they wait to be accepted
+                if (c == 0) { // its client had closed
+                    ClosedClients.connect(ClosedClients.nth(u, closed++), to != null ? to : u.address(), u.type(), hub);
+                    continue;
+                }
                 Fd client = hub.get(c);
                 UnixSocket cr = hub.record(c, UnixSocket.class);
                 if (client == null || cr == null) {
@@ -1505,7 +1531,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                 }
                 hub.connect(client, to != null ? to : u.address(), cr.peerCreds() == null ? null : hub.holderCreds(c));
                 if (!cr.fillsLate()) { // what it had sent, without credentials: it waits in the new connection
-                    sendFromWaitingClient(client, cr);
+                    sendFromWaitingClient(client, cr.queue());
                 }
                 if (other) {
                     hub.listen(s, u.backlog(), u.peer());
@@ -1573,10 +1599,10 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
      * What a client waiting on a listener had sent, sent again from it into its new connection not accepted yet, each
      * message with the credentials it carried (SO_PASSCRED off meanwhile: one that carried none gets none).
      */
-    private static void sendFromWaitingClient(Fd client, UnixSocket u) {
+    static void sendFromWaitingClient(Fd client, List<Message> queue) {
         int was = passcred(client, 0);
         try {
-            for (Message m : u.queue()) {
+            for (Message m : queue) {
                 sendAll(client, m, List.of(), null);
             }
         } finally {

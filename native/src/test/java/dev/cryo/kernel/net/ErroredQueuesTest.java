@@ -101,4 +101,46 @@ class ErroredQueuesTest {
             }
         }
     }
+
+    /**
+     * A listener's queue holds connections whose clients closed (one after sending, one without) beside one still
+     * open: each is read at its place, with what its client sent, who connected (SO_PEERCRED and groups) and whether
+     * the client has closed; a place past the queue gives null, and the server still accepts them all after.
+     */
+    @Test
+    void readsTheConnectionsOfAListenerWhoseClientsClosed() {
+        SockAddr name = SockAddr.unix(("\0carry52-embc-" + ProcessHandle.current().pid()).getBytes());
+        try (Fd listener = Sockets.socket(SockAddr.AF_UNIX, Sockets.SOCK_STREAM, 0);
+             Fd open = Sockets.socket(SockAddr.AF_UNIX, Sockets.SOCK_STREAM, 0)) {
+            Sockets.bind(listener, name);
+            Sockets.listen(listener, 4);
+            try (Fd sent = Sockets.socket(SockAddr.AF_UNIX, Sockets.SOCK_STREAM, 0)) {
+                Sockets.connect(sent, name);
+                Sockets.send(sent, "hello".getBytes(), 0);
+                Sockets.send(sent, " again".getBytes(), 0);
+            }
+            Sockets.connect(open, name);
+            try (Fd silent = Sockets.socket(SockAddr.AF_UNIX, Sockets.SOCK_STREAM, 0)) {
+                Sockets.connect(silent, name);
+            }
+            int me = (int) ProcessHandle.current().pid();
+            ErroredQueues.Waiting first = ErroredQueues.waiting(listener, 0, 0);
+            assertTrue(first.clientClosed(), first.toString());
+            assertEquals(new Sockets.Ucred(me, 0, 0), first.peer());
+            assertEquals(me, first.pidInside());
+            assertEquals(2, first.sent().size(), first.sent().toString());
+            assertArrayEquals("hello".getBytes(), first.sent().get(0).data());
+            assertArrayEquals(" again".getBytes(), first.sent().get(1).data());
+            assertArrayEquals(Sockets.peerGroups(open), first.groups(), "the client's groups");
+            assertFalse(ErroredQueues.waiting(listener, 1, 0).clientClosed(), "a client still open");
+            ErroredQueues.Waiting third = ErroredQueues.waiting(listener, 2, 1);
+            assertTrue(third.clientClosed());
+            assertEquals(List.of(), third.sent());
+            assertEquals(0, third.pidInside(), "no pid in a pid namespace below cryo's");
+            assertNull(ErroredQueues.waiting(listener, 3, 0), "past the queue");
+            try (Fd a = Sockets.accept(listener, 0)) {
+                assertArrayEquals("hello again".getBytes(), Sockets.recv(a, 64, 0), "left for the server");
+            }
+        }
+    }
 }

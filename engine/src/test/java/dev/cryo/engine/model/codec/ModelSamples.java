@@ -152,8 +152,14 @@ public final class ModelSamples {
                         true, false)), // ECONNRESET unread (its peer closed with bytes it had not read)
                 new FdImage(14, 02, 0, new dev.cryo.engine.files.UnixSocketHandler.UnixSocket(5003, 1, 10,
                         "/run/app.sock".getBytes(java.nio.charset.StandardCharsets.UTF_8), 0, new byte[0], false, 0, 128,
-                        new long[] {5004}, 0, true, List.of(), dev.cryo.engine.files.SocketOptions.NONE, 1000, 1000, 0660,
-                        "/run", "/run/app-live.sock", true, null, null)),
+                        new long[] {5004, 0}, 0, true, List.of(), dev.cryo.engine.files.SocketOptions.NONE, 1000, 1000, 0660,
+                        "/run", "/run/app-live.sock", true, null, null, null, false, false,
+                        // the second waiting connection's client sent a request and exited (a stand-in connects again)
+                        List.of(new dev.cryo.engine.files.ClosedClients.Client(List.of(
+                                new dev.cryo.engine.files.UnixSocketHandler.Message("GET /".getBytes(
+                                        java.nio.charset.StandardCharsets.UTF_8), new byte[0], List.of(), PID + 901, 33,
+                                        33, false)), new dev.cryo.kernel.net.Sockets.Ucred(PID + 901, 33, 33),
+                                List.of(33, 4), null)))),
                 new FdImage(15, 02, 0, new dev.cryo.engine.files.TcpSocketHandler.TcpSocket(5005, 2, 1,
                         new SockAddr(2, new byte[] {127, 0, 0, 1}, 40000), new SockAddr(2, new byte[] {127, 0, 0, 1}, 8080), 0,
                         socketOptions(), true, new TcpRepair.Connection(0x12345678, 0x9abcdef0, new byte[] {1, 2, 3}, 1,
