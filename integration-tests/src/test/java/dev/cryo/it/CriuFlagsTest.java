@@ -93,7 +93,7 @@ class CriuFlagsTest {
     }
 
     /** The unified hierarchy's mount point. */
-    private static Path unified() throws Exception {
+    static Path unified() throws Exception {
         for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
             String[] f = line.split(" ");
             int dash = java.util.Arrays.asList(f).indexOf("-");

@@ -95,6 +95,52 @@ class DumpKillTrialTest {
         }
     }
 
+    /**
+     * cryo killed while --freeze-cgroup holds the tree's cgroup frozen (for the seize, here stretched by a vfork child
+     * its seize lets run toward its exec): the cgroup thaws and the tree runs on. Before, the tasks, let go by
+     * their dead tracer, stayed frozen for good.
+     */
+    @Test
+    void aCgroupFrozenForTheSeizeThawsWhenCryoIsKilled() throws Exception {
+        Path cg = Files.createDirectory(CriuFlagsTest.unified().resolve("cryo-it-killfreeze-" + ProcessHandle.current().pid()
+                + "-" + System.nanoTime() % 100000));
+        try (DetachedProcess p = Workloads.vforkHeld(tmp)) {
+            for (int t : StateComparator.tree(p.pid().value())) {
+                Files.writeString(cg.resolve("cgroup.procs"), Integer.toString(t));
+            }
+            Process cryo = CryoProcess.start(tmp.resolve("cryo.log"), "dump", "-t", p.pid().toString(), "-D",
+                    tmp.resolve("img").toString(), "--no-progress", "--freeze-cgroup", cg.toString());
+            try {
+                DetachedProcess.awaitCondition(() -> frozen(cg) || !cryo.isAlive(), Duration.ofSeconds(120),
+                        "cryo to freeze " + cg);
+                assertEquals(true, cryo.isAlive(), Files.readString(tmp.resolve("cryo.log")));
+            } finally {
+                cryo.destroyForcibly(); // SIGKILL
+                cryo.waitFor(60, TimeUnit.SECONDS);
+            }
+            DetachedProcess.awaitCondition(() -> !frozen(cg), Duration.ofSeconds(30), "the watchdog to thaw " + cg);
+            Files.writeString(tmp.resolve("go"), "x"); // the vfork child's exit lets the parent go on
+            p.awaitOutput("resumed", Duration.ofSeconds(30));
+        } finally {
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    Files.deleteIfExists(cg);
+                    return true;
+                } catch (java.io.IOException busy) {
+                    return false; // a task is still leaving it
+                }
+            }, Duration.ofSeconds(20), "cgroup " + cg + " to be removed");
+        }
+    }
+
+    private static boolean frozen(Path cg) {
+        try {
+            return Files.readString(cg.resolve("cgroup.events")).contains("frozen 1");
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     private void trials(String name, Start start) throws Exception {
         Random random = new Random(SEED);
         long window = calibrate(start);

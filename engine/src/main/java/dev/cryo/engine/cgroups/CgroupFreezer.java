@@ -17,6 +17,8 @@ public final class CgroupFreezer {
     private static final long FREEZE_WAIT_NANOS = 5_000_000_000L;
     private final Path dir;
     private boolean frozen;
+    /** Thaws the cgroup should cryo die while it is frozen: its tasks, let go by their tracer, would stay frozen. */
+    private dev.cryo.engine.files.LockWatchdog watchdog;
 
     private CgroupFreezer(Path dir) {
         this.dir = dir;
@@ -38,6 +40,12 @@ public final class CgroupFreezer {
 
     /** Freezes the cgroup and waits (bounded) until the kernel says every task in it is frozen. */
     public synchronized void freeze() {
+        try {
+            watchdog = dev.cryo.engine.files.LockWatchdog.start(java.util.List.of());
+        } catch (RuntimeException e) {
+            throw new DumpException(e.getMessage());
+        }
+        watchdog.thaw(dir);
         write("1");
         frozen = true;
         long limit = System.nanoTime() + FREEZE_WAIT_NANOS;
@@ -58,9 +66,16 @@ public final class CgroupFreezer {
 
     /** Thaws the cgroup if this freezer froze it; safe to call again. */
     public synchronized void thaw() {
-        if (frozen) {
-            write("0");
-            frozen = false;
+        try {
+            if (frozen) {
+                write("0");
+                frozen = false;
+            }
+        } finally {
+            if (watchdog != null) {
+                watchdog.close();
+                watchdog = null;
+            }
         }
     }
 

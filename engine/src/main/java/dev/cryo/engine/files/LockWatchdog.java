@@ -42,7 +42,8 @@ import java.util.Set;
  * watch file cryo appended to (the tree's tasks, each lock table, each socket put in repair mode) and, if a task
  * of the tree still lives, takes its sockets out of repair mode (SO_REUSEADDR put back) and deletes the tables,
  * as a failed dump does. With every task gone after {@link #keep} (a killing dump whose image is complete) the
- * tables stay for the restore.
+ * tables stay for the restore. A cgroup that --freeze-cgroup froze for the seize is thawed at once, whatever
+ * the rest (the tasks left its tracer frozen, for good).
  */
 public final class LockWatchdog implements AutoCloseable {
     private static final String MAGIC = "cryo-lock-watch 1";
@@ -55,9 +56,12 @@ public final class LockWatchdog implements AutoCloseable {
      * after cryo's death, at load 30); a connection the lock holds is out of repair mode already.
      */
     private static final String SCRIPT = "read -r w <&3; [ \"$w\" = done ] && { rm -f \"$1\"; exit 0; }\n"
-            + "keep=; tables=\n"
-            + "while read -r k v; do case \"$k\" in keep) keep=1;; table) case \"$v\" in *@*) ;; *) tables=\"$tables $v\";; esac;; esac\n"
+            + "keep=; tables=; any=\n"
+            + "while read -r k v; do case \"$k\" in keep) keep=1;; socket) any=1;;\n"
+            + "  table) any=1; case \"$v\" in *@*) ;; *) tables=\"$tables $v\";; esac;;\n"
+            + "  thaw) echo 0 > \"$v/cgroup.freeze\";; esac\n"
             + "done < \"$1\"\n"
+            + "[ -z \"$any\" ] && { rm -f \"$1\"; exit 0; }\n"
             + "[ -z \"$keep\" ] && [ -n \"$4\" ] && for t in $tables; do \"$4\" delete table inet \"$t\"; done\n"
             + "exec \"$2\" -XX:-UsePerfData -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx64m -cp \"$3\" "
             + LockWatchdog.class.getName() + " \"$1\"\n";
@@ -75,7 +79,7 @@ public final class LockWatchdog implements AutoCloseable {
     }
 
     /** Starts the watcher of a dump of {@code tree}'s tasks. */
-    static LockWatchdog start(Collection<Pid> tree) {
+    public static LockWatchdog start(Collection<Pid> tree) {
         Path file = null;
         Fd read = null, write = null;
         try {
@@ -137,6 +141,11 @@ public final class LockWatchdog implements AutoCloseable {
     /** Socket {@code ino} of the tree's is in repair mode; {@code reuseAddr}: its SO_REUSEADDR before. */
     synchronized void repaired(long ino, boolean reuseAddr) {
         line("socket " + ino + " " + (reuseAddr ? 1 : 0));
+    }
+
+    /** Cgroup directory {@code dir} is about to be frozen (--freeze-cgroup): cryo's death thaws it at once. */
+    public synchronized void thaw(Path dir) {
+        line("thaw " + dir);
     }
 
     /** The tree is being killed with its image complete: once it is gone, its locks stay for the restore. */
