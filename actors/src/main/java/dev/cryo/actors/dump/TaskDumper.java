@@ -1413,20 +1413,47 @@ public final class TaskDumper {
 
     /** Names the task in every failure, and says so plainly when the cause is that it died. */
     private String failure(String message) {
-        if (exiting()) {
+        if (exiting() || (message.contains("ESRCH") && exitsWithin(java.time.Duration.ofSeconds(2)))) {
             return "pid " + pid + " exited while being dumped (" + message + ")";
         }
         return message.startsWith("pid " + pid) ? message : "pid " + pid + ": " + message;
     }
 
-    /** Dead, or on its way: a task whose memory is already gone (vsize 0) is exiting. */
+    /**
+     * Dead, or on its way: a task whose memory is already gone (vsize 0) is exiting, and so is one with SIGKILL
+     * pending: killed while stopped under ptrace, it leaves the stop (a ptrace request then fails with ESRCH) and
+     * still shows R or D with its memory until its exit gets that far.
+     */
     private boolean exiting() {
         try {
             ProcStat st = ProcFs.stat(pid);
-            return st.state() == 'Z' || st.state() == 'X' || st.vsize() == 0;
+            return st.state() == 'Z' || st.state() == 'X' || st.vsize() == 0 || killPending();
         } catch (KernelException e) {
             return true;
         }
+    }
+
+    private boolean killPending() {
+        var status = ProcFs.status(pid);
+        for (String field : List.of("ShdPnd", "SigPnd")) {
+            String mask = status.value(field).orElse("0").trim();
+            if ((Long.parseUnsignedLong(mask, 16) & (1L << (Signals.SIGKILL - 1))) != 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** A ptrace request's ESRCH on a task this dumper holds stopped: only its death takes it out of the stop. */
+    private boolean exitsWithin(java.time.Duration d) {
+        long until = System.nanoTime() + d.toNanos();
+        while (System.nanoTime() < until) {
+            java.util.concurrent.locks.LockSupport.parkNanos(10_000_000);
+            if (exiting()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The failure's text for the reply; its stack trace goes to the log at debug (the reply carries only text). */
