@@ -85,7 +85,14 @@ final class NetBridges {
                 throw new RestoreException("bad link-local address of bridge " + d.get("name") + " in the image: " + a);
             }
             if (!now.contains(a)) {
-                NetnsCommand.run(p, "ip", "addr", "add", a, "scope", "link", "dev", d.get("name"));
+                try {
+                    NetnsCommand.run(p, "ip", "addr", "add", a, "scope", "link", "dev", d.get("name"));
+                } catch (RuntimeException e) {
+                    // the kernel's addrconf may make the same address (from the same MAC) after it was looked at
+                    if (!kernelLinkLocals(p, d.get("name")).contains(a)) {
+                        throw e;
+                    }
+                }
             }
         }
     }
