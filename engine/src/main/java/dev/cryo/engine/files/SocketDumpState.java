@@ -107,12 +107,14 @@ public final class SocketDumpState {
     }
 
     /**
-     * The tree is about to be killed, its image complete: should cryo die now, its network lock stays for the
-     * restore once the tree is gone (a migration's goes: the tree runs on the other host).
+     * The tree is about to be killed, its image complete: its connections go back into repair mode, and should cryo
+     * die now, a --tcp-established dump's network lock stays for the restore once the tree is gone (a migration's
+     * goes: the tree runs on the other host; so does one holding only listeners, as {@link #release} lets it go).
      */
     public synchronized void killing() {
         List<String> problems = backIntoRepair();
-        if (watchdog != null && !migrating) {
+        // only --tcp-established keeps a lock past a kill (release): without it a held listener's table would stay
+        if (watchdog != null && !migrating && options.tcpEstablished()) {
             watchdog.keep();
         }
         if (!problems.isEmpty()) {
