@@ -2856,7 +2856,13 @@ class RealServersTest {
                     ctlB.toString(), "-O", tmp.resolve("b.conf").toString(), "-I", hostEnd)) {
                 List<String> neighboursOfA = List.of("lldpcli", "-u", ctlA.toString(), "show", "neighbors");
                 List<String> neighboursOfB = List.of("lldpcli", "-u", ctlB.toString(), "show", "neighbors");
-                awaitOutput(neighboursOfA, "SysName:      cryo-b", "the lldpd in the tree to learn its neighbour");
+                try {
+                    awaitOutput(neighboursOfA, "SysName:      cryo-b", "the lldpd in the tree to learn its neighbour");
+                } catch (AssertionError e) {
+                    // once in a CI at load ~40 its control socket never came: what lldpd said, to know why next time
+                    throw new AssertionError(e.getMessage() + "\nthe tree's lldpd said:\n" + p.outputText()
+                            + "\nits neighbour said:\n" + b.outputText(), e);
+                }
                 awaitOutput(neighboursOfB, "SysName:      cryo-a", "the neighbour to learn the lldpd in the tree");
                 DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 2, Duration.ofSeconds(30),
                         "lldpd's monitor and child");
