@@ -449,6 +449,20 @@ class NamespaceTest {
     }
 
     /**
+     * overmount_sock's general case: a listener and a datagram socket, both still open, bound to relative names in d,
+     * then a tmpfs mounted on d. The dump refused them ('... is supported only for a connection whose listener has
+     * closed'); each is now bound again under the tmpfs through a clone of d's mount, with its file's mode
+     * (overmountlisten.c: the tmpfs can be unmounted, the files are sockets with their modes, a new client is accepted
+     * on d/sock and a datagram sent to d/dg received).
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"ns", "uns"})
+    void aListenerAndADatagramSocketWhoseFilesATmpfsCoversSinceComeBackUnderTheTmpfs(String flavor) throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        assertPassedOnce(verdictInNamespaces(tmp, "overmountlisten", unshare(flavor), box.toString()));
+    }
+
+    /**
      * A container's console (zdtm's pty-console, runc's /dev/console): pty 0 of the namespace's own devpts instance
      * bound on a file. The restore bound it before the tree's pairs were open again and failed with ENOENT after the
      * killing dump, so the dump refused it ('binds the pseudo-terminal /0 of a devpts instance made inside it'); it

@@ -614,13 +614,15 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                         String dir = bound == null ? null : bound.dir();
                         if (bound != null && bound.hidden()) {
                             // bound again under that mount, through a clone of the directory's mount alone
-                            int[] under = ownConnectedPath(d, st) ? Namespaces.seenBy(fd.pid(),
-                                    () -> UnderMount.attrs(dir, path, d.vfsIno())) : null;
+                            int[] under = ownConnectedPath(d, st) || reachedByNoneOfTheTree(d, st)
+                                    ? Namespaces.seenBy(fd.pid(), () -> UnderMount.attrs(dir, path, d.vfsIno())) : null;
                             if (under == null) {
                                 throw p.refuse(what + ": its socket file " + Path.of(dir).resolve(path) + " is covered by a"
                                         + " mount made on a directory of its path since the bind (overmounted); binding it"
-                                        + " again underneath that mount is supported only for a connection whose listener"
-                                        + " has closed, and only when the file is reached under the mount of " + dir);
+                                        + " again underneath that mount is supported for a connection whose listener"
+                                        + " has closed, a listener no connection of the tree came through or waits on,"
+                                        + " and a datagram socket with nothing queued that no socket of the tree is"
+                                        + " connected to, and only when the file is reached under the mount of " + dir);
                             }
                             underMount = ownView = true;
                             uid = under[0];
@@ -846,6 +848,20 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
         } catch (DumpException e) {
             throw e;
         }
+    }
+
+    /**
+     * A listener or datagram socket the restore need not reach by its file while it builds the tree's sockets (none of
+     * them goes through it): a listener no connection waits on and no socket of the tree was accepted from (an
+     * accepted end shares its file), a datagram socket with nothing queued that no socket of the tree is connected to.
+     * Bound under a mount covering its file since, it is reached there only by the program's own clients once the
+     * program unmounts the cover.
+     */
+    private static boolean reachedByNoneOfTheTree(SockDiag.UnixSocket d, SocketDumpState st) {
+        boolean listener = d.state() == SockDiag.UNIX_LISTEN && d.pendingConnections().length == 0;
+        boolean datagram = d.type() == Sockets.SOCK_DGRAM && d.rqueue() == 0;
+        return (listener || datagram) && d.vfsIno() != 0 && st.unix().values().stream().noneMatch(o -> o.ino() != d.ino()
+                && (o.peerIno() == d.ino() || o.vfsIno() == d.vfsIno() && o.vfsDev() == d.vfsDev()));
     }
 
     /**
@@ -1264,6 +1280,9 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
      * place; by its renamed file; or, its file gone, by the hidden one made for the build.
      */
     private static boolean reachable(UnixSocket l) {
+        if (l.underMount()) { // its file under a mount of the tree's: none of the tree's sockets came through it
+            return false;
+        }
         if (!l.movedTo().isEmpty()) {
             return true;
         }
