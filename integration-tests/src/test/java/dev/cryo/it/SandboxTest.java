@@ -179,6 +179,23 @@ class SandboxTest {
     }
 
     /**
+     * The same for an unprivileged user (uid 1000), whose {@code --dev} would need a nested user namespace: a tmpfs
+     * on /dev with the host's /dev/null and /dev/urandom bound on it. Its user namespace owns the mount namespace,
+     * where the restore's copy of the host's mounts is locked: the host's /dev/null is bound there by its fd too.
+     */
+    @Test
+    void anUnprivilegedSandboxOnTheHostsRootReadOnlyCountsOnAfterTheRestore() throws Exception {
+        Path data = tmp.resolve("data");
+        countsOn(List.of("--unshare-all", "--ro-bind", "/", "/", "--tmpfs", "/dev", "--dev-bind", "/dev/null", "/dev/null",
+                "--dev-bind", "/dev/urandom", "/dev/urandom"), data.toString(), List.of("setpriv", "--reuid=1000",
+                "--regid=1000", "--clear-groups"), init -> {
+            String mounts = Files.readString(Path.of("/proc/" + init + "/mountinfo"));
+            assertTrue(mounts.lines().anyMatch(l -> l.contains(" /null /dev/null ") && l.contains(" - devtmpfs ")), mounts);
+            assertTrue(Files.readString(Path.of("/proc/" + init + "/uid_map")).trim().matches("1000\\s+1000\\s+1"));
+        });
+    }
+
+    /**
      * Starts bwrap ({@code as}: a prefix such as setpriv) with {@code options} (namespaces, /dev) in a root of its
      * own (a tmpfs with /usr bound in), waits for the count, dumps the outer bwrap (killing the sandbox), restores it
      * detached and checks that the count goes on with no gap or repeat and that the sandbox's root came back as
