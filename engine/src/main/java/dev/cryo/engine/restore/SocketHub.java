@@ -989,8 +989,8 @@ public final class SocketHub implements AutoCloseable {
         }
         repaired.clear();
         // every end has its FINs as dumped: what the lock dropped is sent again (the FINs, the window
-        // probes), and the tasks' first window updates must not be lost
-        unlockNamespaces();
+        // probes), and the tasks' first window updates must not be lost; the attempts stay held
+        unlockNamespaces(false);
         return resumed;
     }
 
@@ -1046,19 +1046,34 @@ public final class SocketHub implements AutoCloseable {
             NetworkLock.unlock(t);
         }
         lockTables.clear();
-        unlockNamespaces();
+        unlockNamespaces(true);
     }
 
-    /** Removes the locks made inside the tree's net namespaces ({@link #lockInside}). */
-    private void unlockNamespaces() {
-        for (Map.Entry<Integer, String> l : netnsLocks.entrySet()) {
+    /**
+     * Removes the locks made inside the tree's net namespaces ({@link #lockInside}). Without {@code attemptsToo}
+     * (the connections resumed, the tree not yet running) a namespace's lock keeps holding its connection
+     * attempts ({@link #holdAttempt}): lifted there, a SYN sent again a second after the first, while the
+     * restore's last steps ran, reached the restored listener before the tree ran.
+     */
+    private void unlockNamespaces(boolean attemptsToo) {
+        for (var it = netnsLocks.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<Integer, String> l = it.next();
+            List<NetworkLock.Flow> held = attemptsToo ? null : attempts.get(l.getKey());
             dev.cryo.kernel.Namespaces.inside(dev.cryo.kernel.Pid.of(l.getKey()), "net", () -> {
-                NetworkLock.unlock(l.getValue());
+                if (held == null) {
+                    NetworkLock.unlock(l.getValue());
+                } else {
+                    NetworkLock.lock(l.getValue(), held); // the attempts alone
+                }
                 return null;
             });
+            if (held == null) {
+                it.remove();
+            }
         }
-        netnsLocks.clear();
-        attempts.clear();
+        if (attemptsToo) {
+            attempts.clear();
+        }
     }
 
     public Set<String> lockTables() {
