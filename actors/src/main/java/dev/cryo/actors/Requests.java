@@ -170,23 +170,43 @@ public final class Requests {
                 .build();
     }
 
+    /**
+     * How many times a restore is tried on one request when another process of the host took a pid that a
+     * task inside a user namespace forks through ns_last_pid (a pid namespace's init cannot be forked again
+     * in the namespace it got): the failed try left nothing behind, and the next most likely gets the pid.
+     */
+    public static final int RESTORE_TRIES = 3;
+
     /** One restore: its supervisor as a child, its outcome to this request's caller. */
     private static Behavior<Object> restore(StartRestore m) {
-        return Behaviors.setup(ctx -> {
-            ActorRef<RestoreSupervisor.Command> sup = ctx.spawn(RestoreSupervisor.create(m.request(), m.settings(),
-                    ctx.getSelf().narrow()), "supervisor", SUPERVISOR);
-            ctx.watchWith(sup, new SupervisorStopped(1));
-            return Behaviors.receive(Object.class)
-                    .onMessage(RestoreSupervisor.Outcome.class, o -> {
-                        m.replyTo().tell(o);
-                        return Behaviors.stopped();
-                    })
-                    .onMessage(SupervisorStopped.class, s -> {
-                        m.replyTo().tell(new RestoreSupervisor.Failed("the restore of " + m.request().imageDir()
-                                + " stopped without an outcome (a bug; the log says more)"));
-                        return Behaviors.stopped();
-                    })
-                    .build();
-        });
+        return Behaviors.setup(ctx -> restoreTry(ctx, m, 1));
+    }
+
+    private static Behavior<Object> restoreTry(org.apache.pekko.actor.typed.javadsl.ActorContext<Object> ctx,
+                                               StartRestore m, int attempt) {
+        ActorRef<RestoreSupervisor.Command> sup = ctx.spawn(RestoreSupervisor.create(m.request(), m.settings(),
+                ctx.getSelf().narrow()), attempt == 1 ? "supervisor" : "supervisor-" + attempt, SUPERVISOR);
+        ctx.watchWith(sup, new SupervisorStopped(attempt));
+        return Behaviors.receive(Object.class)
+                .onMessage(RestoreSupervisor.Outcome.class, o -> {
+                    if (o instanceof RestoreSupervisor.Failed f && attempt < RESTORE_TRIES && !m.request().hooks().any()
+                            && f.message().contains(dev.cryo.engine.restore.stage.NsLastPidFork.TAKEN_BY_THE_HOST)) {
+                        ctx.getLog().warn("the restore of {} failed: {}; restoring it again, try {} of {}",
+                                m.request().imageDir(), f.message(), attempt + 1, RESTORE_TRIES);
+                        ctx.unwatch(sup);
+                        return restoreTry(ctx, m, attempt + 1);
+                    }
+                    m.replyTo().tell(o);
+                    return Behaviors.stopped();
+                })
+                .onMessage(SupervisorStopped.class, s -> {
+                    if (s.attempt() != attempt) {
+                        return Behaviors.same(); // an earlier try's, which failed and was tried again
+                    }
+                    m.replyTo().tell(new RestoreSupervisor.Failed("the restore of " + m.request().imageDir()
+                            + " stopped without an outcome (a bug; the log says more)"));
+                    return Behaviors.stopped();
+                })
+                .build();
     }
 }

@@ -17,8 +17,11 @@ import java.util.List;
  * leaves no trace; a process is reaped by the task that forked it), cryo waits for the pid to be
  * free again and the fork is tried again.
  */
-final class NsLastPidFork {
+public final class NsLastPidFork {
     private NsLastPidFork() {}
+
+    /** In the failure when another process of the host took the pid: a restore tried again most likely gets it. */
+    public static final String TAKEN_BY_THE_HOST = "was taken by another process of the host";
 
     private static final int ATTEMPTS = 10;
     /** How long a pid another process took may stay taken (a zombie its parent reaps late) before the restore gives up. */
@@ -56,7 +59,7 @@ final class NsLastPidFork {
             }
             if (unsharedForChild) { // the namespace ends with the init it got, and a task cannot unshare another
                 born.addAll(got);
-                throw new RestoreException("pid " + pid + " was taken by another process of the host (now " + holder(pid)
+                throw new RestoreException("pid " + pid + " " + TAKEN_BY_THE_HOST + " (now " + holder(pid)
                         + ") while pid " + t.pid() + " forked it as the init of the pid namespace it unshared for its"
                         + " children: the namespace ends with the init it got, and a task cannot unshare another;"
                         + " run the restore again");
@@ -69,7 +72,7 @@ final class NsLastPidFork {
                         + FREED_WITHIN_MS / 1000 + " s");
             }
             if (attempt == ATTEMPTS) {
-                throw new RestoreException("pid " + pid + " was taken by another process of the host " + ATTEMPTS
+                throw new RestoreException("pid " + pid + " " + TAKEN_BY_THE_HOST + " " + ATTEMPTS
                         + " times while pid " + t.pid() + " forked it from inside its user namespace (ns_last_pid"
                         + " gave " + gotten + ")");
             }
