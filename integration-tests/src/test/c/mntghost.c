@@ -1,8 +1,8 @@
 /*
- * mntghost DIR — run in a mount namespace of its own (`unshare -m`): mounts a tmpfs on DIR, writes DIR/F,
+ * mntghost DIR [SIZE] — run in a mount namespace of its own (`unshare -m`): mounts a tmpfs on DIR, writes DIR/F,
  * holds it by an fd and a shared mapping, and removes it (zdtm's mntns_link_ghost without the child: a
  * deleted file on a tmpfs that only the tree's namespace mounts). The restore made it again where cryo
- * sees its path, on the host's file system under DIR.
+ * sees its path, on the host's file system under DIR. SIZE: the file's bytes (8192; more than 4 MiB travel apart).
  *
  * On SIGUSR2 checks that the fd's file is on DIR's tmpfs (its st_dev and its mount id, from fdinfo, are
  * DIR's), unlinked, with its bytes; that the mapping and the fd are one file; that the fd's link still reads
@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -19,26 +20,27 @@
 #include "workload.h"
 #include "fdmount.h"
 
-#define SIZE 8192
-
 static unsigned char gen(int i) { return (unsigned char)(i * 13 + 5); }
 
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
-    if (argc != 2)
-        fail("usage: mntghost DIR");
+    if (argc != 2 && argc != 3)
+        fail("usage: mntghost DIR [SIZE]");
+    int SIZE = argc == 3 ? atoi(argv[2]) : 8192;
+    char opts[64];
+    snprintf(opts, sizeof opts, "size=%dk", SIZE / 1024 + 1024);
     char file[2048], deleted[2100];
     snprintf(file, sizeof file, "%s/F", argv[1]);
     snprintf(deleted, sizeof deleted, "%s (deleted)", file);
-    if (mount("cryo-ghost", argv[1], "tmpfs", 0, "size=1m"))
+    if (mount("cryo-ghost", argv[1], "tmpfs", 0, opts))
         fail("mount a tmpfs on DIR");
     int fd = open(file, O_CREAT | O_RDWR, 0640);
-    unsigned char buf[SIZE];
+    unsigned char *buf = malloc(SIZE);
     for (int i = 0; i < SIZE; i++)
         buf[i] = gen(i);
-    if (fd < 0 || write(fd, buf, SIZE) != SIZE)
+    if (!buf || fd < 0 || write(fd, buf, SIZE) != SIZE)
         fail("write DIR/F");
     unsigned char *map = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED)

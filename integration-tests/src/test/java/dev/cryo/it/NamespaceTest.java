@@ -682,6 +682,20 @@ class NamespaceTest {
     }
 
     /**
+     * The same with 9 MiB of data, which travel apart in pieces that the restore reads from the image as it writes the
+     * file: made in the task's mount namespace, where the image's path names nothing, so the image is opened before.
+     */
+    @Test
+    void aDeletedFileOfMoreThanAChunkOnATmpfsOfTheTreesMountNamespaceComesBackOnThatTmpfs() throws Exception {
+        Path dir = Files.createDirectory(tmp.resolve("d"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("mntghost.out"), "unshare", "-m",
+                TestPrograms.compile("/c/mntghost.c").toString(), dir.toString(), Integer.toString(9 << 20)))) {
+            assertPassedOnce(RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--ghost-limit",
+                    "16M")));
+        }
+    }
+
+    /**
      * The same with the file deleted (zdtm's mntns_link_ghost): the child holds it through the parent's bind, which
      * only the parent's namespace has, and through its own. Refused before ('deleted file DIR/1/F was opened through
      * mount N, which its mount namespace does not have'). It is made again in the parent's namespace on its bind,

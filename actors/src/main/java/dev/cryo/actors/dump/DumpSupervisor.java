@@ -428,9 +428,11 @@ public final class DumpSupervisor {
         if (sockets == null) { // one for the whole dump: pre-copy rounds and the final collect share it
             sockets = new SocketDumpState(request.sockets(), request.pid(), tasks.keySet(), hold);
         }
-        return new TaskDumper.CollectJob(writer, direct, pool, new SharedFdContext(request.shellJob(),
-                        tasks.keySet().stream().map(Pid::value).collect(java.util.stream.Collectors.toSet()), sockets,
-                        ttyBytes, settings.dump().ghostLimit(), tables, queuedAtFreeze, landlock),
+        SharedFdContext files = new SharedFdContext(request.shellJob(),
+                tasks.keySet().stream().map(Pid::value).collect(java.util.stream.Collectors.toSet()), sockets,
+                ttyBytes, settings.dump().ghostLimit(), tables, queuedAtFreeze, landlock);
+        files.ghostFiles().streamTo(new GhostPieceSink(writer));
+        return new TaskDumper.CollectJob(writer, direct, pool, files,
                 settings.parallelism().regions(), request.progress(), settings.dump().timeout().toMillis(), parentSharing,
                 !hold && request.keepsTree(), // a migration's source is killed once its tree runs elsewhere
                 settings.dump().freezeRtPriority());

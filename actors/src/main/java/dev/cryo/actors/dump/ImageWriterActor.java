@@ -23,6 +23,9 @@ public final class ImageWriterActor {
 
     public record WriteRecord(Object record) implements Command {}
 
+    /** {@link WriteRecord}, then {@code taken} runs (written or not: the writer's failure goes to its own reply). */
+    public record WriteRecordThen(Object record, Runnable taken) implements Command {}
+
     /** Non-zero page segments of one buffer; the buffer returns to {@code pool} once written. */
     public record WritePages(int pid, List<PageCopier.Segment> segments, ByteBuffer buffer, BufferPool pool)
             implements Command {}
@@ -75,6 +78,14 @@ public final class ImageWriterActor {
             return Behaviors.receive(Command.class)
                     .onMessage(WriteRecord.class, m -> {
                         io(() -> writer.writeRecord(m.record()));
+                        return Behaviors.same();
+                    })
+                    .onMessage(WriteRecordThen.class, m -> {
+                        try {
+                            io(() -> writer.writeRecord(m.record()));
+                        } finally {
+                            m.taken().run();
+                        }
                         return Behaviors.same();
                     })
                     .onMessage(WritePages.class, m -> {

@@ -37,8 +37,23 @@ public final class GhostFiles {
     private long held;
     private final Set<String> carried = new HashSet<>();
     private final Map<Integer, List<GhostFile>> byTask = new HashMap<>();
-    /** The contents of big ghosts, by dev:ino, until their task's record is written. */
+    /** The contents of big ghosts, by dev:ino, until their task's record is written (no {@link #sink}). */
     private final Map<String, List<GhostData>> pieces = new HashMap<>();
+    /** Where the pieces of big ghosts go as they are read (the dump's image writer), or null: held. */
+    private volatile Sink sink;
+
+    /** Takes a piece of a big ghost's contents into the image; may wait while the image writer catches up. */
+    public interface Sink {
+        void piece(GhostData d);
+    }
+
+    /**
+     * Sends the pieces of big ghosts to {@code to} as they are read, one after the other, instead of holding them
+     * until their task's record is written: neither end holds a file whole (see {@link GhostData}).
+     */
+    public void streamTo(Sink to) {
+        sink = to;
+    }
 
     /** {@code limit}: the largest deleted file carried, in bytes (cryo.dump.ghost-limit). */
     public GhostFiles(long limit) {
@@ -51,8 +66,9 @@ public final class GhostFiles {
     }
 
     /**
-     * {@code held}: the most data of all the dump's deleted files together: they are in memory until written, and
-     * the restore holds them twice (pieces, then whole), so a quarter of the heap, not an OutOfMemoryError.
+     * {@code held}: the most data of the dump's deleted files held in memory until their task's record is written
+     * together (those in records, and all when no {@link #streamTo sink} takes the pieces of big ones), so a quarter
+     * of the heap, not an OutOfMemoryError.
      */
     GhostFiles(long limit, MountTables mounts, long held) {
         this.limit = limit;
@@ -130,29 +146,33 @@ public final class GhostFiles {
         if (!claim(file)) {
             return file;
         }
-        hold(where, path, bytes);
+        boolean apart = bytes > GhostData.PIECE;
+        Sink to = apart ? sink : null;
+        if (to == null) {
+            hold(where, path, bytes);
+        }
         int uid, gid;
         List<GhostData> pieces = new ArrayList<>();
         try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(source,
                 java.nio.file.StandardOpenOption.READ)) {
             uid = (Integer) Files.getAttribute(source, "unix:uid");
             gid = (Integer) Files.getAttribute(source, "unix:gid");
-            read(ch, data, bytes, file, pieces, where, path);
+            read(ch, data, bytes, file, to != null ? to : pieces::add, where, path);
         } catch (IOException e) {
             throw new DumpException(where + ": cannot read the deleted file " + path + ": " + e.getMessage(), e);
         }
-        boolean apart = pieces.size() > 1;
         GhostFile g = new GhostFile(file, apart ? new byte[0] : pieces.get(0).bytes(), uid, gid, data, "", hugePage,
                 mountOf, apart);
         synchronized (this) {
             byTask.computeIfAbsent(pid.value(), k -> new ArrayList<>()).add(g);
-            if (apart) {
+            if (apart && to == null) {
                 this.pieces.put(file.dev() + ":" + file.ino(), pieces);
             }
         }
         return file;
     }
 
+    /** Counts {@code bytes} of data held until their task's record is written; refused past the dump's bound. */
     private synchronized void hold(String where, String path, long bytes) {
         held += bytes;
         if (held > heldLimit) {
@@ -165,10 +185,11 @@ public final class GhostFiles {
 
     /**
      * The bytes of the data extents {@code data} ({@code bytes} in all), one after the other, in pieces of at most
-     * {@link GhostData#PIECE} bytes: one piece goes in the task's record, more travel apart ({@link GhostFile#apart()}).
+     * {@link GhostData#PIECE} bytes, each to {@code pieces} as it is full: one piece goes in the task's record, more
+     * travel apart ({@link GhostFile#apart()}).
      */
     private static void read(java.nio.channels.FileChannel ch, long[] data, long bytes, FileRef file,
-                             List<GhostData> pieces, String where, String path) throws IOException {
+                             Sink pieces, String where, String path) throws IOException {
         long done = 0;
         java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(new byte[(int) Math.min(bytes, GhostData.PIECE)]);
         for (int i = 0; i + 1 < data.length; i += 2) {
@@ -179,15 +200,15 @@ public final class GhostFiles {
                     throw new DumpException(where + ": the deleted file " + path + " changed size while it was read");
                 }
                 off += n;
-                if (b.position() == b.capacity()) {
-                    pieces.add(new GhostData(file.dev(), file.ino(), done, b.array()));
+                if (b.position() == b.capacity() && b.capacity() > 0) {
+                    pieces.piece(new GhostData(file.dev(), file.ino(), done, b.array()));
                     done += b.capacity();
                     b = java.nio.ByteBuffer.wrap(new byte[(int) Math.min(bytes - done, GhostData.PIECE)]);
                 }
             }
         }
-        if (pieces.isEmpty() || b.capacity() > 0) {
-            pieces.add(new GhostData(file.dev(), file.ino(), done, b.array())); // an empty file: one empty piece
+        if (done == 0 || done < bytes) {
+            pieces.piece(new GhostData(file.dev(), file.ino(), done, b.array())); // an empty file: one empty piece
         }
     }
 

@@ -20,13 +20,47 @@ package dev.cryo.engine.model;
  * (its path read there, on that namespace's restored mount: a tmpfs only the tree's namespace mounts), or where
  * {@code linkedAt} names it; 0 where cryo sees its path.
  * {@code apart} (version 4): in the image, {@code contents} is empty and its bytes follow in {@link GhostData}
- * records, so a file of more than a chunk travels (the restore puts them back, {@code GhostPieces#join}).
+ * records, so a file of more than a chunk travels; the restore leaves them in the image and reads them one at a
+ * time as it writes the file again ({@code pieces}, the restore's own, never in the image: {@code GhostPieces}).
  */
 public record GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] data, String linkedAt,
-                        long hugePageBytes, int mountOf, boolean apart) {
+                        long hugePageBytes, int mountOf, boolean apart, Pieces pieces) {
+    public GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] data, String linkedAt,
+                     long hugePageBytes, int mountOf, boolean apart) {
+        this(file, contents, uid, gid, data, linkedAt, hugePageBytes, mountOf, apart, null);
+    }
+
     public GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] data, String linkedAt,
                      long hugePageBytes, int mountOf) {
         this(file, contents, uid, gid, data, linkedAt, hugePageBytes, mountOf, false);
+    }
+
+    /** Where a restore reads the contents of an apart file: its pieces, one at a time, in order. */
+    public interface Pieces {
+        void each(Use use) throws java.io.IOException;
+
+        /**
+         * The same, through what they are read from opened now, in the caller's view of the files: a later
+         * {@link #each} may run in a task's mount namespace, where the image's path names nothing. Close it after.
+         */
+        default Opened open() throws java.io.IOException {
+            Pieces self = this;
+            return new Opened() {
+                @Override
+                public void each(Use use) throws java.io.IOException {
+                    self.each(use);
+                }
+
+                @Override
+                public void close() {}
+            };
+        }
+
+        interface Use {
+            void piece(GhostData d) throws java.io.IOException;
+        }
+
+        interface Opened extends Pieces, java.io.Closeable {}
     }
 
     public GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] data) {
@@ -50,9 +84,9 @@ public record GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] 
         return n;
     }
 
-    /** The same with its contents (empty: they travel apart). */
-    public GhostFile withContents(byte[] bytes, boolean apart) {
-        return new GhostFile(file, bytes, uid, gid, data, linkedAt, hugePageBytes, mountOf, apart);
+    /** The same, its contents apart to be read from {@code from}. */
+    public GhostFile withPieces(Pieces from) {
+        return new GhostFile(file, contents, uid, gid, data, linkedAt, hugePageBytes, mountOf, apart, from);
     }
 
     /** Whether the file is one run of data from start to end (no hole to make). */

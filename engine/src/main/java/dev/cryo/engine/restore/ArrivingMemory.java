@@ -143,8 +143,8 @@ public final class ArrivingMemory implements AutoCloseable {
                 discard(); // no stub handed over: the placement kept below is never consulted
             }
         }
-        if (c.record() != null) {
-            records.add(c.record());
+        if (c.record() != null) { // a deleted file's piece is read again from the staged image when written
+            records.add(GhostPieces.inPlace(c.record(), c.entry()));
         } else if (c.entry().type() == ChunkType.PAGES) {
             latest.computeIfAbsent(c.entry().pid(), k -> new LatestPages(true)).add(c.entry(), placed);
         }

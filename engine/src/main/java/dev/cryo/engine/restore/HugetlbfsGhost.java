@@ -50,12 +50,12 @@ final class HugetlbfsGhost {
         }
         long size = g.file().size();
         Sys.call(() -> "ftruncate(" + name + ", " + size + ")", SyscallNr.FTRUNCATE, fd.value(), size, 0, 0);
-        long[] d = g.data();
-        int from = 0;
-        for (int i = 0; i + 1 < d.length; i += 2) {
-            int len = (int) (d[i + 1] - d[i]);
-            SharedMemoryFile.writeMapped(fd, name, d[i], g.contents(), from, len, pageBytes);
-            from += len;
+        try {
+            GhostPieces.eachExtent(g, (at, bytes, from, len) -> SharedMemoryFile.writeMapped(fd, name, at, bytes, from, len,
+                    pageBytes));
+        } catch (java.io.IOException e) {
+            throw new RestoreException("cannot read the contents of the deleted file " + g.file().path() + " from the"
+                    + " image: " + e.getMessage());
         }
     }
 }

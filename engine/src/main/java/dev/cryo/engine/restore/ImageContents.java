@@ -72,7 +72,7 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
     public static ImageContents read(Path dir, long maxChunk, boolean verified) throws IOException {
         ImageTrust.check(dir);
         try (ImageReader reader = ImageReader.open(dir, ModelCodecs.ALL, maxChunk)) {
-            ImageContents image = of(dir, reader.records(), reader.pageChunks(), verified); // records: CRC-checked as read
+            ImageContents image = of(dir, records(reader), reader.pageChunks(), verified); // records: CRC-checked as read
             if (!verified) {
                 // what no page writer will read is checked now: chunks of other kinds, page chunks no slice takes
                 java.util.Set<Long> written = new java.util.HashSet<>();
@@ -81,6 +81,17 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
             }
             return image;
         }
+    }
+
+    /** The records of the image, the pieces of deleted files' contents left in it ({@link GhostPieces#inPlace}). */
+    private static List<Object> records(ImageReader reader) throws IOException {
+        List<Object> out = new ArrayList<>();
+        for (IndexEntry e : reader.entries()) {
+            if (e.type() == dev.cryo.engine.image.ChunkType.RECORD) {
+                out.add(GhostPieces.inPlace(reader.readRecord(e), e));
+            }
+        }
+        return out;
     }
 
     /**
@@ -104,7 +115,7 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
     private static ImageContents of(Path dir, List<Object> stored, Map<Integer, LatestPages> latest,
                                     boolean pagesVerified) {
         {
-            List<Object> records = GhostPieces.join(stored, dir.resolve("image.cryo").toString());
+            List<Object> records = GhostPieces.join(stored, dir);
             DumpInfo info = null;
             Map<Integer, TaskImage> byPid = new LinkedHashMap<>();
             List<ZombieImage> zombies = new ArrayList<>();

@@ -577,8 +577,8 @@ public final class SharedMemoryHub implements AutoCloseable {
 
     /** The ghost's data extents at their offsets (its contents hold them one after the other), then its size. */
     private static void writeExtents(GhostFile g, java.nio.channels.FileChannel ch, Path p) throws IOException {
-        eachExtent(g, (at, from, len) -> {
-            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(g.contents(), from, len);
+        GhostPieces.eachExtent(g, (at, bytes, from, len) -> {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes, from, len);
             for (long o = at; b.hasRemaining(); ) {
                 o += ch.write(b, o);
             }
@@ -591,26 +591,12 @@ public final class SharedMemoryHub implements AutoCloseable {
     /** The same through cryo's fd of the file. */
     private static void writeExtents(GhostFile g, SharedMemoryFile f) {
         try {
-            eachExtent(g, (at, from, len) -> f.write(at, g.contents(), from, len, g.file().path()));
-        } catch (IOException e) {
-            throw new IllegalStateException(e); // f.write throws none
+            GhostPieces.eachExtent(g, (at, bytes, from, len) -> f.write(at, bytes, from, len, g.file().path()));
+        } catch (IOException e) { // reading its pieces from the image
+            throw new RestoreException("cannot read the contents of the deleted file " + g.file().path() + " from the"
+                    + " image: " + e.getMessage());
         }
         f.truncate(g.file().size(), g.file().path()); // a tail hole
-    }
-
-    /** A data extent of a ghost: its offset in the file, and where and how long its bytes are in the contents. */
-    private interface Extent {
-        void write(long at, int from, int len) throws IOException;
-    }
-
-    private static void eachExtent(GhostFile g, Extent e) throws IOException {
-        long[] d = g.data();
-        int from = 0;
-        for (int i = 0; i + 1 < d.length; i += 2) {
-            int len = (int) (d[i + 1] - d[i]);
-            e.write(d[i], from, len);
-            from += len;
-        }
     }
 
     private static void write(GhostFile g, Path p) {
@@ -788,11 +774,13 @@ public final class SharedMemoryHub implements AutoCloseable {
      * Makes {@code g} again in the mount namespace its path was read in (its path there, on that namespace's
      * restored mount), and while it still has its name, at its other views ({@link GhostViews}).
      */
-    private void makeWithViews(GhostFile g) {
-        String key = key(g.file());
+    private void makeWithViews(GhostFile ghost) {
+        String key = key(ghost.file());
         Map<GhostViews.View, dev.cryo.kernel.Fd> dirs = GhostViews.openDirs(views.getOrDefault(key, java.util.Set.of()),
-                g.mountOf(), g.file().path());
-        try {
+                ghost.mountOf(), ghost.file().path());
+        // the image its contents are read from, opened in cryo's view: made in a task's, its path names nothing there
+        try (GhostFile.Pieces.Opened pieces = ghost.pieces() == null ? null : ghost.pieces().open()) {
+            GhostFile g = pieces == null ? ghost : ghost.withPieces(pieces);
             java.util.concurrent.Callable<String> make = () -> recreate(g, made -> {
                 Map<GhostViews.View, String> at = new LinkedHashMap<>();
                 GhostViews.link(made, dirs, g.mountOf(), g.file().path()).forEach((v, fd) -> {
@@ -806,7 +794,7 @@ public final class SharedMemoryHub implements AutoCloseable {
         } catch (RuntimeException e) {
             throw e;
         } catch (Exception e) {
-            throw new RestoreException("cannot make the deleted file " + g.file().path() + " again: " + e, e);
+            throw new RestoreException("cannot make the deleted file " + ghost.file().path() + " again: " + e, e);
         } finally {
             dirs.values().forEach(dev.cryo.kernel.Fd::close);
         }

@@ -29,11 +29,7 @@ class GhostFilesTest {
     void aBigFileTravelsInPiecesAndTheDumpsTotalIsBounded(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
             throws Exception {
         java.nio.file.Path big = tmp.resolve("big"), more = tmp.resolve("more");
-        byte[] bytes = new byte[9 << 20];
-        for (int i = 0; i < bytes.length; i++) {
-            bytes[i] = (byte) (i * 31 + (i >> 20));
-        }
-        java.nio.file.Files.write(big, bytes);
+        byte[] bytes = nineMiBIn(big);
         java.nio.file.Files.write(more, new byte[1 << 20]);
         GhostFiles ghosts = new GhostFiles(16 << 20, new MountTables(java.util.List.of()), 19 << 19);
         dev.cryo.kernel.Pid pid = dev.cryo.kernel.Pid.of((int) ProcessHandle.current().pid());
@@ -52,5 +48,46 @@ class GhostFilesTest {
                 () -> ghosts.carry(pid, "pid 1 fd 4", more.toString(), more));
         assertTrue(over.getMessage().startsWith("pid 1 fd 4: " + more + " is a deleted file holding 1048576 bytes")
                 && over.getMessage().contains("10485760 bytes, more than cryo holds in memory"), over.getMessage());
+    }
+
+    /**
+     * Streamed (a dump's GhostFiles with its image writer as the sink), a big file's pieces go out as they are read,
+     * in order, and none is held: the dump's bound on held data does not count them.
+     */
+    @Test
+    void streamedABigFilesPiecesGoOutAsReadAndAreNotHeld(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
+            throws Exception {
+        java.nio.file.Path big = tmp.resolve("big"), again = tmp.resolve("again");
+        byte[] bytes = nineMiBIn(big, again);
+        GhostFiles ghosts = new GhostFiles(16 << 20, new MountTables(java.util.List.of()), 19 << 19); // 9.5 MiB held at most
+        java.util.List<dev.cryo.engine.model.GhostData> sent = new java.util.ArrayList<>();
+        ghosts.streamTo(sent::add);
+        dev.cryo.kernel.Pid pid = dev.cryo.kernel.Pid.of((int) ProcessHandle.current().pid());
+        ghosts.carry(pid, "pid 1 fd 3", big.toString(), big);
+        ghosts.carry(pid, "pid 1 fd 4", again.toString(), again); // 18 MiB in all: held, it was refused
+        java.util.List<dev.cryo.engine.model.GhostFile> carried = ghosts.take(pid);
+        assertEquals(2, carried.size());
+        for (dev.cryo.engine.model.GhostFile g : carried) {
+            assertTrue(g.apart() && g.contents().length == 0, g.toString());
+            assertEquals(java.util.List.of(), ghosts.takePieces(g), "nothing held");
+        }
+        assertEquals(java.util.List.of(0L, 4L << 20, 8L << 20, 0L, 4L << 20, 8L << 20), sent.stream().map(d -> d.at()).toList());
+        java.io.ByteArrayOutputStream first = new java.io.ByteArrayOutputStream();
+        for (dev.cryo.engine.model.GhostData d : sent.subList(0, 3)) {
+            first.write(d.bytes());
+        }
+        assertArrayEquals(bytes, first.toByteArray());
+    }
+
+    /** 9 MiB of a pattern, written into each of {@code files}. */
+    private static byte[] nineMiBIn(java.nio.file.Path... files) throws java.io.IOException {
+        byte[] bytes = new byte[9 << 20];
+        for (int i = 0; i < bytes.length; i++) {
+            bytes[i] = (byte) (i * 31 + (i >> 20));
+        }
+        for (java.nio.file.Path f : files) {
+            java.nio.file.Files.write(f, bytes);
+        }
+        return bytes;
     }
 }

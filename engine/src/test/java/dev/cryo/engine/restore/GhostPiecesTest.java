@@ -43,36 +43,56 @@ class GhostPiecesTest {
         return out;
     }
 
+    /**
+     * The pieces stay in the image (the restore keeps where each is) and are read from it one at a time as the file
+     * is written: each run of a data extent at its offset in the file, a run spanning two pieces in two.
+     */
     @Test
-    void piecesWrittenAsRecordsComeBackInTheirFile() throws Exception {
+    void piecesWrittenAsRecordsAreReadFromTheImageAsTheFileIsWritten() throws Exception {
         try (ImageWriter w = ImageWriter.create(tmp.resolve("img"), ModelCodecs.ALL, ImageOptions.defaults())) {
             for (Object r : dumped(3)) {
                 w.writeRecord(r);
             }
             w.commit();
         }
-        List<Object> records;
+        List<Object> records = new ArrayList<>();
         try (ImageReader r = ImageReader.open(tmp.resolve("img"), ModelCodecs.ALL)) {
-            records = GhostPieces.join(r.records(), "img");
+            for (dev.cryo.engine.image.IndexEntry e : r.entries()) {
+                if (e.type() == dev.cryo.engine.image.ChunkType.RECORD) {
+                    records.add(GhostPieces.inPlace(r.readRecord(e), e));
+                }
+            }
         }
+        assertTrue(records.get(0) instanceof GhostPieces.Piece p && p.held() == null, records.get(0).toString());
+        records = GhostPieces.join(records, tmp.resolve("img"));
         assertEquals(1, records.size());
         GhostFile g = ((TaskImage) records.get(0)).ghostFiles().get(0);
-        assertFalse(g.apart());
-        assertEquals(g.dataBytes(), g.contents().length);
-        for (int i = 0; i < g.contents().length; i += 4099) {
-            assertEquals((byte) (i * 7L), g.contents()[i], "byte " + i);
-        }
+        assertTrue(g.apart() && g.contents().length == 0 && g.pieces() != null, g.toString());
+        List<long[]> runs = new ArrayList<>(); // {offset in the file, length}
+        long[] seen = {0};
+        GhostPieces.eachExtent(g, (at, bytes, from, len) -> {
+            runs.add(new long[] {at, len});
+            for (int i = 0; i < len; i = i == len - 1 ? len : Math.min(i + 4099, len - 1)) { // and each run's last
+                long c = seen[0] + i, want = c < 4096 ? c : c - 4096 + 8192; // the contents' byte c is there
+                assertEquals(want, at + i, "where byte " + c + " of the contents goes");
+                assertEquals((byte) (c * 7), bytes[from + i], "byte " + c);
+            }
+            seen[0] += len;
+        });
+        assertEquals(g.dataBytes(), seen[0]);
+        assertEquals(List.of(0L, 8192L, 8192L + GhostData.PIECE - 4096, 8192L + 2 * GhostData.PIECE - 4096),
+                runs.stream().map(x -> x[0]).toList(), "the second extent spans the three pieces");
         assertEquals("/dev/shm/sem.mp-q1w2e3", ((TaskImage) records.get(0)).ghostFiles().get(1).linkedAt()); // not apart: as it was
     }
 
     @Test
     void aPieceMissingOrLeftOverIsADamagedImage() {
-        RestoreException missing = assertThrows(RestoreException.class, () -> GhostPieces.join(dumped(2), "img"));
+        RestoreException missing = assertThrows(RestoreException.class, () -> GhostPieces.join(dumped(2), tmp));
         assertTrue(missing.getMessage().contains("of its " + (2 * GhostData.PIECE + 1024 * 1024 + 3) + " bytes")
                 && missing.getMessage().contains("damaged image"), missing.getMessage());
         List<Object> left = new ArrayList<>(dumped(3));
         left.add(new GhostData(1, 2, 0, new byte[1]));
-        RestoreException over = assertThrows(RestoreException.class, () -> GhostPieces.join(left, "img"));
+        RestoreException over = assertThrows(RestoreException.class, () -> GhostPieces.join(left, tmp));
         assertTrue(over.getMessage().contains("1:2 (dev:ino) that no task carries"), over.getMessage());
     }
 }

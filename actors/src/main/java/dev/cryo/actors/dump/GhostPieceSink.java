@@ -1,0 +1,41 @@
+package dev.cryo.actors.dump;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.engine.dump.GhostFiles;
+import dev.cryo.engine.model.GhostData;
+import org.apache.pekko.actor.typed.ActorRef;
+
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The pieces of a dump's big deleted files, to the image writer as the task dumpers read them: at most
+ * {@link #IN_FLIGHT} wait for it at once, so a file of a GiB read faster than the image goes out (a migration's
+ * link) is never held whole; the reader waits for room instead.
+ */
+final class GhostPieceSink implements GhostFiles.Sink {
+    static final int IN_FLIGHT = 2;
+    /** How long a reader waits for the writer to take a piece: past it the writer is gone (the dump is over). */
+    private static final long TAKEN_WITHIN_S = 120;
+
+    private final ActorRef<ImageWriterActor.Command> writer;
+    private final Semaphore room = new Semaphore(IN_FLIGHT);
+
+    GhostPieceSink(ActorRef<ImageWriterActor.Command> writer) {
+        this.writer = writer;
+    }
+
+    @Override
+    public void piece(GhostData d) {
+        try {
+            if (!room.tryAcquire(TAKEN_WITHIN_S, TimeUnit.SECONDS)) {
+                throw new DumpException("the image writer took no piece of a deleted file's contents within "
+                        + TAKEN_WITHIN_S + " s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DumpException("interrupted while a deleted file's contents were written");
+        }
+        writer.tell(new ImageWriterActor.WriteRecordThen(d, room::release));
+    }
+}
