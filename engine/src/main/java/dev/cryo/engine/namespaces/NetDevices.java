@@ -225,26 +225,45 @@ final class NetDevices {
      * so written "ipv4.forwarding:1;ipv4.proxy_arp:1" for the restore.
      */
     static String outerSysctls(String dev) {
+        return outerSysctls(outerFiles(dev), f -> NetNamespaceScan.readOr(f, null));
+    }
+
+    /** The files of {@link #outerSysctls}: the writable settings of {@code dev} (the mtu aside) and their defaults. */
+    static List<String> outerFiles(String dev) {
         List<String> out = new ArrayList<>();
         for (String family : FAMILIES) {
-            java.nio.file.Path dir = java.nio.file.Path.of("/proc/sys/net", family, "conf", dev);
-            java.io.File[] files = dir.toFile().listFiles();
+            java.io.File[] files = java.nio.file.Path.of("/proc/sys/net", family, "conf", dev).toFile().listFiles();
             if (files == null) {
                 continue;
             }
             java.util.Arrays.sort(files);
             for (java.io.File f : files) {
-                if (!f.canWrite() || f.getName().equals("mtu")) {
-                    continue; // read-only (mc_forwarding); ipv6's mtu follows the link's
-                }
-                String v = NetNamespaceScan.readOr(f.getPath(), null);
-                String d = NetNamespaceScan.readOr("/proc/sys/net/" + family + "/conf/default/" + f.getName(), null);
-                if (v != null && d != null && !v.strip().equals(d.strip())) {
-                    out.add(family + "." + f.getName() + ":" + v.strip().replaceAll("\\s+", "+"));
+                if (f.canWrite() && !f.getName().equals("mtu")) { // not read-only (mc_forwarding); ipv6's mtu follows the link's
+                    out.add(f.getPath());
+                    out.add(defaultOf(f.getPath()));
                 }
             }
         }
+        return out;
+    }
+
+    /** {@link #outerSysctls} of {@code files} ({@link #outerFiles}), each read by {@code read} (null: unreadable). */
+    static String outerSysctls(List<String> files, java.util.function.Function<String, String> read) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i + 1 < files.size(); i += 2) {
+            java.nio.file.Path f = java.nio.file.Path.of(files.get(i));
+            String v = read.apply(files.get(i)), d = read.apply(files.get(i + 1));
+            if (v != null && d != null && !v.strip().equals(d.strip())) {
+                out.add(f.getParent().getParent().getParent().getFileName() + "." + f.getFileName() + ":"
+                        + v.strip().replaceAll("\\s+", "+"));
+            }
+        }
         return String.join(";", out);
+    }
+
+    private static String defaultOf(String file) {
+        java.nio.file.Path f = java.nio.file.Path.of(file);
+        return f.getParent().resolveSibling("default").resolve(f.getFileName()).toString();
     }
 
     private static void setOuterSysctls(String dev, String settings) {

@@ -26,8 +26,9 @@ import java.util.concurrent.CompletionException;
  * downtime at load 20-30, and its configuration rarely changes. Before a namespace is read, the kernel's
  * notifications of its configuration are joined ({@link NetChanges}: devices, addresses, routes, rules, nexthops,
  * per-device settings, IPsec), those of its veths' outside ends in cryo's namespace too, and its nftables
- * generation and sysctls noted. At the freeze, what was read stands only if no notification came, the generation,
- * every sysctl (the outside ends' too) and the absence of legacy iptables tables are the same: anything else, a
+ * generation and sysctls noted (their files kept open, {@link KeptSysctls}). At the freeze, what was read stands only
+ * if no notification came, the generation, every sysctl (the outside ends' too) and the absence of legacy iptables
+ * tables are the same: anything else, a
  * failure, or a namespace with more than lo and veths (a tun's state is the tree's, a bridge learns from traffic) or
  * with firewall tables (their counters count on) is read again frozen, as without this.
  */
@@ -35,8 +36,9 @@ public final class NetNamespaceAhead implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NetNamespaceAhead.class);
 
     /** What was read of one namespace, and what tells whether it still holds. */
-    private record Read(Pid pid, Set<Pid> treeNets, NetChanges changes, long generation, Map<String, String> sysctls,
-                        String legacy, NetNamespaceImage configuration) {}
+    private record Read(Pid pid, Set<Pid> treeNets, NetChanges changes, long generation, KeptSysctls sysctls,
+                        String legacy, NetNamespaceImage configuration, Map<String, List<String>> outerFiles,
+                        KeptSysctls outer) {}
 
     private final CompletableFuture<Map<String, Read>> reads;
     private final List<AutoCloseable> watches = java.util.Collections.synchronizedList(new ArrayList<>());
@@ -85,9 +87,14 @@ public final class NetNamespaceAhead implements AutoCloseable {
             Pid p = e.getValue();
             try {
                 Read r = Namespaces.inside(p, "net", () -> new Read(p, nets, watched(NetChanges.ofNamespace()),
-                        generation(), NetSysctls.here(), legacyTables(), null));
+                        generation(), watched(NetSysctls.kept()), legacyTables(), null, null, null));
                 NetNamespaceImage n = NetNamespaceScan.configuration(p, e.getKey(), List.copyOf(nets));
-                out.put(e.getKey(), new Read(p, nets, r.changes(), r.generation(), r.sysctls(), r.legacy(), n));
+                // the outside ends' settings kept open after the read: the freeze compares them with the image's
+                Map<String, List<String>> outerFiles = new LinkedHashMap<>();
+                NetDevices.outerEnds(n.devices()).forEach(d -> outerFiles.put(d, NetDevices.outerFiles(d)));
+                KeptSysctls outer = watched(KeptSysctls.of(outerFiles.values().stream().flatMap(List::stream).toList()));
+                out.put(e.getKey(), new Read(p, nets, r.changes(), r.generation(), r.sysctls(), r.legacy(), n,
+                        outerFiles, outer));
             } catch (RuntimeException x) {
                 failures.put(e.getKey(), x.toString());
                 log.debug("net namespace of pid {} not read before the freeze ({}): read frozen", p, x.getMessage());
@@ -118,6 +125,16 @@ public final class NetNamespaceAhead implements AutoCloseable {
             watches.add(w);
         }
         return w;
+    }
+
+    /** Whether the read ahead has ended (read, failed or cancelled). */
+    public boolean isRead() {
+        return reads.isDone();
+    }
+
+    /** Completes (normally, whatever the read gave) when the read ahead ends. */
+    public java.util.concurrent.CompletionStage<Void> read() {
+        return reads.handle((m, e) -> null);
     }
 
     /** Waits for the read ahead to end (a test changes the namespace after it). */
@@ -177,13 +194,18 @@ public final class NetNamespaceAhead implements AutoCloseable {
             }
             seen = Namespaces.inside(p, "net", () -> generation() != r.generation() ? "a new nftables generation"
                     : !Objects.equals(legacyTables(), r.legacy()) ? "legacy iptables tables"
-                    : NetSysctls.differing(r.sysctls()) != null ? "sysctl " + NetSysctls.differing(r.sysctls()) : null);
+                    : null);
             if (seen != null) {
                 return seen;
             }
+            String sysctl = r.sysctls().differing(); // read through the files kept open, from this thread
+            if (sysctl != null) {
+                return "sysctl " + sysctl;
+            }
             for (String d : n.devices()) {
                 Map<String, String> f = NetDevices.fields(d);
-                if (f.containsKey("outer") && !NetDevices.outerSysctls(f.get("outer")).equals(f.getOrDefault("outersysctl", ""))) {
+                if (f.containsKey("outer") && !NetDevices.outerSysctls(r.outerFiles().get(f.get("outer")), r.outer()::now)
+                        .equals(f.getOrDefault("outersysctl", ""))) {
                     return "a setting of the outside end " + f.get("outer");
                 }
             }

@@ -46,24 +46,9 @@ final class NetSysctls {
         return Namespaces.inside(p, "net", NetSysctls::read);
     }
 
-    /** {@link #all} of the calling thread's net namespace. */
-    static Map<String, String> here() throws IOException {
-        return read();
-    }
-
-    /**
-     * The first of {@code all} (an {@link #all} of the calling thread's net namespace read earlier) whose value is
-     * not the same now, null for none: each file read again, without a walk (a new device's files come with a
-     * notification of the device).
-     */
-    static String differing(Map<String, String> all) {
-        for (Map.Entry<String, String> e : all.entrySet()) {
-            String v = NetNamespaceScan.readOr(ROOT.resolve(e.getKey()).toString(), null);
-            if (v == null || !v.strip().equals(e.getValue())) {
-                return e.getKey();
-            }
-        }
-        return null;
+    /** The calling thread's net namespace's sysctl files kept open, read again at a freeze ({@link KeptSysctls}). */
+    static KeptSysctls kept() throws IOException {
+        return KeptSysctls.of(files());
     }
 
     /** Those of {@code mine} (a namespace's {@link #all}) a restore writes. */
@@ -109,14 +94,22 @@ final class NetSysctls {
     /** Every readable and writable sysctl under net of the calling thread's net namespace. */
     private static Map<String, String> read() throws IOException {
         Map<String, String> out = new LinkedHashMap<>();
+        for (String f : files()) {
+            String v = NetNamespaceScan.readOr(f, null); // null: unreadable (an unset stable_secret)
+            if (v != null) {
+                out.put(ROOT.relativize(Path.of(f)).toString(), v.strip());
+            }
+        }
+        return out;
+    }
+
+    /** The paths of every readable and writable file under /proc/sys/net of the calling thread's net namespace. */
+    private static List<String> files() throws IOException {
+        List<String> out = new ArrayList<>();
         try (Stream<Path> files = Files.walk(ROOT.resolve("net"))) {
             for (Path f : (Iterable<Path>) files::iterator) {
-                if (!Files.isRegularFile(f) || !Files.isReadable(f) || !Files.isWritable(f)) {
-                    continue;
-                }
-                String v = NetNamespaceScan.readOr(f.toString(), null); // null: unreadable (an unset stable_secret)
-                if (v != null) {
-                    out.put(ROOT.relativize(f).toString(), v.strip());
+                if (Files.isRegularFile(f) && Files.isReadable(f) && Files.isWritable(f)) {
+                    out.add(f.toString());
                 }
             }
         }

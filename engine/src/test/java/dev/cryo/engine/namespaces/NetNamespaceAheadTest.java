@@ -79,8 +79,10 @@ class NetNamespaceAheadTest {
 
     @Test
     void aSysctlOrAFirewallTableChangedAfterTheReadAheadMakesTheFreezeReadAgain() {
-        assertReadAgainAfter("a sysctl was written", () -> Namespaces.inside(pid, "net",
+        String why = assertReadAgainAfter("a sysctl was written", () -> Namespaces.inside(pid, "net",
                 () -> java.nio.file.Files.writeString(Path.of("/proc/sys/net/ipv4/tcp_keepalive_time"), "1234")));
+        // seen through the file kept open since the read ahead, read from another thread than the namespace's
+        assertTrue(why.endsWith("/proc/sys/net/ipv4/tcp_keepalive_time"), why);
         Assumptions.assumeTrue(NetworkLock.nft() != null, "nft");
         assertReadAgainAfter("an nftables table was added", () -> in(pid, "nft", "add", "table", "inet", "cryoahead"));
     }
@@ -91,12 +93,13 @@ class NetNamespaceAheadTest {
         assertReadAgainAfter("a device's MTU was set", () -> in(pid, "ip", "link", "set", "cry-ah1", "mtu", "1400"));
     }
 
-    /** After {@code change}, made once the namespace was read ahead, the freeze does not take the read ahead. */
-    private void assertReadAgainAfter(String change, Runnable made) {
+    /** After {@code change}, made once the namespace was read ahead, the freeze does not take the read ahead; why not. */
+    private String assertReadAgainAfter(String change, Runnable made) {
         try (NetNamespaceAhead ahead = NetNamespaceAhead.start(List.of(pid))) {
             ahead.awaitRead();
             made.run();
             assertNull(ahead.take(pid, link, List.of(pid)), change + ": read again frozen");
+            return ahead.lastChange;
         }
     }
 }
