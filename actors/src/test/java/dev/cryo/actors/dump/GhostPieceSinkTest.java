@@ -1,0 +1,49 @@
+package dev.cryo.actors.dump;
+
+import dev.cryo.engine.model.GhostData;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** A dump's big deleted-file pieces go to the image writer in order, and the reader waits while two wait for it. */
+class GhostPieceSinkTest {
+    private static ActorTestKit kit;
+
+    @BeforeAll
+    static void start() {
+        kit = ActorTestKit.create();
+    }
+
+    @AfterAll
+    static void stop() {
+        kit.shutdownTestKit();
+    }
+
+    @Test
+    void aThirdPieceWaitsUntilTheWriterTookTheFirst() throws Exception {
+        TestProbe<ImageWriterActor.Command> writer = kit.createTestProbe();
+        GhostPieceSink sink = new GhostPieceSink(writer.getRef());
+        CompletableFuture<Void> three = CompletableFuture.runAsync(() -> {
+            for (int i = 0; i < 3; i++) {
+                sink.piece(new GhostData(1, 2, i * 4L, new byte[4]));
+            }
+        });
+        ImageWriterActor.WriteRecordThen first = writer.expectMessageClass(ImageWriterActor.WriteRecordThen.class);
+        ImageWriterActor.WriteRecordThen second = writer.expectMessageClass(ImageWriterActor.WriteRecordThen.class);
+        assertEquals(0L, ((GhostData) first.record()).at());
+        assertEquals(4L, ((GhostData) second.record()).at());
+        writer.expectNoMessage(Duration.ofMillis(300)); // the reader waits for room
+        assertFalse(three.isDone());
+        first.taken().run();
+        ImageWriterActor.WriteRecordThen third = writer.expectMessageClass(ImageWriterActor.WriteRecordThen.class);
+        assertEquals(8L, ((GhostData) third.record()).at());
+        three.get();
+    }
+}
