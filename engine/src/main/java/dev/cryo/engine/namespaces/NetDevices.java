@@ -3,6 +3,7 @@ package dev.cryo.engine.namespaces;
 import dev.cryo.engine.DumpException;
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.net.LinkRequests;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -347,17 +348,20 @@ final class NetDevices {
                     "mtu", d.get("mtu")));
             cmd.addAll(index(d, "index"));
             cmd.addAll(List.of("type", "veth", "peer", "name"));
+            LinkRequests.End end = LinkSetup.end(d.get("name"), d.get("mac"), d.get("mtu"), indexOf(d, "index"));
             if (d.containsKey("peer")) {
                 cmd.addAll(List.of(d.get("peer"), "address", d.get("peermac"), "mtu", d.get("peermtu")));
                 cmd.addAll(index(d, "peerindex"));
-                NetnsCommand.run(p, cmd.toArray(String[]::new));
+                veth(p, end, LinkSetup.end(d.get("peer"), d.get("peermac"), d.get("peermtu"), indexOf(d, "peerindex")), 0, cmd);
                 continue;
             }
             if (d.containsKey("across")) { // the other namespace of the tree exists: its end goes there at once
                 cmd.addAll(List.of(d.get("across"), "address", d.get("acrossmac"), "mtu", d.get("acrossmtu")));
                 cmd.addAll(index(d, "acrossindex"));
-                cmd.addAll(List.of("netns", Integer.toString(Integer.parseInt(d.get("acrosspid")))));
-                NetnsCommand.run(p, cmd.toArray(String[]::new));
+                int across = Integer.parseInt(d.get("acrosspid"));
+                cmd.addAll(List.of("netns", Integer.toString(across)));
+                veth(p, end, LinkSetup.end(d.get("across"), d.get("acrossmac"), d.get("acrossmtu"), indexOf(d, "acrossindex")),
+                        across, cmd);
                 continue;
             }
             if (d.containsKey("moved")) { // CRIU's restore --external netdev[NAME]:DEVICE: the device given, moved in
@@ -374,9 +378,9 @@ final class NetDevices {
                 throw new RestoreException("the outside end of veth " + d.get("name") + ", " + outer + ", exists in cryo's"
                         + " net namespace already (the dumped namespace still lives, or another device took the name)");
             }
-            cmd.addAll(List.of(outer, "address", d.get("outermac"), "mtu", d.get("outermtu"), "netns",
-                    Long.toString(ProcessHandle.current().pid())));
-            NetnsCommand.run(p, cmd.toArray(String[]::new));
+            int cryo = (int) ProcessHandle.current().pid();
+            cmd.addAll(List.of(outer, "address", d.get("outermac"), "mtu", d.get("outermtu"), "netns", Integer.toString(cryo)));
+            veth(p, end, LinkSetup.end(outer, d.get("outermac"), d.get("outermtu"), null), cryo, cmd);
             try {
                 if (d.containsKey("outersysctl")) { // before its addresses, as a device's settings are when it gets them
                     setOuterSysctls(outer, d.get("outersysctl"));
@@ -393,12 +397,29 @@ final class NetDevices {
                 if (d.get("outerup").equals("1")) {
                     batch.add("link set " + outer + " up");
                 }
-                NetnsCommand.batchHere(batch);
+                if (!LinkSetup.apply(batch, "cryo's net namespace")) {
+                    NetnsCommand.batchHere(batch);
+                }
             } catch (RuntimeException e) {
                 NetnsCommand.runHere("ip", "link", "del", outer); // and its inside end with it
                 throw e;
             }
         }
+    }
+
+    /** The veth pair {@code cmd} ("ip link add ...") stands for, made in the net namespace of {@code p} without ip. */
+    private static void veth(Pid p, LinkRequests.End end, LinkRequests.End peer, int peerNsPid, List<String> cmd) {
+        String shown = String.join(" ", cmd) + " in the net namespace of pid " + p;
+        dev.cryo.kernel.Namespaces.inside(p, "net", () -> {
+            LinkSetup.veth(end, peer, peerNsPid, shown);
+            return null;
+        });
+    }
+
+    /** The ifindex {@link #index} gives, null for none. */
+    private static String indexOf(Map<String, String> d, String key) {
+        List<String> i = index(d, key);
+        return i.isEmpty() ? null : i.get(1);
     }
 
     /** Whether cryo's net namespace has a device named {@code name}. */

@@ -21,7 +21,8 @@ public final class NetNamespaceRestore {
      * In three passes over the namespaces, so that a veth pair between two of them (made by one,
      * its peer end straight in the other) exists before the other's addresses and is up before its
      * routes: devices; macvlans, bridge ports and device sysctls; addresses, devices up, routes, firewall.
-     * The addresses and devices up are one {@code ip -batch} process, the routes of a family another.
+     * The addresses and devices up are rtnetlink requests of cryo's ({@link LinkSetup}), the routes of a family one
+     * {@code ip -batch} process.
      */
     public static void configure(List<NetNamespaceImage> nets) {
         for (NetNamespaceImage n : nets) {
@@ -43,7 +44,10 @@ public final class NetNamespaceRestore {
                     lines.add("addr add " + a + (a.contains(" dev ") ? "" : " dev lo"));
                 }
                 lines.addAll(NetDevices.upLines(n.devices()));
-                NetnsCommand.batch(p, null, lines);
+                String where = "the net namespace of pid " + p;
+                if (!Namespaces.inside(p, "net", () -> LinkSetup.apply(lines, where))) {
+                    NetnsCommand.batch(p, null, lines);
+                }
                 NetDevices.up(p, n.devices());
                 routes(p, n.routes());
                 NetFilterRules.load(p, n.firewall()); // before the sockets: a rebuilt connection's packets meet its NAT

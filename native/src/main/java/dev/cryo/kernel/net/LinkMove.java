@@ -18,8 +18,6 @@ import java.nio.charset.StandardCharsets;
 public final class LinkMove {
     private LinkMove() {}
 
-    private static final int IFLA_IFNAME = 3, IFLA_NET_NS_PID = 19, IFLA_NEW_IFINDEX = 49;
-
     /** Moves device {@code index} of this net namespace into that of task {@code pid} as {@code name}, ifindex {@code newIndex}. */
     public static void moveIn(int index, int pid, String name, int newIndex) {
         byte[] n = (name + "\0").getBytes(StandardCharsets.US_ASCII);
@@ -28,10 +26,10 @@ public final class LinkMove {
         b.putInt(len).putShort((short) Sockets.RTM_NEWLINK).putShort((short) (Sockets.NLM_F_REQUEST | Sockets.NLM_F_ACK))
                 .putInt(1).putInt(0);
         b.put((byte) 0).put((byte) 0).putShort((short) 0).putInt(index).putInt(0).putInt(0); // struct ifinfomsg
-        b.putShort((short) 8).putShort((short) IFLA_NET_NS_PID).putInt(pid);
-        b.putShort((short) (4 + n.length)).putShort((short) IFLA_IFNAME).put(n);
+        b.putShort((short) 8).putShort((short) Sockets.IFLA_NET_NS_PID).putInt(pid);
+        b.putShort((short) (4 + n.length)).putShort((short) Sockets.IFLA_IFNAME).put(n);
         b.position(b.position() + align(4 + n.length) - (4 + n.length));
-        b.putShort((short) 8).putShort((short) IFLA_NEW_IFINDEX).putInt(newIndex);
+        b.putShort((short) 8).putShort((short) Sockets.IFLA_NEW_IFINDEX).putInt(newIndex);
         String what = "move device " + index + " into pid " + pid + "'s net namespace as " + name + " (ifindex " + newIndex + ")";
         try (Fd nl = Sockets.socket(SockAddr.AF_NETLINK, Sockets.SOCK_RAW, Sockets.NETLINK_ROUTE)) {
             Sockets.setBytes(nl, Sockets.SOL_SOCKET, Sockets.SO_RCVTIMEO, ByteBuffer.allocate(16)

@@ -59,6 +59,17 @@ public final class Sockets {
     /** A new object's request flags; an error answer's flags (the request cut to its header, extended-ack attributes follow) and its message attribute. */
     public static final int NLM_F_CREATE = 0x400, NLM_F_APPEND = 0x800, NLM_F_CAPPED = 0x100, NLM_F_ACK_TLVS = 0x200,
             NLMSGERR_ATTR_MSG = 1;
+    /** A new object's flag that refuses one of its name (NLM_F_EXCL, a request's meaning of 0x200). */
+    public static final int NLM_F_EXCL = 0x200;
+    /**
+     * A link's attributes (linux/if_link.h, after the 16 bytes of struct ifinfomsg), its linkinfo's, a veth's peer
+     * (linux/veth.h: a struct ifinfomsg and the peer's own link attributes), and a device's up flag.
+     */
+    public static final int IFLA_ADDRESS = 1, IFLA_IFNAME = 3, IFLA_MTU = 4, IFLA_MASTER = 10, IFLA_LINKINFO = 18,
+            IFLA_NET_NS_PID = 19, IFLA_NEW_IFINDEX = 49, IFLA_INFO_KIND = 1, IFLA_INFO_DATA = 2, VETH_INFO_PEER = 1,
+            IFF_UP = 1;
+    /** An address's attributes (linux/if_addr.h, after the 8 bytes of struct ifaddrmsg) and the flags ip addr add takes. */
+    public static final int IFA_LOCAL = 2, IFA_LABEL = 3, IFA_FLAGS = 8, IFA_F_NODAD = 0x02, IFA_F_NOPREFIXROUTE = 0x200;
     public static final int SO_REUSEADDR = 2, SO_TYPE = 3, SO_ERROR = 4, SO_BROADCAST = 6, SO_SNDBUF = 7,
             SO_RCVBUF = 8, SO_KEEPALIVE = 9, SO_OOBINLINE = 10, SO_DONTROUTE = 5, SO_NO_CHECK = 11, SO_PRIORITY = 12, SO_LINGER = 13,
             SO_REUSEPORT = 15, SO_PASSCRED = 16, SO_PEERCRED = 17, SO_RCVLOWAT = 18, SO_RCVTIMEO = 20,

@@ -1,0 +1,106 @@
+package dev.cryo.engine.namespaces;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Namespaces;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What a restore makes of a net namespace's devices without ip ({@link LinkSetup}: veth pairs, addresses, devices
+ * up, bridge ports) is what ip makes of the same lines: one namespace made by ip, another by LinkSetup, both
+ * listed by ip and compared.
+ */
+class LinkSetupTest {
+    @TempDir
+    Path tmp;
+    private final List<DetachedProcess> tasks = new ArrayList<>();
+
+    @AfterEach
+    void stop() {
+        tasks.forEach(DetachedProcess::close);
+    }
+
+    private Pid namespace(String name) throws Exception {
+        Assumptions.assumeTrue(new java.io.File("/usr/bin/unshare").canExecute(), "util-linux unshare");
+        DetachedProcess t = DetachedProcess.start(tmp.resolve(name), "unshare", "-n", "sh", "-c", "echo ready && exec sleep 600");
+        tasks.add(t);
+        t.awaitOutput("ready", Duration.ofSeconds(60));
+        return t.pid();
+    }
+
+    private static final List<String> LINES = List.of(
+            "addr add 10.91.0.1/24 scope global dev cry-ls0",
+            "addr add 10.91.0.9/24 scope global label cry-ls0:a dev cry-ls0",
+            "addr add fd00:91::1/64 scope global nodad dev cry-ls0",
+            "addr add fd00:92::1/64 scope global nodad noprefixroute dev cry-ls1",
+            "addr add 127.0.0.2/8 scope host dev lo",
+            "addr add 10.92.0.1/32 scope link dev cry-ls1",
+            "link set cry-ls1 master cry-lbr",
+            "link set lo up", "link set cry-ls0 up", "link set cry-ls1 up", "link set cry-lbr up");
+
+    @Test
+    void devicesAndAddressesMadeWithoutIpAreThoseIpMakes() throws Exception {
+        Pid byIp = namespace("ip"), byIpPeer = namespace("ip-peer"), mine = namespace("mine"), minePeer = namespace("mine-peer");
+        for (Pid p : List.of(byIp, mine)) {
+            NetnsCommand.run(p, "ip", "link", "add", "cry-lbr", "address", "02:00:00:00:91:09", "type", "bridge");
+        }
+        NetnsCommand.run(byIp, "ip", "link", "add", "cry-ls0", "address", "02:00:00:00:91:01", "mtu", "1400", "index", "40",
+                "type", "veth", "peer", "name", "cry-ls1", "address", "02:00:00:00:91:02", "mtu", "1300", "index", "41");
+        NetnsCommand.run(byIp, "ip", "link", "add", "cry-lx0", "address", "02:00:00:00:91:03", "mtu", "1500", "index", "42",
+                "type", "veth", "peer", "name", "cry-lx1", "address", "02:00:00:00:91:04", "mtu", "1500", "netns", byIpPeer.toString());
+        NetnsCommand.batch(byIp, null, LINES);
+        Namespaces.inside(mine, "net", () -> {
+            LinkSetup.veth(LinkSetup.end("cry-ls0", "02:00:00:00:91:01", "1400", "40"),
+                    LinkSetup.end("cry-ls1", "02:00:00:00:91:02", "1300", "41"), 0, "veth ls");
+            LinkSetup.veth(LinkSetup.end("cry-lx0", "02:00:00:00:91:03", "1500", "42"),
+                    LinkSetup.end("cry-lx1", "02:00:00:00:91:04", "1500", null), minePeer.value(), "veth lx");
+            assertTrue(LinkSetup.apply(LINES, "test"));
+            return null;
+        });
+        for (String[] show : List.of(new String[] {"ip", "-o", "-d", "link", "show"}, new String[] {"ip", "-o", "addr", "show"},
+                new String[] {"ip", "-o", "route", "show", "table", "all"}, new String[] {"ip", "-6", "-o", "route", "show", "table", "all"})) {
+            assertEquals(shown(byIp, show), shown(mine, show), String.join(" ", show));
+            assertEquals(shown(byIpPeer, show), shown(minePeer, show), String.join(" ", show) + " of the peer's namespace");
+        }
+    }
+
+    /** What ip lists, without what moves with time (timers, link-local addresses in their DAD and their routes, operstates). */
+    private static String shown(Pid p, String... command) {
+        return NetnsCommand.run(p, command).replaceAll("\\w+_timer\\s+\\S+", "").replace(" tentative", "")
+                .replaceAll("valid_lft \\S+ preferred_lft \\S+", "").replaceAll("(?m)^local fe80::\\S+ .*\\n", "")
+                .replaceAll(" state \\S+ mode ", " mode "); // a bridge's operstate follows its ports a moment later
+    }
+
+    @Test
+    void aLineOfAnotherFormIsLeftToIpAndAFailureNamesItsLine() throws Exception {
+        Pid p = namespace("other");
+        Namespaces.inside(p, "net", () -> {
+            assertFalse(LinkSetup.apply(List.of("link set lo up", "addr add 10.0.0.1 peer 10.0.0.2/32 scope global dev lo"), "test"));
+            assertFalse(LinkSetup.apply(List.of("route add 10.0.0.0/8 dev lo"), "test"));
+            KernelException e = assertThrows(KernelException.class,
+                    () -> LinkSetup.apply(List.of("addr add 10.93.0.1/24 scope global dev cry-none"), "the test's namespace"));
+            assertTrue(e.getMessage().startsWith("ip addr add 10.93.0.1/24 scope global dev cry-none in the test's namespace failed"),
+                    e.getMessage());
+            LinkSetup.apply(List.of("addr add 10.93.0.1/24 scope global dev lo"), "the test's namespace");
+            e = assertThrows(KernelException.class,
+                    () -> LinkSetup.apply(List.of("addr add 10.93.0.1/24 scope global dev lo"), "the test's namespace"));
+            assertTrue(e.getMessage().contains("EEXIST"), e.getMessage());
+            return null;
+        });
+        assertFalse(NetnsCommand.run(p, "ip", "-o", "link", "show", "lo").contains("UP"), "nothing of the first list was done");
+    }
+}
