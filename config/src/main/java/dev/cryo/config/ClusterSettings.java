@@ -18,11 +18,12 @@ import java.util.Optional;
  * @param migrateTimeout upper bound for a whole migration; on expiry the source resumes
  * @param ioTimeout how long the page channel waits for bytes before it gives up on a silent link
  * @param maxImage largest image an agent accepts on the page channel, in bytes
+ * @param keepStaged largest staging file an agent keeps for the next arriving image to be written over, in bytes; 0: none
  * @param localSocket the agent's unix socket for the local CLI's dumps and restores; empty: none
  */
 public record ClusterSettings(List<String> seedNodes, String hostname, int port, int dataPort, Optional<Path> keysDir,
                               Path stagingDir, Duration migrateTimeout, Duration ioTimeout, long maxImage,
-                              Optional<Path> localSocket) {
+                              long keepStaged, Optional<Path> localSocket) {
   public static final String PATH = "cryo.cluster";
 
   public ClusterSettings {
@@ -46,6 +47,9 @@ public record ClusterSettings(List<String> seedNodes, String hostname, int port,
     if (maxImage < 4096) {
       throw new InvalidSettingsException(PATH + ".max-image must be at least 4 KiB, got " + maxImage);
     }
+    if (keepStaged < 0) {
+      throw new InvalidSettingsException(PATH + ".keep-staged must not be negative, got " + keepStaged);
+    }
   }
 
   /** Reads the {@code cryo.cluster} block. */
@@ -57,12 +61,12 @@ public record ClusterSettings(List<String> seedNodes, String hostname, int port,
         r.getStringList("seed-nodes"), r.getString("hostname"), r.getInt("port"),
         r.getInt("data-port"), keys.isBlank() ? Optional.empty() : Optional.of(Path.of(keys)),
         r.getPath("staging-dir"), r.getDuration("migrate-timeout"), r.getDuration("io-timeout"),
-        r.getBytes("max-image"), local.isBlank() ? Optional.empty() : Optional.of(Path.of(local)));
+        r.getBytes("max-image"), r.getBytes("keep-staged"), local.isBlank() ? Optional.empty() : Optional.of(Path.of(local)));
   }
 
   /** The same settings bound to another address, with other seeds (the agent's command line). */
   public ClusterSettings withNode(String host, int port, List<String> seeds) {
     return new ClusterSettings(seeds, host, port, dataPort, keysDir, stagingDir, migrateTimeout, ioTimeout, maxImage,
-        localSocket);
+        keepStaged, localSocket);
   }
 }

@@ -165,7 +165,7 @@ class ValidationTest {
         () -> new CryoSettings(Path.of(""), null, null, null, null, null, null, null, null));
     List<String> seeds = new java.util.ArrayList<>(List.of("pekko://cryo@h:1"));
     ClusterSettings c = new ClusterSettings(seeds, "h", 1, 2, java.util.Optional.empty(), Path.of("/tmp"),
-        java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(1), 4096, java.util.Optional.empty());
+        java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(1), 4096, 0, java.util.Optional.empty());
     seeds.clear();
     assertEquals(1, c.seedNodes().size());
   }

@@ -2,6 +2,7 @@ package dev.cryo.it;
 
 import dev.cryo.actors.cluster.ClusterKeys;
 import dev.cryo.actors.cluster.PageChannel;
+import dev.cryo.actors.cluster.StagingDirs;
 import dev.cryo.engine.image.ImageFormat;
 import dev.cryo.engine.image.ImageOptions;
 import dev.cryo.engine.image.StreamImageSink;
@@ -173,6 +174,9 @@ public final class ChannelProbe {
         long[] started = new long[3];
         long[][] before = new long[1][];
         int[] images = new int[1];
+        java.util.Map<String, Path> dirs = new java.util.concurrent.ConcurrentHashMap<>();
+        // -Dbench.stage.keep: an agent's cryo.cluster.keep-staged (bytes; the default's 1 GiB, 0 keeps none)
+        StagingDirs.keepUpTo(Long.getLong("bench.stage.keep", 1L << 30));
         new PageChannel.Server(system, tls, ip, port, 1L << 40, ImageFormat.DEFAULT_MAX_CHUNK, Duration.ofSeconds(30),
                 new PageChannel.Receiver() {
                     @Override
@@ -182,8 +186,10 @@ public final class ChannelProbe {
                         started[1] = ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
                         started[2] = wakeUps();
                         before[0] = detail();
-                        try {
-                            return Files.createDirectories(dir.resolve(id)).resolve(ImageFormat.IMAGE_FILE);
+                        try { // as an agent stages it (and keeps its file for the next: StagingDirs)
+                            Path in = StagingDirs.create(dir, "in-");
+                            dirs.put(id, in);
+                            return in.resolve(ImageFormat.IMAGE_FILE);
                         } catch (java.io.IOException e) {
                             throw new java.io.UncheckedIOException(e);
                         }
@@ -197,15 +203,14 @@ public final class ChannelProbe {
                         long[] after = detail();
                         StringBuilder more = new StringBuilder();
                         for (int i = 0; i < after.length; i++) more.append(' ').append(after[i] - before[0][i]);
-                        Path image = dir.resolve(id).resolve(ImageFormat.IMAGE_FILE);
+                        Path in = dirs.remove(id);
                         long bytes = 0;
                         try {
-                            bytes = Files.size(image);
-                            Files.delete(image);
-                            Files.delete(dir.resolve(id));
+                            bytes = Files.size(in.resolve(ImageFormat.IMAGE_FILE));
                         } catch (java.io.IOException e) {
                             // reported below
                         }
+                        StagingDirs.delete(in);
                         if (images[0] == WARM_ROUNDS + 1) profile(false, "channel", "b");
                         report(failure == null ? "done channel " + bytes + " " + used + " " + thread + " " + wakeUps + more : "failed channel " + failure);
                     }

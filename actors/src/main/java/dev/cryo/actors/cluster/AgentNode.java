@@ -147,6 +147,7 @@ public final class AgentNode implements AutoCloseable {
             throw new IOException("page channel: not bound within 60 s");
         }
         int stale = StagingDirs.sweep(c.stagingDir());
+        StagingDirs.keepUpTo(c.keepStaged());
         if (stale > 0) {
             system.log().info("removed {} staging director{} left by an agent that was killed", stale, stale == 1 ? "y" : "ies");
         }

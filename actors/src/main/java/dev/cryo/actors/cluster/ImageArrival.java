@@ -11,6 +11,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.channels.ReadableByteChannel;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -43,11 +44,15 @@ final class ImageArrival {
                         dev.cryo.engine.restore.ArrivingMemory memory, java.util.function.LongConsumer taken,
                         java.util.function.BooleanSupplier waiting)
             throws IOException {
-        try (FileChannel file = FileChannel.open(target, java.util.Set.of(StandardOpenOption.CREATE_NEW,
-                StandardOpenOption.WRITE), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
-            Tee tee = new Tee(in, file, maxBytes, taken, waiting);
+        // a kept staging file is written over in place: fewer new page cache pages (see StagingDirs)
+        boolean kept = StagingDirs.startWriting(target);
+        try (FileChannel file = kept
+                ? FileChannel.open(target, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)
+                : FileChannel.open(target, java.util.Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
+            Tee tee = new Tee(in, file, maxBytes, taken, waiting, true);
             long last = System.nanoTime();
-            try (ImageStreamReader reader = new ImageStreamReader(tee, "the image from " + from, ModelCodecs.ALL, maxChunk)) {
+            try (tee; ImageStreamReader reader = new ImageStreamReader(tee, "the image from " + from, ModelCodecs.ALL, maxChunk)) {
                 ImageStreamReader.Chunk c;
                 while ((c = reader.next()) != null) {
                     // each chunk is checked as it is read; the pages stay in the file (and some go to the root's stub)
@@ -57,31 +62,50 @@ final class ImageArrival {
                     last = System.nanoTime();
                 }
             }
-            taken.accept(tee.total); // the trailer too: the whole image is in (a sender may wait for its last byte)
+            if (kept) {
+                file.truncate(tee.total); // what the kept file held beyond this image
+            }
+            taken.accept(tee.total); // the trailer too, stored (tee closed): the whole image is in (a sender may wait for its last byte)
             log.debug("image from {}: index, trailer and the end of the stream {} ms after the last chunk (in at {} ms since the epoch)",
                     from, (System.nanoTime() - last) / 1_000_000, System.currentTimeMillis());
             return tee.total;
+        } finally {
+            StagingDirs.doneWriting(target); // the file is closed: it may be kept now
         }
     }
 
     /**
      * The socket's bytes, each one also written to the file, bounded in total. The reader asks for
      * exactly the rest of the chunk it is on, so when it asks, every chunk before is processed.
+     * {@code behind}: the file is written by a thread of its own ({@link WriteBehind}) from copies,
+     * so that the receiving thread, the channel's bottleneck, decrypts and checks while the staging
+     * file takes what came before; a receipt and the end ({@link #close}) wait for the file.
      */
     static final class Tee implements ReadableByteChannel {
+        /** Copies held for the file's thread at most: STAGE_BUFFERS of STAGE_BUFFER bytes. */
+        private static final int STAGE_BUFFERS = 4;
+        private static final int STAGE_BUFFER = 1 << 20;
+
         private final ReadableByteChannel in;
         private final FileChannel file;
+        private final WriteBehind behind; // null: this thread writes the file
         private final long maxBytes;
         private final java.util.function.LongConsumer taken;
         private final java.util.function.BooleanSupplier waiting;
+        private ByteBuffer copy; // being filled for the file's thread (write mode), or null
         private long total;
         private long receipted;
+        private long staged; // where the file's thread writes next (its own)
+        private boolean closed;
 
         /** {@code in}: the TLS link's input reads straight into the reader's buffer; any other stream through a channel. */
         Tee(InputStream in, FileChannel file, long maxBytes, java.util.function.LongConsumer taken,
-            java.util.function.BooleanSupplier waiting) {
+            java.util.function.BooleanSupplier waiting, boolean behind) {
             this.in = in instanceof ReadableByteChannel c ? c : Channels.newChannel(in);
             this.file = file;
+            this.behind = !behind ? null : new WriteBehind(() -> !file.isOpen(),
+                    b -> staged = PageCacheWrites.write(file, b, staged), // in pieces: see PageCacheWrites
+                    STAGE_BUFFERS, ByteBuffer::allocateDirect, STAGE_BUFFER, "cryo-page-staging");
             this.maxBytes = maxBytes;
             this.taken = taken;
             this.waiting = waiting;
@@ -90,6 +114,7 @@ final class ImageArrival {
         @Override
         public int read(ByteBuffer dst) throws IOException {
             if (total > receipted && !waiting.getAsBoolean()) { // about to wait: the sender may be waiting too
+                stored();
                 receipted = total;
                 taken.accept(total);
             }
@@ -106,21 +131,64 @@ final class ImageArrival {
             int end = dst.position(), limit = dst.limit();
             dst.position(at).limit(end);
             try {
-                PageCacheWrites.write(file, dst, total - n); // in pieces: see PageCacheWrites
+                if (behind == null) {
+                    PageCacheWrites.write(file, dst, total - n); // in pieces: see PageCacheWrites
+                } else {
+                    toBehind(dst);
+                }
             } finally {
                 dst.limit(limit).position(end);
             }
             return n;
         }
 
-        @Override
-        public boolean isOpen() {
-            return true;
+        private void toBehind(ByteBuffer src) throws IOException {
+            while (src.hasRemaining()) {
+                if (copy == null) {
+                    copy = behind.take();
+                }
+                int k = Math.min(copy.remaining(), src.remaining()), l = src.limit();
+                copy.put(src.limit(src.position() + k));
+                src.limit(l);
+                if (!copy.hasRemaining()) {
+                    behind.submit(copy);
+                    copy = null;
+                }
+            }
+        }
+
+        /** Returns once every byte read so far is in the file. */
+        void stored() throws IOException {
+            if (behind == null) {
+                return;
+            }
+            if (copy != null) {
+                ByteBuffer c = copy;
+                copy = null;
+                behind.submit(c);
+            }
+            behind.awaitWritten();
         }
 
         @Override
-        public void close() {
-            // the stream belongs to the caller
+        public boolean isOpen() {
+            return !closed;
+        }
+
+        /** Waits for the file's thread to write all, then ends it (the socket belongs to the caller). */
+        @Override
+        public void close() throws IOException {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            try {
+                stored();
+            } finally {
+                if (behind != null) {
+                    behind.stop();
+                }
+            }
         }
     }
 

@@ -41,7 +41,8 @@ import java.util.concurrent.Semaphore;
  * here where a plain JDK TLS socket moved 450-700 MiB/s and plain Streams TCP alone ~0.5 GB/s. The
  * dump's writer thread encrypts and a thread of the connection's own hands the records to the kernel
  * meanwhile ({@link WriteBehind}: the kernel's send costs about what the cipher does, and on one
- * thread the two took turns); the receiver's thread reads, decrypts and checks. Back-pressure is
+ * thread the two took turns); the receiver's thread reads, decrypts and checks while a thread of its
+ * own writes the staging file (see {@link ImageArrival.Tee}). Back-pressure is
  * TCP's own (a full window blocks the kernel write, then the encrypting thread waits for a free
  * buffer); bytes in flight are bounded by the socket buffers (1 MiB each end) plus the sender's two
  * encrypted batches (256 KiB each): whatever is queued when the tree freezes drains inside the downtime.

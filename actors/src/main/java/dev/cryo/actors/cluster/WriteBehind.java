@@ -7,18 +7,24 @@ import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 
 /**
- * A thread of its own that hands filled buffers to a socket, in order, while the caller fills the
- * next: the page channel's sender encrypts one batch while the kernel takes the one before (on a
- * veth link the kernel's send also runs the receiving stack: about as much CPU as the cipher). A
- * few buffers turn between the two; the caller waits for a free one, so the bytes held here stay
- * bounded. The thread's failure (a reset, a cut) is thrown to the caller's next call.
+ * A thread of its own that hands filled buffers to a socket (or a file), in order, while the caller
+ * fills the next: the page channel's sender encrypts one batch while the kernel takes the one before
+ * (on a veth link the kernel's send also runs the receiving stack: about as much CPU as the cipher);
+ * the receiver decrypts while the staging file takes what came before. A few buffers turn between
+ * the two; the caller waits for a free one, so the bytes held here stay bounded. The thread's
+ * failure (a reset, a cut, a full disk) is thrown to the caller's next call.
  */
 final class WriteBehind {
+    /** Where the bytes go: all of {@code b}'s remaining bytes. */
+    interface Sink {
+        void write(ByteBuffer b) throws IOException;
+    }
+
     /** How often an idle writer looks whether its socket has closed under it (an abort). */
     private static final long IDLE_CHECK_MILLIS = 1000;
 
-    private final Socket raw;
-    private final OutputStream socket;
+    private final java.util.function.BooleanSupplier closed;
+    private final Sink sink;
     private final ArrayDeque<ByteBuffer> free = new ArrayDeque<>();
     private final ArrayDeque<ByteBuffer> queued = new ArrayDeque<>();
     private boolean writing;
@@ -27,10 +33,20 @@ final class WriteBehind {
 
     /** {@code buffers} (at least 2) of {@code capacity} bytes turn between the caller and the thread. */
     WriteBehind(Socket raw, OutputStream socket, int buffers, int capacity, String name) {
-        this.raw = raw;
-        this.socket = socket;
+        this(raw::isClosed, b -> socket.write(b.array(), b.arrayOffset() + b.position(), b.remaining()), buffers,
+                ByteBuffer::allocate, capacity, name);
+    }
+
+    /**
+     * {@code closed}: whether the sink was closed from outside (an idle thread then fails the next
+     * call); {@code allocate} makes the buffers.
+     */
+    WriteBehind(java.util.function.BooleanSupplier closed, Sink sink, int buffers,
+                java.util.function.IntFunction<ByteBuffer> allocate, int capacity, String name) {
+        this.closed = closed;
+        this.sink = sink;
         for (int i = 0; i < buffers; i++) {
-            free.add(ByteBuffer.allocate(capacity));
+            free.add(allocate.apply(capacity));
         }
         Thread t = new Thread(this::run, name);
         t.setDaemon(true);
@@ -96,7 +112,7 @@ final class WriteBehind {
             ByteBuffer b;
             synchronized (this) {
                 while (queued.isEmpty() && !stopped && failed == null) {
-                    if (raw.isClosed()) { // aborted from outside while idle: a write now fails, never waits
+                    if (closed.getAsBoolean()) { // aborted from outside while idle: a write now fails, never waits
                         failed = new java.net.SocketException("the connection was closed");
                         notifyAll();
                         return;
@@ -117,7 +133,7 @@ final class WriteBehind {
             }
             IOException failure = null;
             try {
-                socket.write(b.array(), b.arrayOffset() + b.position(), b.remaining());
+                sink.write(b);
             } catch (IOException e) {
                 failure = e;
             }

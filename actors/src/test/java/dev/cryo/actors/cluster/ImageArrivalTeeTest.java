@@ -1,7 +1,8 @@
 package dev.cryo.actors.cluster;
 
 import dev.cryo.engine.image.PageCacheWrites;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayInputStream;
@@ -25,8 +26,10 @@ class ImageArrivalTeeTest {
     @TempDir
     Path tmp;
 
-    @Test
-    void eachReadGoesToTheBufferAndTheFileAndAllocatesNothing() throws Exception {
+    /** {@code behind}: the staging file written by a thread of its own, as the page channel's receiver does. */
+    @ParameterizedTest(name = "the file written behind: {0}")
+    @ValueSource(booleans = {false, true})
+    void eachReadGoesToTheBufferAndTheFileAndAllocatesNothing(boolean behind) throws Exception {
         int piece = 100, reads = 30_000;
         byte[] image = image(piece * reads * 3);
         Path file = tmp.resolve("image");
@@ -37,7 +40,7 @@ class ImageArrivalTeeTest {
         long perRead = 0;
         try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
             ImageArrival.Tee tee = new ImageArrival.Tee(new ByteArrayInputStream(image), out, image.length, taken -> { },
-                    () -> true);
+                    () -> true, behind);
             int got = 0;
             for (int round = 0; round < 3; round++) { // the last round runs compiled code
                 long before = threads.getThreadAllocatedBytes(tid);
@@ -51,6 +54,7 @@ class ImageArrivalTeeTest {
                 }
                 perRead = (threads.getThreadAllocatedBytes(tid) - before) / reads;
             }
+            tee.close(); // the file's thread has written all
         }
         assertArrayEquals(image, read);
         assertArrayEquals(image, Files.readAllBytes(file));
@@ -60,10 +64,12 @@ class ImageArrivalTeeTest {
 
     /**
      * A read larger than {@link PageCacheWrites#PIECE} goes to the file in pieces cut at its
-     * multiples (see there: larger writes made larger page cache folios, dear on this machine).
+     * multiples (see there: larger writes made larger page cache folios, dear on this machine); written
+     * behind, the reads' bytes are gathered into one buffer of the file's thread first.
      */
-    @Test
-    void largeReadsAreStagedInPiecesCutAtTheirBoundaries() throws Exception {
+    @ParameterizedTest(name = "the file written behind: {0}")
+    @ValueSource(booleans = {false, true})
+    void largeReadsAreStagedInPiecesCutAtTheirBoundaries(boolean behind) throws Exception {
         int piece = PageCacheWrites.PIECE;
         byte[] image = image(5 * piece + 12345);
         Path file = tmp.resolve("image");
@@ -71,20 +77,25 @@ class ImageArrivalTeeTest {
         ByteBuffer dst = ByteBuffer.allocateDirect(image.length);
         try (FileChannel real = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
              FileChannel out = new Recording(real, writes)) {
-            ImageArrival.Tee tee = new ImageArrival.Tee(new Whole(image), out, image.length, taken -> { }, () -> true);
+            ImageArrival.Tee tee = new ImageArrival.Tee(new Whole(image), out, image.length, taken -> { }, () -> true, behind);
             for (int size : new int[] {1000, 3 * piece, image.length}) { // a header, then reads of 3 and 2+ pieces
                 dst.limit(Math.min(image.length, dst.position() + size));
                 while (dst.hasRemaining()) {
                     tee.read(dst);
                 }
             }
+            tee.close(); // the file's thread has written all
         }
         assertArrayEquals(image, Files.readAllBytes(file));
         for (long[] w : writes) {
             assertTrue(w[1] <= piece && w[0] / piece == (w[0] + w[1] - 1) / piece,
                     "a write of " + w[1] + " bytes at " + w[0] + " crosses a multiple of " + piece);
         }
-        assertEquals(8, writes.size(), "1000 bytes, then 4 pieces and 3: " + writes.size() + " writes");
+        if (behind) {
+            assertEquals(6, writes.size(), "5 pieces and the rest, from one buffer: " + writes.size() + " writes");
+        } else {
+            assertEquals(8, writes.size(), "1000 bytes, then 4 pieces and 3: " + writes.size() + " writes");
+        }
     }
 
     /** {@code length} bytes of a pattern, so that a byte out of place shows. */

@@ -164,6 +164,62 @@ class PageChannelTest {
                 Files.getPosixFilePermissions(expected.get(id))));
     }
 
+    /**
+     * An agent keeps a restored image's staging file (cryo.cluster.keep-staged) and the next image
+     * arriving in that staging directory is written over it in place: the file then holds that
+     * image exactly (the kept one's longer tail cut off), 0600. A file still being written is never
+     * kept (a late writer would write into the next image); one over the bound is kept cut to it.
+     */
+    @Test
+    void aKeptStagingFileIsWrittenOverInPlaceAndCutToTheNextImage() throws Exception {
+        Path staging = tmp.resolve("keeping");
+        StagingDirs.keepUpTo(16 << 20);
+        try {
+            Path first = StagingDirs.create(staging, "in-");
+            byte[] old = new byte[15 << 20];
+            java.util.Arrays.fill(old, (byte) 0x5a);
+            Files.write(first.resolve(ImageFormat.IMAGE_FILE), old);
+            StagingDirs.delete(first);
+            assertFalse(Files.exists(first));
+            Path kept;
+            try (var dirs = Files.list(staging)) {
+                kept = dirs.filter(d -> d.getFileName().toString().startsWith("kept-")).findFirst().orElseThrow()
+                        .resolve(ImageFormat.IMAGE_FILE);
+            }
+            assertEquals(old.length, Files.size(kept));
+
+            Path second = StagingDirs.create(staging, "in-");
+            String id = expect();
+            expected.put(id, second.resolve(ImageFormat.IMAGE_FILE));
+            PageChannel.Sender s = PageChannel.connect(kit.system(), tls, "127.0.0.1", server.port(), id,
+                    Duration.ofSeconds(10), Duration.ofSeconds(5));
+            byte[] sent = writeImage(s.channel(), 64); // 11 MiB, shorter than the kept file
+            assertEquals("ok", outcome(id));
+            assertFalse(Files.exists(kept), "the kept file was not taken");
+            assertArrayEquals(sent, Files.readAllBytes(expected.get(id)));
+            assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+                    Files.getPosixFilePermissions(expected.get(id))));
+
+            // being written: not kept (removed with its directory)
+            Path writing = second.resolve(ImageFormat.IMAGE_FILE);
+            assertFalse(StagingDirs.startWriting(writing), "nothing is kept at the moment");
+            StagingDirs.delete(second);
+            StagingDirs.doneWriting(writing);
+            assertFalse(Files.exists(kept) || Files.exists(second));
+            // over the bound: kept cut to it
+            Path third = StagingDirs.create(staging, "in-");
+            Files.write(third.resolve(ImageFormat.IMAGE_FILE), new byte[(16 << 20) + 4096]);
+            StagingDirs.delete(third);
+            assertFalse(Files.exists(third));
+            try (var dirs = Files.list(staging)) {
+                assertEquals(List.of((long) 16 << 20), dirs.filter(d -> d.getFileName().toString().startsWith("kept-"))
+                        .map(d -> d.resolve(ImageFormat.IMAGE_FILE).toFile().length()).toList());
+            }
+        } finally {
+            StagingDirs.keepUpTo(0);
+        }
+    }
+
     @Test
     void theReceiversRunningComesBackOnTheChannelOnceTheImageIsRestored() throws Exception {
         String id = expect();
