@@ -196,7 +196,9 @@ public final class NetNamespaceScan {
             if (f[i].equals("inet") || f[i].equals("inet6")) {
                 StringBuilder b = new StringBuilder(f[i + 1]);
                 for (int j = i + 2; j < f.length && !f[j].equals("valid_lft"); j++) {
-                    if (f[j].equals("scope") && j + 1 < f.length) {
+                    if (f[j].equals("peer") && j + 1 < f.length) {
+                        b.append(" peer ").append(f[++j]); // a point-to-point address: without it, another address
+                    } else if (f[j].equals("scope") && j + 1 < f.length) {
                         b.append(" scope ").append(f[j + 1]);
                     } else if (f[j].equals("nodad") || f[j].equals("noprefixroute")) {
                         b.append(' ').append(f[j]); // flags ip addr add takes (zdtm's bridge: an unchecked link-local)

@@ -26,4 +26,13 @@ class NetDevicesTest {
         assertEquals(true, veth.elsewhere());
         assertEquals(1500, veth.mtu());
     }
+
+    /** A point-to-point address lost its peer: the restore made 10.0.0.1/32 alone, with no word. */
+    @Test
+    void aPointToPointAddressKeepsItsPeer() {
+        String all = "3: cry-p0    inet 10.0.0.1 peer 10.0.0.2/32 scope global cry-p0\\       valid_lft forever preferred_lft forever\n"
+                + "3: cry-p0    inet 10.0.1.1/24 brd 10.0.1.255 scope global cry-p0\\       valid_lft forever preferred_lft forever\n";
+        assertEquals(List.of("10.0.0.1 peer 10.0.0.2/32 scope global", "10.0.1.1/24 scope global"),
+                NetDevices.addressesOf(all, "cry-p0"));
+    }
 }
