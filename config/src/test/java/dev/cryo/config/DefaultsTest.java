@@ -60,7 +60,7 @@ class DefaultsTest {
   void cluster() {
     assertEquals(new ClusterSettings(List.of(), "127.0.0.1", 25520, 25530, java.util.Optional.empty(),
         java.nio.file.Path.of("/var/tmp/cryo-incoming"), java.time.Duration.ofMinutes(10), java.time.Duration.ofSeconds(30),
-        1L << 40, 1L << 30, java.util.Optional.of(java.nio.file.Path.of("/run/cryo/agent.sock"))), s.cluster());
+        1L << 40, 0L, java.util.Optional.of(java.nio.file.Path.of("/run/cryo/agent.sock"))), s.cluster());
   }
 
   @Test

@@ -175,8 +175,8 @@ public final class ChannelProbe {
         long[][] before = new long[1][];
         int[] images = new int[1];
         java.util.Map<String, Path> dirs = new java.util.concurrent.ConcurrentHashMap<>();
-        // -Dbench.stage.keep: an agent's cryo.cluster.keep-staged (bytes; the default's 1 GiB, 0 keeps none)
-        StagingDirs.keepUpTo(Long.getLong("bench.stage.keep", 1L << 30));
+        // -Dbench.stage.keep: an agent's cryo.cluster.keep-staged (bytes; 0 keeps none, the default)
+        StagingDirs.keepUpTo(Long.getLong("bench.stage.keep", 0L));
         new PageChannel.Server(system, tls, ip, port, 1L << 40, ImageFormat.DEFAULT_MAX_CHUNK, Duration.ofSeconds(30),
                 new PageChannel.Receiver() {
                     @Override

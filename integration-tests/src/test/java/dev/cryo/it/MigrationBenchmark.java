@@ -112,7 +112,7 @@ class MigrationBenchmark {
             Path staging = Files.createDirectories(tmp.resolve("staging")); // on disk, as an agent's staging directory
             String probe = javaBin + " -XX:-UsePerfData " + AGENT_JVM + " -Dbench.channel.pages=" + Integer.getInteger("bench.channel.pages", 256)
                     + " -Dbench.channel.warm.rounds=" + ChannelProbe.WARM_ROUNDS
-                    + " -Dbench.stage.keep=" + Long.getLong("bench.stage.keep", 1L << 30) // b's keep-staged (0: none)
+                    + " -Dbench.stage.keep=" + Long.getLong("bench.stage.keep", 0L) // b's keep-staged (0: none)
                     + (System.getProperty("bench.profile") == null ? "" : " -Dbench.profile=" + System.getProperty("bench.profile"))
                     + " -cp " + cp + " " + ChannelProbe.class.getName();
             String cipher = TwoHosts.sh(probe + " cipher 1024").trim();
