@@ -1427,21 +1427,10 @@ public final class TaskDumper {
     private boolean exiting() {
         try {
             ProcStat st = ProcFs.stat(pid);
-            return st.state() == 'Z' || st.state() == 'X' || st.vsize() == 0 || killPending();
+            return st.state() == 'Z' || st.state() == 'X' || st.vsize() == 0 || ProcFs.status(pid).pending(Signals.SIGKILL);
         } catch (KernelException e) {
             return true;
         }
-    }
-
-    private boolean killPending() {
-        var status = ProcFs.status(pid);
-        for (String field : List.of("ShdPnd", "SigPnd")) {
-            String mask = status.value(field).orElse("0").trim();
-            if ((Long.parseUnsignedLong(mask, 16) & (1L << (Signals.SIGKILL - 1))) != 0) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** A ptrace request's ESRCH on a task this dumper holds stopped: only its death takes it out of the stop. */

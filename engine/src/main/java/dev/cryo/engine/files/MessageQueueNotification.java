@@ -89,7 +89,7 @@ public final class MessageQueueNotification {
         int signal = q.notification().signal();
         String what = "pid " + pid + " fd " + fd + ": POSIX message queue " + q.name() + ": its notification (mq_notify)"
                 + " by signal " + signal;
-        if (pending(pid, signal)) {
+        if (ProcFs.status(pid).pending(signal)) {
             throw new DumpException(what + ": that signal is pending already, so firing the notification to read its"
                     + " value would not queue another; not supported");
         }
@@ -172,17 +172,5 @@ public final class MessageQueueNotification {
         } catch (KernelException e) {
             throw new DumpException(what + ": cannot fire it to read its value: " + e.getMessage());
         }
-    }
-
-    /** Whether {@code signal} is pending for the process or its main thread (which takes it). */
-    private static boolean pending(Pid pid, int signal) {
-        var status = ProcFs.status(pid);
-        for (String key : List.of("ShdPnd", "SigPnd")) {
-            long mask = Long.parseUnsignedLong(status.value(key).orElse("0").strip(), 16);
-            if ((mask & (1L << (signal - 1))) != 0) {
-                return true;
-            }
-        }
-        return false;
     }
 }

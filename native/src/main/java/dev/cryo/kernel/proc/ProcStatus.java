@@ -63,6 +63,11 @@ public record ProcStatus(
                 noNewPrivs.equals("1"), r.i("Seccomp"));
     }
 
+    /** Whether {@code signal} is pending for the process (ShdPnd) or this thread (SigPnd). */
+    public boolean pending(int signal) {
+        return ((shdPnd | sigPnd) & (1L << (signal - 1))) != 0;
+    }
+
     /** The text of any key, e.g. "VmRSS" → "1720 kB". */
     public Optional<String> value(String key) {
         return Optional.ofNullable(fields.get(key));
