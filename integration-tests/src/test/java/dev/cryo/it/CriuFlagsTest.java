@@ -93,6 +93,18 @@ class CriuFlagsTest {
     }
 
     /** The unified hierarchy's mount point. */
+    /** Removes test cgroup {@code cg} once the tasks killed in it have left it (a removal fails while one is leaving). */
+    static void removeWhenEmpty(Path cg) throws InterruptedException {
+        DetachedProcess.awaitCondition(() -> {
+            try {
+                Files.deleteIfExists(cg);
+                return true;
+            } catch (java.io.IOException busy) {
+                return false; // a killed task is still leaving it
+            }
+        }, Duration.ofSeconds(20), "cgroup " + cg + " to be removed");
+    }
+
     static Path unified() throws Exception {
         for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
             String[] f = line.split(" ");
@@ -141,14 +153,7 @@ class CriuFlagsTest {
             DetachedProcess r = d.restoreDetached(p.output());
             assertTrue(RestoreTest.checkAndReap(r).contains("PASS"));
         } finally {
-            DetachedProcess.awaitCondition(() -> {
-                try {
-                    Files.deleteIfExists(cg);
-                    return true;
-                } catch (java.io.IOException busy) {
-                    return false; // a killed task is still leaving it
-                }
-            }, Duration.ofSeconds(20), "cgroup " + cg + " to be removed");
+            removeWhenEmpty(cg);
         }
     }
 

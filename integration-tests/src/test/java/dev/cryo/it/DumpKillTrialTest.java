@@ -122,14 +122,7 @@ class DumpKillTrialTest {
             Files.writeString(tmp.resolve("go"), "x"); // the vfork child's exit lets the parent go on
             p.awaitOutput("resumed", Duration.ofSeconds(30));
         } finally {
-            DetachedProcess.awaitCondition(() -> {
-                try {
-                    Files.deleteIfExists(cg);
-                    return true;
-                } catch (java.io.IOException busy) {
-                    return false; // a task is still leaving it
-                }
-            }, Duration.ofSeconds(20), "cgroup " + cg + " to be removed");
+            CriuFlagsTest.removeWhenEmpty(cg);
         }
     }
 
