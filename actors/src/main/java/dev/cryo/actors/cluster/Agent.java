@@ -203,7 +203,7 @@ public final class Agent {
                         ctx.getLog().info("migration {}: no image arrived; dropped", m.id());
                         in.running().complete(null);
                         in.memory().discard();
-                        deleteQuietly(in.dir());
+                        StagingDirs.delete(in.dir());
                     }
                     return Behaviors.same();
                 })
@@ -342,7 +342,7 @@ public final class Agent {
             roots.add(s.report().rootPid());
             ctx.getLog().info("migration {}: tree running here, root pid {}, {} ms after the last chunk came in (at {} ms since the epoch)",
                     m.id(), s.report().rootPid(), restoreMillis, System.currentTimeMillis());
-            deleteQuietly(in.dir()); // after the answer: unlinking a big image is no part of the downtime
+            StagingDirs.delete(in.dir()); // after the answer: unlinking a big image is no part of the downtime
             return Behaviors.same();
         }
         lowerPriority(m.id());
@@ -409,7 +409,7 @@ public final class Agent {
         if (in != null) {
             in.running().complete(null);
             in.memory().discard();
-            deleteQuietly(in.dir());
+            StagingDirs.delete(in.dir());
             in.source().tell(new ReceiveStatus(id, "failed", why, "", 0, List.of(), 0));
         }
         return Behaviors.same();
@@ -420,7 +420,7 @@ public final class Agent {
         if (in != null) {
             in.running().complete(null);
             in.memory().discard();
-            deleteQuietly(in.dir());
+            StagingDirs.delete(in.dir());
         }
         List<Integer> pids = restored.remove(m.id());
         if (pids != null) {
@@ -451,9 +451,5 @@ public final class Agent {
         } catch (KernelException e) {
             return true;
         }
-    }
-
-    private static void deleteQuietly(Path dir) {
-        StagingDirs.delete(dir);
     }
 }

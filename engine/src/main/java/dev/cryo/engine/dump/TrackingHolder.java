@@ -1,5 +1,6 @@
 package dev.cryo.engine.dump;
 
+import dev.cryo.engine.files.Leftovers;
 import dev.cryo.engine.DumpException;
 import dev.cryo.kernel.Fcntl;
 import dev.cryo.kernel.Fd;
@@ -100,11 +101,7 @@ public final class TrackingHolder {
             throw new DumpException("the tree's write tracking cannot be kept for the next dump: " + e.getMessage(), e);
         } finally {
             copies.forEach(Fd::close);
-            try {
-                Files.deleteIfExists(pidFile);
-            } catch (IOException ignored) {
-                // a stray pid file holds no state
-            }
+            Leftovers.delete(pidFile); // a stray pid file holds no state
         }
     }
 
@@ -144,7 +141,7 @@ public final class TrackingHolder {
         if (!same(holder, Long.parseLong(h[2])) || !isHolder(holder)) {
             notes.add("the pre-dump's tracking is gone (its holder, pid " + holder + ", exited: its time ran out, "
                     + "the tree's root exited, or it was killed): every page is copied again");
-            forget(file);
+            Leftovers.delete(file); // the holder is gone: the file names nothing that lives
             return new Taken(uffds, notes);
         }
         try (Fd pidfd = Sys.pidfdOpen(holder)) {
@@ -174,7 +171,7 @@ public final class TrackingHolder {
             notes.add("the pre-dump's tracking cannot be taken back (" + e.getMessage() + "): every page is copied again");
         } finally {
             kill(holder);
-            forget(file);
+            Leftovers.delete(file); // the holder is gone: the file names nothing that lives
         }
         return new Taken(uffds, notes);
     }
@@ -258,14 +255,6 @@ public final class TrackingHolder {
             return Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd.value())).toString();
         } catch (IOException e) {
             return "unreadable: " + e.getMessage();
-        }
-    }
-
-    private static void forget(Path file) {
-        try {
-            Files.deleteIfExists(file);
-        } catch (IOException ignored) {
-            // the holder is gone: the file names nothing that lives
         }
     }
 

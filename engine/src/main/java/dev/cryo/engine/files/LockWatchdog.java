@@ -125,7 +125,7 @@ public final class LockWatchdog implements AutoCloseable {
             if (write != null) {
                 write.close();
             }
-            deleteQuietly(file);
+            Leftovers.delete(file);
             throw new KernelException("cannot start the watchdog that would undo the network lock should cryo die: "
                     + e.getMessage(), e);
         }
@@ -172,7 +172,7 @@ public final class LockWatchdog implements AutoCloseable {
             } catch (IOException ignored) {
                 // the file goes below
             }
-            deleteQuietly(file);
+            Leftovers.delete(file);
         }
     }
 
@@ -192,17 +192,6 @@ public final class LockWatchdog implements AutoCloseable {
         java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(s.getBytes(StandardCharsets.UTF_8));
         while (b.hasRemaining()) {
             out.write(b);
-        }
-    }
-
-    private static void deleteQuietly(Path p) {
-        if (p == null) {
-            return;
-        }
-        try {
-            Files.deleteIfExists(p);
-        } catch (IOException ignored) {
-            // a stray watch file holds nothing of the tree's
         }
     }
 

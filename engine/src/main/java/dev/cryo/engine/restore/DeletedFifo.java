@@ -1,5 +1,6 @@
 package dev.cryo.engine.restore;
 
+import dev.cryo.engine.files.Leftovers;
 import dev.cryo.engine.files.PipeHandler;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.LocalPipe;
@@ -32,7 +33,7 @@ final class DeletedFifo {
             Sys.mkfifo(temp.toString(), 0600);
             Sys.chownChmod(temp.toString(), node.uid(), node.gid(), node.mode());
         } catch (KernelException e) {
-            delete(temp);
+            Leftovers.delete(temp);
             throw new RestoreException("cannot make the deleted FIFO " + p.fifoPath() + " again as " + temp + ": "
                     + e.getMessage());
         }
@@ -48,7 +49,7 @@ final class DeletedFifo {
                 at = original;
             }
         } catch (IOException | UnsupportedOperationException e) {
-            delete(kept); // the path could not be taken: the node stays beside it
+            Leftovers.delete(kept); // the path could not be taken: the node stays beside it
             kept = null;
         }
         try {
@@ -58,22 +59,12 @@ final class DeletedFifo {
                 try {
                     Files.move(kept, original, StandardCopyOption.ATOMIC_MOVE); // unlinks the node too
                 } catch (IOException e) {
-                    delete(at);
+                    Leftovers.delete(at);
                 }
             } else {
-                delete(at);
+                Leftovers.delete(at);
             }
         }
     }
 
-    private static void delete(Path p) {
-        if (p == null) {
-            return;
-        }
-        try {
-            Files.deleteIfExists(p);
-        } catch (IOException ignored) {
-            // best effort: a stray node left beside the path
-        }
-    }
 }

@@ -1,5 +1,6 @@
 package dev.cryo.engine.restore;
 
+import dev.cryo.engine.files.Leftovers;
 import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.files.MemfdHandler;
 import dev.cryo.engine.model.FdImage;
@@ -378,7 +379,7 @@ public final class SharedMemoryHub implements AutoCloseable {
                 at = original;
             }
         } catch (IOException | UnsupportedOperationException | dev.cryo.kernel.KernelException e) {
-            deleteQuietly(keep); // the path cannot be taken: beside it then
+            Leftovers.delete(keep); // the path cannot be taken: beside it then
             keep = null;
         }
         try {
@@ -396,10 +397,10 @@ public final class SharedMemoryHub implements AutoCloseable {
                     Files.deleteIfExists(at);
                 }
             } catch (IOException e) {
-                deleteQuietly(at);
+                Leftovers.delete(at);
             }
             for (Path d : madeDirs) { // deepest first
-                deleteQuietly(d);
+                Leftovers.delete(d);
             }
         }
     }
@@ -422,7 +423,7 @@ public final class SharedMemoryHub implements AutoCloseable {
                         java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
             } catch (IOException e) {
                 List<Path> done = List.copyOf(made.subList(i + 1, made.size()));
-                done.forEach(SharedMemoryHub::deleteQuietly); // cannot: the ghost goes to the temporary directory
+                done.forEach(Leftovers::delete); // cannot: the ghost goes to the temporary directory
                 return List.of();
             }
         }
@@ -455,7 +456,7 @@ public final class SharedMemoryHub implements AutoCloseable {
         try {
             link(live, at);
         } catch (IOException | RuntimeException e) {
-            madeDirs.forEach(SharedMemoryHub::deleteQuietly);
+            madeDirs.forEach(Leftovers::delete);
             throw new RestoreException("cannot link " + live + " as " + at + " again: " + e);
         }
         // another file has the name: it swaps names with the link for that instant and takes its name back
@@ -483,12 +484,12 @@ public final class SharedMemoryHub implements AutoCloseable {
                 if (swapped) {
                     Files.move(at, original, java.nio.file.StandardCopyOption.ATOMIC_MOVE); // unlinks the link too
                 } else {
-                    deleteQuietly(at);
+                    Leftovers.delete(at);
                 }
             } catch (IOException e) {
-                deleteQuietly(at);
+                Leftovers.delete(at);
             }
-            madeDirs.forEach(SharedMemoryHub::deleteQuietly); // deepest first
+            madeDirs.forEach(Leftovers::delete); // deepest first
         }
     }
 
@@ -563,17 +564,6 @@ public final class SharedMemoryHub implements AutoCloseable {
     /** Ghosts made with O_TMPFILE, held here until every task opened or mapped them. */
     private final List<SharedMemoryFile> tmpfiles = new java.util.ArrayList<>();
 
-
-    private static void deleteQuietly(Path p) {
-        if (p == null) {
-            return;
-        }
-        try {
-            Files.deleteIfExists(p);
-        } catch (IOException ignored) {
-            // best effort: a stray temporary file
-        }
-    }
 
     /** The ghost's data extents at their offsets (its contents hold them one after the other), then its size. */
     private static void writeExtents(GhostFile g, java.nio.channels.FileChannel ch, Path p) throws IOException {
