@@ -237,6 +237,8 @@ public final class PageChannel {
         private final Channel channel = new Channel();
         private final Cancellable watchdog;
         private volatile long writingSince; // 0: not in a write
+        private volatile long endedAt; // when the image's end went out (nanoTime | 1); 0: not yet
+        private final long silenceBound;
         private volatile String cutReason;
         private volatile java.util.function.Consumer<Running> onRunning = r -> { };
 
@@ -245,6 +247,7 @@ public final class PageChannel {
             this.link = link;
             this.out = link.output();
             this.receipts = new Receipts(this::flush, ioTimeout);
+            this.silenceBound = ioTimeout.toNanos();
             InputStream in = link.input();
             Thread reader = new Thread(() -> readReceipts(in), "cryo-page-receipts");
             reader.setDaemon(true);
@@ -262,7 +265,9 @@ public final class PageChannel {
         /**
          * Receipts until the receiver closes. While the image is being written, silence is no failure
          * (the writes' watchdog bounds a dead link); once it is all sent, a receiver silent for the io
-         * timeout is let go.
+         * timeout since the end is let go. The read's timeout counts from the read's start, which may be
+         * long before the end: a small image written for ~5 s at load 35 was let go at once after its end,
+         * and the receiver's last receipt failed with a broken pipe (PageChannelTest).
          */
         private void readReceipts(InputStream in) {
             String failure = null;
@@ -276,7 +281,8 @@ public final class PageChannel {
                             receipts.taken(v);
                         }
                     } catch (java.net.SocketTimeoutException silent) {
-                        if (!channel.isOpen()) {
+                        long ended = endedAt;
+                        if (ended != 0 && System.nanoTime() - ended >= silenceBound) {
                             failure = "no receipt from the receiver since the image ended";
                             return;
                         }
@@ -440,6 +446,7 @@ public final class PageChannel {
                     if (cutReason != null) { // cut meanwhile: the end may not have gone out
                         throw new IOException(cutReason);
                     }
+                    endedAt = System.nanoTime() | 1;
                 } catch (IOException e) {
                     cut(cutReason != null ? cutReason : e.getMessage());
                     throw e;

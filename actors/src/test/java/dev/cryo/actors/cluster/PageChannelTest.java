@@ -237,6 +237,33 @@ class PageChannelTest {
         assertEquals(new PageChannel.Running(42, List.of(7, 70000, 123456)), heard.get(30, TimeUnit.SECONDS));
     }
 
+    /**
+     * The sender's wait for the receiver after the image's end counts from the end, not from the start of the
+     * receipt thread's read, which may be nearly an io timeout earlier: with the receiver's work on the last chunk
+     * taking 2.5 s, the sender let it go 1 s after the end, and the receiver's last receipt failed with a broken
+     * pipe (the flake of theReceiversRunningComesBack... at load 35, where the image's writing took ~5 s).
+     */
+    @Test
+    void theSendersWaitForTheLastReceiptCountsFromTheImagesEnd() throws Exception {
+        String id = expect();
+        dev.cryo.engine.restore.ArrivingMemory slow = new dev.cryo.engine.restore.ArrivingMemory("test");
+        memories.put(id, slow);
+        PageChannel.Sender s = PageChannel.connect(kit.system(), tls, "127.0.0.1", server.port(), id,
+                Duration.ofSeconds(10), Duration.ofSeconds(4));
+        StreamImageSink sink = new StreamImageSink(s.channel(), "test", ModelCodecs.ALL, ImageOptions.defaults(),
+                s.delivery());
+        ByteBuffer pages = ByteBuffer.allocateDirect(4096);
+        sink.writePages(1234, 0x7f0000000000L, 1, pages);
+        sink.sync(); // the receipt thread's next read begins with this receipt: it times out 4 s later
+        Thread.sleep(3000);
+        synchronized (slow) { // the receiver's thread waits at the last chunk, 2.5 s past the image's end
+            sink.writePages(1234, 0x7f0000001000L, 1, pages.clear());
+            sink.commit();
+            Thread.sleep(2500);
+        }
+        assertEquals("ok", outcome(id));
+    }
+
     @Test
     void aFailedRestoreSaysNothingOnTheChannel() throws Exception {
         String id = expect();
