@@ -156,6 +156,9 @@ public final class DumpSupervisor {
                 s.ctx.getLog().warn("dump of pid {} stopped before its end: its sockets were let go as after a failure{}",
                         s.request.pid(), problems.isEmpty() ? "" : " (" + String.join("; ", problems) + ")");
             }
+            if (signal instanceof org.apache.pekko.actor.typed.PostStop && s.ghostPieces != null) {
+                s.ghostPieces.cancel("the dump stopped before its end"); // its writer, a child, stops too
+            }
             if (signal instanceof org.apache.pekko.actor.typed.PostStop) {
                 // a caller still waiting heard nothing until its ask's timeout (the dump's timeout + the seize's + 60 s)
                 s.reply(new Failed("pid " + s.request.pid() + ": the dump stopped before its end"
@@ -426,6 +429,9 @@ public final class DumpSupervisor {
     /** The pages tasks share with their parents, found once the tree is frozen (none before). */
     private dev.cryo.engine.memory.ParentSharing.Found parentSharing = dev.cryo.engine.memory.ParentSharing.Found.NONE;
 
+    /** Where the task dumpers' reads of big deleted files go; cancelled when the writer takes no more. */
+    private GhostPieceSink ghostPieces;
+
     private TaskDumper.CollectJob collectJob() {
         if (sockets == null) { // one for the whole dump: pre-copy rounds and the final collect share it
             sockets = new SocketDumpState(request.sockets(), request.pid(), tasks.keySet(), hold);
@@ -433,7 +439,10 @@ public final class DumpSupervisor {
         SharedFdContext files = new SharedFdContext(request.shellJob(),
                 tasks.keySet().stream().map(Pid::value).collect(java.util.stream.Collectors.toSet()), sockets,
                 ttyBytes, settings.dump().ghostLimit(), tables, queuedAtFreeze, landlock);
-        files.ghostFiles().streamTo(new GhostPieceSink(writer));
+        if (ghostPieces == null) { // one for the dump, as the writer
+            ghostPieces = new GhostPieceSink(writer);
+        }
+        files.ghostFiles().streamTo(ghostPieces);
         return new TaskDumper.CollectJob(writer, direct, pool, files,
                 settings.parallelism().regions(), request.progress(), settings.dump().timeout().toMillis(), parentSharing,
                 !hold && request.keepsTree(), // a migration's source is killed once its tree runs elsewhere
@@ -1518,6 +1527,9 @@ public final class DumpSupervisor {
         String reason = socketProblems.isEmpty() ? why : why + " (and " + String.join("; ", socketProblems) + ")";
         ctx.getLog().info("dump of pid {} failed: {}", request.pid(), reason);
         pool.cancel(reason); // copiers waiting for a buffer the aborted writer will not give back
+        if (ghostPieces != null) {
+            ghostPieces.cancel(reason); // as a deleted file's reader waiting for the writer to take a piece
+        }
         tasks.values().forEach(t -> t.tell(new TaskDumper.Release(false, taskAdapter)));
         writer.tell(new ImageWriterActor.Abort(ctx.messageAdapter(ImageWriterActor.Reply.class, WriterReply::new)));
         timers.startSingleTimer(new Timeout("releasing"), RELEASE_TIMEOUT);

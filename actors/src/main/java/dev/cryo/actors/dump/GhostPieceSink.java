@@ -11,7 +11,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * The pieces of a dump's big deleted files, to the image writer as the task dumpers read them: at most
  * {@link #IN_FLIGHT} wait for it at once, so a file of a GiB read faster than the image goes out (a migration's
- * link) is never held whole; the reader waits for room instead.
+ * link) is never held whole; the reader waits for room instead. A dump that ends meanwhile ({@link #cancel}:
+ * the writer aborted, or stopped, takes no more) fails the wait at once, where the reader's thread, its task's
+ * dumper, waited out the bound with the task still traced.
  */
 final class GhostPieceSink implements GhostFiles.Sink {
     static final int IN_FLIGHT = 2;
@@ -20,15 +22,27 @@ final class GhostPieceSink implements GhostFiles.Sink {
 
     private final ActorRef<ImageWriterActor.Command> writer;
     private final Semaphore room = new Semaphore(IN_FLIGHT);
+    private volatile String cancelled;
 
     GhostPieceSink(ActorRef<ImageWriterActor.Command> writer) {
         this.writer = writer;
     }
 
+    /** The dump ends ({@code why}): every reader waiting for room, and any to come, fails at once. */
+    void cancel(String why) {
+        cancelled = why;
+        room.release(Integer.MAX_VALUE / 2);
+    }
+
     @Override
     public void piece(GhostData d) {
         try {
-            if (!room.tryAcquire(TAKEN_WITHIN_S, TimeUnit.SECONDS)) {
+            boolean taken = room.tryAcquire(TAKEN_WITHIN_S, TimeUnit.SECONDS);
+            String why = cancelled;
+            if (why != null) {
+                throw new DumpException("the dump ended while a deleted file's contents were written: " + why);
+            }
+            if (!taken) {
                 throw new DumpException("the image writer took no piece of a deleted file's contents within "
                         + TAKEN_WITHIN_S + " s");
             }

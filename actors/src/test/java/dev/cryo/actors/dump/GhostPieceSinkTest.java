@@ -46,4 +46,25 @@ class GhostPieceSinkTest {
         assertEquals(8L, ((GhostData) third.record()).at());
         three.get();
     }
+
+    /** A dump that ends (its writer aborted) fails a reader waiting for room at once, not after the 120 s bound. */
+    @Test
+    void aReaderWaitingForRoomFailsAtOnceWhenTheDumpEnds() throws Exception {
+        TestProbe<ImageWriterActor.Command> writer = kit.createTestProbe();
+        GhostPieceSink sink = new GhostPieceSink(writer.getRef());
+        CompletableFuture<Void> three = CompletableFuture.runAsync(() -> {
+            for (int i = 0; i < 3; i++) {
+                sink.piece(new GhostData(1, 2, i * 4L, new byte[4]));
+            }
+        });
+        writer.expectMessageClass(ImageWriterActor.WriteRecordThen.class);
+        writer.expectMessageClass(ImageWriterActor.WriteRecordThen.class);
+        writer.expectNoMessage(Duration.ofMillis(300)); // the third waits for room the writer will never give
+        sink.cancel("pid 1: a failure");
+        java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
+                () -> three.get(60, java.util.concurrent.TimeUnit.SECONDS));
+        assertEquals("the dump ended while a deleted file's contents were written: pid 1: a failure", e.getCause().getMessage());
+        assertThrows(dev.cryo.engine.DumpException.class, () -> sink.piece(new GhostData(1, 2, 12, new byte[4])));
+        writer.expectNoMessage(Duration.ofMillis(100));
+    }
 }
