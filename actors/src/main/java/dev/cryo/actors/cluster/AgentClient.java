@@ -51,7 +51,6 @@ public final class AgentClient implements AutoCloseable {
                 .withValue("pekko.remote.warn-unsafe-watch-outside-cluster", ConfigValueFactory.fromAnyRef(false))
                 // its connection closing at exit is expected, not worth a warning on the user's terminal
                 .withValue("pekko.loglevel", ConfigValueFactory.fromAnyRef("ERROR"))
-                .withValue("pekko.remote.artery.advanced.handshake-timeout", ConfigValueFactory.fromAnyRef("60s"))
                 .withFallback(keys.arteryTls())
                 .withFallback(base);
         // started first: its handshake runs while the actor system starts

@@ -91,8 +91,6 @@ public final class AgentNode implements AutoCloseable {
                 .withValue("pekko.remote.artery.canonical.hostname", ConfigValueFactory.fromAnyRef(host))
                 .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(port))
                 .withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(seedAddresses))
-                // a busy host (a migration in full swing) must not lose its associations to a short handshake timeout
-                .withValue("pekko.remote.artery.advanced.handshake-timeout", ConfigValueFactory.fromAnyRef("60s"))
                 .withFallback(keys.arteryTls())
                 .withFallback(base);
     }

@@ -116,11 +116,18 @@ public final class ClusterKeys {
         return dir;
     }
 
-    /** Artery over TLS (TLSv1.3, mutual authentication) with these keys; no plain-text transport. */
+    /**
+     * Artery over TLS (TLSv1.3, mutual authentication) with these keys; no plain-text transport. Its bind, which
+     * loads the keys, may take the actor system's start Pekko's 3 s: at load 40 an agent and a CLI's client
+     * failed to start so ("Future timed out after [3000 milliseconds]", MigrationTest), and a busy host (a
+     * migration in full swing) must not lose its associations to a short handshake timeout either.
+     */
     public Config arteryTls() {
         String p = "pekko.remote.artery.ssl.config-ssl-engine.";
         return ConfigFactory.empty()
                 .withValue("pekko.remote.artery.transport", ConfigValueFactory.fromAnyRef("tls-tcp"))
+                .withValue("pekko.remote.artery.bind.bind-timeout", ConfigValueFactory.fromAnyRef("60s"))
+                .withValue("pekko.remote.artery.advanced.handshake-timeout", ConfigValueFactory.fromAnyRef("60s"))
                 .withValue(p + "key-store", ConfigValueFactory.fromAnyRef(dir.resolve(KEY_STORE).toString()))
                 .withValue(p + "trust-store", ConfigValueFactory.fromAnyRef(dir.resolve(TRUST_STORE).toString()))
                 .withValue(p + "key-store-password", ConfigValueFactory.fromAnyRef(password))
