@@ -1441,7 +1441,7 @@ public final class DumpSupervisor {
                     logThaw();
                     if (kill) {
                         releaseSockets(true, problems); // closed in repair mode: the peers notice nothing
-                        problems.addAll(semaphores.putBack());
+                        problems.addAll(semaphores.putBackAfter(tasks.keySet())); // a task not dead yet: a watcher's
                     } else if (!hold) {
                         try {
                             request.hooks().resumedAfterDump(request.pid().value(), treePids());
@@ -1460,6 +1460,7 @@ public final class DumpSupervisor {
                     if (kill) { // meant to die: the sockets go as after any kill, whatever its dumper is stuck in
                         left.forEach(DumpSupervisor::killQuietly);
                         releaseSockets(true, problems);
+                        problems.addAll(semaphores.putBackAfter(tasks.keySet())); // skipped before: kept the kill's undo
                     }
                     problems.add(0, "releasing the tree timed out (" + dev.cryo.engine.dump.SeizeDelay.explain(left) + ")");
                     reply(new Failed("the image is complete, but " + String.join("; ", problems)));

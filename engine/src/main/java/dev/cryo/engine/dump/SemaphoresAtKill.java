@@ -1,13 +1,27 @@
 package dev.cryo.engine.dump;
 
+import dev.cryo.engine.files.Leftovers;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Namespaces;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Spawner;
 import dev.cryo.kernel.SysvIpc;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.proc.ProcStat;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -20,6 +34,10 @@ import java.util.Set;
  * are taken before the kill and every semaphore the exits changed — its last operation is then a tree
  * task's — is put back by a semop without SEM_UNDO, which leaves everyone's undo entries alone. The
  * restored tasks get their adjustments back from the image ({@link dev.cryo.engine.ipc.SemUndo}).
+ *
+ * <p>A killed task stuck in the kernel before its exit reaches exit_sem (a FUSE request in flight, D) applies its
+ * adjustments whenever it gets there, after the dump has returned: such tasks go to a watcher of their own, a JVM
+ * outliving cryo's, which puts back what their exits change once they are gone ({@link #main}).
  */
 public final class SemaphoresAtKill {
     private record SemSet(int id, int[] values) {}
@@ -49,8 +67,108 @@ public final class SemaphoresAtKill {
         return new SemaphoresAtKill(sets, new HashSet<>(treePids));
     }
 
+    /** The watcher's name, as ps shows it, and the first line of its file. */
+    private static final String NAME = "cryo-sem-putback";
+    /** How long the watcher waits for a stuck task: a task stuck longer is stuck for good (its exit never comes). */
+    static final Duration WATCH = Duration.ofMinutes(10);
+
+    /**
+     * Once the killed tasks have exited: puts back what their exits changed. A task of {@code killed} not gone
+     * yet (stuck before its exit's SEM_UNDO step) is handed to a watcher that puts back what its exit changes
+     * once it is gone. Returns what could not be put back, and a note naming each task still to go and the watcher.
+     */
+    public List<String> putBackAfter(Collection<Pid> killed) {
+        if (before.isEmpty()) {
+            return List.of();
+        }
+        Map<Pid, Long> stuck = new LinkedHashMap<>();
+        for (Pid p : killed) {
+            long started = alive(p);
+            if (started >= 0) {
+                stuck.put(p, started);
+            }
+        }
+        List<String> problems = putBack();
+        if (!stuck.isEmpty()) {
+            problems.add(handOver(stuck));
+        }
+        return problems;
+    }
+
+    /** {@code p}'s start time while any thread of it has not exited (whose exit may still apply SEM_UNDO); else -1. */
+    private static long alive(Pid p) {
+        try {
+            ProcStat st = ProcFs.stat(p);
+            boolean leaderGone = st.state() == 'Z' || st.state() == 'X';
+            return leaderGone && ProcFs.tasks(p).size() <= 1 ? -1 : st.starttime();
+        } catch (KernelException gone) {
+            return -1;
+        }
+    }
+
+    private String handOver(Map<Pid, Long> stuck) {
+        String who = "pid" + (stuck.size() == 1 ? " " : "s ") + stuck.keySet().stream().map(Pid::toString)
+                .collect(java.util.stream.Collectors.joining(", "));
+        Path file = null;
+        try {
+            file = Files.createTempFile(NAME + "-", "", PosixFilePermissions.asFileAttribute(
+                    PosixFilePermissions.fromString("rw-------")));
+            StringBuilder b = new StringBuilder(NAME).append('\n');
+            stuck.forEach((p, started) -> b.append("task ").append(p.value()).append(' ').append(started).append('\n'));
+            for (SemSet set : before) {
+                b.append("set ").append(set.id());
+                Arrays.stream(set.values()).forEach(v -> b.append(' ').append(v));
+                b.append('\n');
+            }
+            Files.writeString(file, b, StandardCharsets.UTF_8);
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            // the outer shell starts the watcher in the background and exits: it is no child of this JVM's
+            Pid outer = Spawner.spawn("/bin/sh", List.of("/bin/sh", "-c", "\"$@\" >/dev/null 2>&1 &", NAME, java,
+                    "-XX:-UsePerfData", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx32m", "-cp",
+                    System.getProperty("java.class.path"), SemaphoresAtKill.class.getName(), file.toString()),
+                    List.of("PATH=/usr/bin:/bin"), true);
+            Spawner.reap(outer);
+            return who + " of the killed tree had not exited (stuck in the kernel): the SEM_UNDO adjustments its exit"
+                    + " applies to the host's semaphores are put back once it is gone, for at most " + WATCH.toMinutes()
+                    + " min (" + NAME + ")";
+        } catch (IOException | RuntimeException e) {
+            Leftovers.delete(file);
+            return who + " of the killed tree had not exited (stuck in the kernel): the SEM_UNDO adjustments its exit"
+                    + " applies to the host's semaphores will stay, no watcher could be started (" + e.getMessage() + ")";
+        }
+    }
+
+    /** The watcher: args[0] its file. Waits for the tasks to be gone, then puts back what their exits changed. */
+    public static void main(String[] args) throws Exception {
+        Path file = Path.of(args[0]);
+        List<String> lines = Files.readAllLines(file);
+        Leftovers.delete(file);
+        if (lines.isEmpty() || !lines.get(0).equals(NAME)) {
+            System.exit(2);
+        }
+        Map<Pid, Long> tasks = new LinkedHashMap<>();
+        List<SemSet> sets = new ArrayList<>();
+        for (String l : lines.subList(1, lines.size())) {
+            String[] w = l.split(" ");
+            if (w[0].equals("task")) {
+                tasks.put(Pid.of(Integer.parseInt(w[1])), Long.parseLong(w[2]));
+            } else if (w[0].equals("set")) {
+                sets.add(new SemSet(Integer.parseInt(w[1]), Arrays.stream(w, 2, w.length).mapToInt(Integer::parseInt).toArray()));
+            }
+        }
+        long deadline = System.nanoTime() + WATCH.toNanos();
+        while (tasks.entrySet().stream().anyMatch(e -> alive(e.getKey()) == e.getValue()) && System.nanoTime() < deadline) {
+            Thread.sleep(20); // a task's end cannot be waited on from here (no pidfd poll in this JVM): a short poll
+        }
+        Set<Integer> pids = new HashSet<>();
+        tasks.keySet().forEach(p -> pids.add(p.value()));
+        List<String> problems = new SemaphoresAtKill(sets, pids).putBack();
+        problems.forEach(System.err::println);
+        System.exit(problems.isEmpty() ? 0 : 1);
+    }
+
     /** Once every killed task has exited: puts back what their exits changed; returns what could not be. */
-    public List<String> putBack() {
+    List<String> putBack() {
         List<String> problems = new ArrayList<>();
         for (SemSet s : before) {
             int[] now, pids;
