@@ -44,10 +44,13 @@ public final class SemaphoresAtKill {
 
     private final List<SemSet> before;
     private final Set<Integer> tree;
+    /** Each tree task's start time while frozen: a pid taken by another process since names no task of the tree. */
+    private final Map<Integer, Long> started;
 
-    private SemaphoresAtKill(List<SemSet> before, Set<Integer> tree) {
+    private SemaphoresAtKill(List<SemSet> before, Set<Integer> tree, Map<Integer, Long> started) {
         this.before = before;
         this.tree = tree;
+        this.started = started;
     }
 
     /** The values now, while the tree is frozen; nothing when no task shares cryo's ipc namespace. */
@@ -64,7 +67,11 @@ public final class SemaphoresAtKill {
                 }
             }
         }
-        return new SemaphoresAtKill(sets, new HashSet<>(treePids));
+        Map<Integer, Long> started = new java.util.HashMap<>();
+        if (!sets.isEmpty()) {
+            treePids.forEach(p -> started.put(p, alive(Pid.of(p))));
+        }
+        return new SemaphoresAtKill(sets, new HashSet<>(treePids), started);
     }
 
     /** The watcher's name, as ps shows it, and the first line of its file. */
@@ -83,9 +90,9 @@ public final class SemaphoresAtKill {
         }
         Map<Pid, Long> stuck = new LinkedHashMap<>();
         for (Pid p : killed) {
-            long started = alive(p);
-            if (started >= 0) {
-                stuck.put(p, started);
+            long now = alive(p);
+            if (now >= 0 && started.getOrDefault(p.value(), -1L) == now) {
+                stuck.put(p, now);
             }
         }
         List<String> problems = putBack();
@@ -162,7 +169,7 @@ public final class SemaphoresAtKill {
         }
         Set<Integer> pids = new HashSet<>();
         tasks.keySet().forEach(p -> pids.add(p.value()));
-        List<String> problems = new SemaphoresAtKill(sets, pids).putBack();
+        List<String> problems = new SemaphoresAtKill(sets, pids, Map.of()).putBack();
         problems.forEach(System.err::println);
         System.exit(problems.isEmpty() ? 0 : 1);
     }
