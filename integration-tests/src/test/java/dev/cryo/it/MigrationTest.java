@@ -638,7 +638,11 @@ class MigrationTest {
                     throw new RuntimeException(e);
                 }
             });
-            TwoHosts.awaitLog(hosts.logB, "receiving into", Duration.ofSeconds(120));
+            // the migration may end first (its CLI dead at its start, at load 40 once): then its word says why
+            DetachedProcess.awaitProbe(() -> m.isDone() || TwoHosts.count(hosts.logB, "receiving into") > 0,
+                    Duration.ofSeconds(120), "b to receive the image, or the migration to end");
+            assertTrue(TwoHosts.count(hosts.logB, "receiving into") > 0,
+                    () -> "the migration ended before b received anything:\n" + m.join());
             TwoHosts.sh("ip -n " + hosts.nsA + " link set " + hosts.linkA() + " down");
             TwoHosts.CliRun r = m.get();
             assertNotEquals(0, r.code(), r.toString());
