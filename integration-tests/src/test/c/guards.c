@@ -5,6 +5,12 @@
  * also gets MADV_WIPEONFORK. The pagemap shows a guard page as swapped, so a dump that copied it
  * failed (EFAULT). Prints "ready" and waits.
  *
+ * Shared mappings too (Linux 6.15+ guards them): four pages of shared anonymous memory and, with a
+ * directory as argument, four pages of a file there mapped shared, each with a guard on page 2 that
+ * was never written. Their pages are found in the object, not in the page table that alone shows the
+ * guard, and the guards were lost at restore. A second argument "data" writes the shared anonymous
+ * page 2 before its guard: data no copy can read through that mapping (refused).
+ *
  * On SIGUSR2 checks: writing to each guard page still faults (SIGSEGV caught with siglongjmp),
  * every other page still holds its byte and can be written, and the guards are still there in a
  * forked child. Prints "PASS" or "FAIL: <reason>".
@@ -14,6 +20,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,18 +45,44 @@ static void on_segv(int sig) {
     _exit(3);
 }
 
+static char *shared[2]; /* shared anonymous memory, a shared file mapping (or NULL) */
+
 static int guarded(int i) { return i == 1 || i == 2 || i == 6; }
 
-/* 1 when writing page i faulted */
-static int faults(int i) {
+/* 1 when writing the page at p faulted */
+static int faults_at(char *p) {
     armed = 1;
     if (sigsetjmp(jump, 1)) {
         armed = 0;
         return 1;
     }
-    *(volatile char *)(base + i * PG) = 'x';
+    *(volatile char *)p = 'x';
     armed = 0;
     return 0;
+}
+
+static int faults(int i) { return faults_at(base + i * PG); }
+
+/* pages 0, 1 and 3 hold 'A' + page, page 2 is a guard page never written */
+static char *shared_area(int fd, int data) {
+    char *p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, fd < 0 ? MAP_SHARED | MAP_ANONYMOUS : MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) fail("mmap shared");
+    for (int i = 0; i < 4; i++)
+        if (i != 2 || data) memset(p + i * PG, 'A' + i, PG);
+    if (madvise(p + 2 * PG, PG, MADV_GUARD_INSTALL)) fail("MADV_GUARD_INSTALL shared");
+    return p;
+}
+
+static const char *check_shared(void) {
+    for (int k = 0; k < 2; k++) {
+        if (shared[k] == NULL) continue;
+        if (!faults_at(shared[k] + 2 * PG))
+            return k ? "a shared file's guard page can be written" : "a shared guard page can be written";
+        for (int i = 0; i < 4; i++)
+            if (i != 2 && shared[k][i * PG + 9] != 'A' + i)
+                return k ? "a shared file's page lost its bytes" : "a shared page lost its bytes";
+    }
+    return NULL;
 }
 
 static const char *check_pages(void) {
@@ -63,7 +97,7 @@ static const char *check_pages(void) {
     return NULL;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
     struct sigaction sa;
@@ -78,12 +112,23 @@ int main(void) {
     if (madvise(base + PG, 2 * PG, MADV_GUARD_INSTALL) || madvise(base + 6 * PG, PG, MADV_GUARD_INSTALL))
         fail("MADV_GUARD_INSTALL");
     if (madvise(base + 8 * PG, PG, MADV_WIPEONFORK)) fail("MADV_WIPEONFORK");
+    shared[0] = shared_area(-1, argc > 2 && strcmp(argv[2], "data") == 0);
+    if (argc > 1) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/guarded", argv[1]);
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || ftruncate(fd, 4 * PG)) fail("guarded file");
+        shared[1] = shared_area(fd, 0);
+        close(fd);
+    }
     const char *bad = check_pages();
+    if (!bad) bad = check_shared();
     if (bad) fail(bad);
     printf("ready\n");
     while (!check) pause();
 
     bad = check_pages();
+    if (!bad) bad = check_shared();
     if (bad) {
         printf("FAIL: after the restore, %s\n", bad);
         return 1;

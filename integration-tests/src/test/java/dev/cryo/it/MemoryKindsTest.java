@@ -19,14 +19,40 @@ class MemoryKindsTest {
     /**
      * zdtm's maps12 found it refused (EFAULT copying them: the pagemap shows guard pages as swapped);
      * with --pre-copy they were then dropped silently (the tracker never sees a guard page written).
+     * The guard pages of a shared anonymous mapping and of a shared file mapping were lost silently
+     * (their pages are found in the object, not in the page table that alone shows a guard).
      */
     @ParameterizedTest
     @ValueSource(strings = {"", "--pre-copy"})
     void guardPagesStayGuardPages(String option) throws Exception {
-        try (DetachedProcess p = Workloads.program(tmp.resolve("guards.out"), "guards")) {
+        Path dir = java.nio.file.Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.program(tmp.resolve("guards.out"), "guards", dir.toString())) {
             String[] opts = option.isEmpty() ? new String[0] : new String[] {option};
             String out = RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img"), opts));
             assertTrue(out.contains("PASS"), out);
+        }
+    }
+
+    /**
+     * Data of shared anonymous memory behind a guard page of its only mapping: with --pre-copy the dump
+     * succeeded and the whole object came back as zeros (each round's copy through the guard failed,
+     * and the piece was owed to a frozen round that does not read shared objects still pre-copied).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"", "--pre-copy"})
+    void sharedDataBehindAGuardPageIsRefusedByName(String option) throws Exception {
+        Path dir = java.nio.file.Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.program(tmp.resolve("guards.out"), "guards", dir.toString(), "data")) {
+            java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("dump", "-t",
+                    Integer.toString(p.pid().value()), "-D", tmp.resolve("img").toString(), "--no-progress"));
+            if (!option.isEmpty()) {
+                args.add(option);
+            }
+            Cli r = Cli.run(args.toArray(String[]::new));
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(java.util.regex.Pattern.compile("pid " + p.pid().value() + ": the shared memory /dev/zero mapped at"
+                    + " 0x[0-9a-f]+ holds data behind its guard page\\(s\\)").matcher(r.err()).find(), r.toString());
+            assertTrue(java.nio.file.Files.exists(Path.of("/proc/" + p.pid().value())), "the tree runs on");
         }
     }
 

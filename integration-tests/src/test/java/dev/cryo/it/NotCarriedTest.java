@@ -171,6 +171,15 @@ class NotCarriedTest {
                                 + "fcntl.fcntl(a, 15, struct.pack('ii', 0, tid))",
                         " fd 5 \\(socket:\\[\\d+\\]\\): its signal owner \\(F_SETOWN_EX\\) is thread \\d+ of pid \\d+, a thread"
                                 + " of another process; not supported"),
+                // a guard page of a shared mapping over a page the object never held is carried (MemoryKindsTest);
+                // data of the object behind it cannot be read through that mapping, nor written back
+                python("data of shared memory behind a guard page", "import ctypes\nlibc = ctypes.CDLL(None)\n"
+                                + "libc.mmap.restype = ctypes.c_void_p\nlibc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t,"
+                                + " ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]\n"
+                                + "p = libc.mmap(None, 16384, 3, 0x21, -1, 0)\nctypes.memset(p + 8192, 7, 4096)\n"
+                                + "assert libc.madvise(ctypes.c_void_p(p + 8192), ctypes.c_size_t(4096), 102) == 0",
+                        ": the shared memory /dev/zero mapped at 0x[0-9a-f]+ holds data behind its guard page\\(s\\) at"
+                                + " 0x[0-9a-f]+ \\(MADV_GUARD_INSTALL\\), which this mapping cannot reach; not supported"),
                 // packet sockets and their TPACKET_V2 and V3 rings are carried (PacketSocketTest), and V1 rings
                 // never written to; a written V1 ring's frames tell their capture time in microseconds only,
                 // which may not tell the last one filled

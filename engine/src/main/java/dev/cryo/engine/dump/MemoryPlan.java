@@ -10,6 +10,7 @@ import dev.cryo.engine.model.VmaImage;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.proc.MapsEntry;
 import dev.cryo.kernel.PagemapScan;
+import dev.cryo.kernel.WriteTracker;
 import dev.cryo.kernel.proc.PagemapReader;
 import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.proc.SmapsEntry;
@@ -123,6 +124,11 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
                         advice).withSeals(kind.seals(pid, m)));
                 PageScan scan = new PageScan(pid, i, m, file, pagemap, scanner, sharedMemory, runs);
                 if (pagesPlanned.test(kind, m)) {
+                    if (m.shared() && mayHoldGuards(s)) {
+                        // a shared area's pages are found in its object, not in this page table, which alone
+                        // shows its guard pages: looked for first, so no page is read through one
+                        scan.guardPagesOnly();
+                    }
                     kind.planPages(scan);
                     scanned += scan.scannedPages();
                 } // else a pre-copied mapping: its tracker's frozen walk finds its pages and guard pages
@@ -164,6 +170,11 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
                     v.dumpedPages(), v.zeroPages(), advice, v.guards()).withSeals(kind.seals(pid, s.map())));
         }
         return out;
+    }
+
+    /** "gu": guard pages were installed in the area (kernels that flag it); where none flags it, any area may. */
+    private static boolean mayHoldGuards(SmapsEntry s) {
+        return s.vmFlags().contains("gu") || !WriteTracker.guardsFlagged();
     }
 
     private static int prot(MapsEntry m) {

@@ -7,6 +7,7 @@ import dev.cryo.kernel.Fcntl;
 import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.FileExtents;
 import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.PagemapScan;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.ProcessEvents;
 import dev.cryo.kernel.Sys;
@@ -215,6 +216,23 @@ public final class SharedPreCopy implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether {@code w} has guard pages (MADV_GUARD_INSTALL): a round's copy through one fails, and the piece it
+     * was in would be owed to a frozen round that does not re-read shared objects still pre-copied.
+     */
+    private static boolean guarded(Window w) {
+        try (PagemapScan scanner = PagemapScan.open(new Pid(w.pid()))) {
+            boolean[] any = {false};
+            if (scanner != null) {
+                long g = PagemapScan.PAGE_IS_GUARD;
+                scanner.scan(w.start(), w.end(), 0, g, 0, g, (a, b, c) -> any[0] = true);
+            }
+            return any[0];
+        } catch (RuntimeException gone) {
+            return false; // unmapped or exited meanwhile: the next look sees it gone
+        }
+    }
+
     /** Why the kernel may write {@code w} through a pin unseen (see {@link PinnedWrites}), or null. */
     private static String pinnedIn(PinnedWrites p, Window w) {
         return p.anywhere() != null ? p.anywhere()
@@ -248,6 +266,9 @@ public final class SharedPreCopy implements AutoCloseable {
                 why = "a mapping now shows pages the carrier's does not";
             } else if (ws.stream().anyMatch(w -> held.getOrDefault(w.pid(), Set.of()).contains(s.key))) {
                 why = "a task of the tree holds an fd of it (a write(2) is not tracked)";
+            } else if (guarded(s.carrier)) {
+                why = "pid " + s.carrier.pid() + "'s mapping of it at 0x" + Long.toHexString(s.carrier.start())
+                        + " has guard pages, which no copy can read through";
             }
             if (why != null) {
                 s.abandoned = why;

@@ -213,9 +213,27 @@ public final class PageScan {
                 for (long[] d : FileExtents.held(fd, r[0] * PAGE, r[1] * PAGE, hugePage)) {
                     long from = d[0] / PAGE * PAGE;
                     long to = (d[1] + PAGE - 1) / PAGE * PAGE;
-                    out.add(new PageRun(index, map.start() + (from - map.offset()), (int) ((to - from) / PAGE),
-                            viaProcMem, true));
+                    long at = map.start() + (from - map.offset());
+                    refuseBehindGuard(at, at + (to - from));
+                    out.add(new PageRun(index, at, (int) ((to - from) / PAGE), viaProcMem, true));
                 }
+            }
+        }
+    }
+
+    /**
+     * Data of a shared object behind a guard page of this mapping (put there before the guard, or by
+     * another mapping) cannot be read through it (EFAULT), nor written back through it at restore.
+     */
+    private void refuseBehindGuard(long from, long to) {
+        for (int i = 0; i < guards.size(); i += 2) {
+            long g = guards.get(i);
+            long end = g + guards.get(i + 1) * PAGE;
+            if (g < to && from < end) {
+                throw new dev.cryo.engine.DumpException("pid " + pid + ": the shared memory " + map.path() + " mapped at 0x"
+                        + Long.toHexString(map.start()) + " holds data behind its guard page(s) at 0x"
+                        + Long.toHexString(Math.max(g, from)) + " (MADV_GUARD_INSTALL), which this mapping cannot reach;"
+                        + " not supported");
             }
         }
     }
