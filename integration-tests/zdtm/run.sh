@@ -3,5 +3,6 @@
 # ZDTM_DIR: setup.sh's directory (default /tmp/cryo-zdtm); CRYO: the cryo launcher (default this checkout's).
 here=$(cd "$(dirname "$0")" && pwd)
 cd "${ZDTM_DIR:-/tmp/cryo-zdtm}"/criu-4.1.1/test || { echo "run setup.sh first" >&2; exit 1; }
-export ZDTM_TERM_WAIT=${ZDTM_TERM_WAIT:-120} ZDTM_CRIU_TIMEOUT=${ZDTM_CRIU_TIMEOUT:-300}
+# ZDTM_NO_V1_CGROUPS=0 for the cgroup0*/cgroup_* tests only (ns flavor): zdtm.py then makes its named v1 hierarchies
+export ZDTM_TERM_WAIT=${ZDTM_TERM_WAIT:-120} ZDTM_CRIU_TIMEOUT=${ZDTM_CRIU_TIMEOUT:-300} ZDTM_NO_V1_CGROUPS=${ZDTM_NO_V1_CGROUPS:-1}
 exec python3 zdtm.py run --criu-bin "$here/cryo-criu" --keep-going --ignore-taint "$@"
