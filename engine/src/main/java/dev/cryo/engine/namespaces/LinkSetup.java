@@ -15,8 +15,9 @@ import java.util.function.BiConsumer;
  * What a restore gives a net namespace's devices, made as rtnetlink requests from the calling thread
  * ({@link LinkRequests}) instead of an ip process each (fork, exec: 25-45 ms apiece of a migrated container's
  * downtime at load 11-33): its veth pairs, and the {@code ip -batch} lines of addresses and devices up or enslaved
- * ("addr add 10.1.0.2/24 scope global dev veth0", "link set veth0 up", "link set veth0 master br0"). A line of any
- * other form makes {@link #apply} do nothing, and ip does them all as before.
+ * ("addr add 10.1.0.2/24 scope global dev veth0", "link set veth0 up", "link set veth0 master br0"), and its unicast
+ * routes ({@link #routes}: "route add default via 10.1.0.1 dev veth0 scope global"). A line of any other form makes
+ * {@link #apply} or {@link #routes} do nothing, and ip does them all as before.
  */
 final class LinkSetup {
     private LinkSetup() {}
@@ -33,12 +34,117 @@ final class LinkSetup {
             }
             steps.add(step);
         }
+        run(steps);
+        return true;
+    }
+
+    private static void run(List<BiConsumer<LinkRequests, Fd>> steps) {
         if (!steps.isEmpty()) {
             try (LinkRequests rt = LinkRequests.open(); Fd s = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_DGRAM, 0)) {
                 steps.forEach(st -> st.accept(rt, s));
             }
         }
+    }
+
+    /** The routing tables and protocols ip names (iproute2's rt_tables and rt_protos), the preferences of an IPv6 route. */
+    private static final Map<String, Integer> TABLES = Map.of("main", Sockets.RT_TABLE_MAIN, "local", 255, "default", 253);
+    private static final Map<String, Integer> PROTOCOLS = Map.ofEntries(Map.entry("redirect", 1), Map.entry("kernel", 2),
+            Map.entry("boot", Sockets.RTPROT_BOOT), Map.entry("static", 4), Map.entry("ra", 9), Map.entry("zebra", 11),
+            Map.entry("bird", 12), Map.entry("dhcp", 16), Map.entry("keepalived", 18), Map.entry("babel", 42),
+            Map.entry("bgp", 186), Map.entry("isis", 187), Map.entry("ospf", 188), Map.entry("rip", 189));
+    private static final Map<String, Integer> PREFS = Map.of("low", 3, "medium", 0, "high", 1);
+
+    /**
+     * Does the {@code ip FAMILY -batch} lines {@code lines} ("route add 10.2.0.0/16 via 10.1.0.1 dev veth0 metric 100
+     * scope global") of {@code family} ("-4" or "-6") in the calling thread's net namespace, in order; false (nothing
+     * done) if one is of a form not read here (route types, metrics such as mtu, multipath, expires...).
+     */
+    static boolean routes(String family, List<String> lines, String where) {
+        List<BiConsumer<LinkRequests, Fd>> steps = new ArrayList<>();
+        for (String line : lines) {
+            BiConsumer<LinkRequests, Fd> step = route(family.equals("-6") ? 16 : 4, line.strip().split("\\s+"),
+                    "ip " + family + " " + line + " in " + where);
+            if (step == null) {
+                return false;
+            }
+            steps.add(step);
+        }
+        run(steps);
         return true;
+    }
+
+    private static BiConsumer<LinkRequests, Fd> route(int length, String[] w, String shown) {
+        if (w.length < 3 || !w[0].equals("route") || !w[1].equals("add")) {
+            return null;
+        }
+        byte[] dst = null;
+        int dstLen = 0;
+        if (!w[2].equals("default")) {
+            int slash = w[2].indexOf('/');
+            dst = literal(slash < 0 ? w[2] : w[2].substring(0, slash));
+            dstLen = slash < 0 ? length * 8 : number(w[2].substring(slash + 1), length * 8);
+            if (dst == null || dst.length != length || dstLen < 0) {
+                return null;
+            }
+        }
+        byte[] gateway = null, src = null;
+        String dev = null;
+        Integer metric = null, pref = null, scope = null;
+        int table = Sockets.RT_TABLE_MAIN, protocol = Sockets.RTPROT_BOOT, flags = 0;
+        for (int i = 3; i < w.length; i++) {
+            if (w[i].equals("onlink")) {
+                flags |= Sockets.RTNH_F_ONLINK;
+                continue;
+            }
+            if (i + 1 == w.length) {
+                return null;
+            }
+            String v = w[++i];
+            switch (w[i - 1]) {
+                case "via" -> gateway = literal(v);
+                case "src" -> src = literal(v);
+                case "dev" -> dev = v;
+                case "metric" -> metric = number(v, -1);
+                case "table" -> table = TABLES.getOrDefault(v, number(v, -1));
+                case "proto" -> protocol = PROTOCOLS.getOrDefault(v, number(v, 255));
+                case "scope" -> scope = SCOPES.getOrDefault(v, number(v, 255));
+                case "pref" -> pref = length == 16 ? PREFS.get(v) : null;
+                default -> {
+                    return null; // types, metrics (mtu, hoplimit...), nexthops, expires: ip's
+                }
+            }
+            boolean bad = switch (w[i - 1]) {
+                case "via" -> gateway == null || gateway.length != length;
+                case "src" -> src == null || src.length != length;
+                case "metric" -> metric < 0;
+                case "table" -> table <= 0;
+                case "proto" -> protocol < 0;
+                case "scope" -> scope < 0;
+                case "pref" -> pref == null;
+                default -> false;
+            };
+            if (bad) {
+                return null;
+            }
+        }
+        if (scope == null) {
+            return null; // ip picks one by the gateway and type
+        }
+        LinkRequests.Route r = new LinkRequests.Route(length == 16 ? SockAddr.AF_INET6 : SockAddr.AF_INET, dst, dstLen,
+                gateway, 0, table, protocol, scope, metric, src, flags, pref);
+        String d = dev;
+        return (rt, s) -> rt.route(d == null ? r : new LinkRequests.Route(r.family(), r.dst(), r.dstLen(), r.gateway(),
+                index(s, d, shown), r.table(), r.protocol(), r.scope(), r.metric(), r.prefSrc(), r.flags(), r.pref()), shown);
+    }
+
+    /** A decimal number up to {@code max} (-1: any int), -1 for anything else. */
+    private static int number(String s, int max) {
+        try {
+            int n = Integer.parseInt(s);
+            return n < 0 || max >= 0 && n > max ? -1 : n;
+        } catch (NumberFormatException e) {
+            return -1;
+        }
     }
 
     private static BiConsumer<LinkRequests, Fd> step(String[] w, String shown) {

@@ -52,6 +52,21 @@ class LinkSetupTest {
             "link set cry-ls1 master cry-lbr",
             "link set lo up", "link set cry-ls0 up", "link set cry-ls1 up", "link set cry-lbr up");
 
+    /** Routes of the forms NetNamespaceScan.route keeps, by family, in the order a restore gives them. */
+    private static final List<String> ROUTES4 = List.of(
+            "route add default via 10.91.0.254 dev cry-ls0 scope global",
+            "route add 10.95.0.0/16 via 10.91.0.2 dev cry-ls0 metric 100 proto static scope global",
+            "route add 10.96.0.0/24 dev cry-ls0 table 100 proto bird scope link",
+            "route add 10.97.0.0/24 dev cry-ls0 table 300 src 10.91.0.1 proto 42 scope link",
+            "route add 10.98.0.1 dev cry-ls0 scope link",
+            "route add 10.99.0.0/24 via 10.200.0.1 dev cry-ls0 onlink scope global",
+            "route add 10.100.0.0/24 dev lo metric 7 scope host");
+    private static final List<String> ROUTES6 = List.of(
+            "route add default via fd00:91::fe dev cry-ls0 metric 1024 pref medium scope global",
+            "route add fd00:95::/48 via fd00:91::2 dev cry-ls0 metric 10 proto static pref high scope global",
+            "route add fd00:96::/64 dev cry-ls0 table 200 metric 1024 pref low scope global",
+            "route add fd00:97::1 dev cry-ls0 metric 5 pref medium scope global");
+
     @Test
     void devicesAndAddressesMadeWithoutIpAreThoseIpMakes() throws Exception {
         Pid byIp = namespace("ip"), byIpPeer = namespace("ip-peer"), mine = namespace("mine"), minePeer = namespace("mine-peer");
@@ -63,12 +78,16 @@ class LinkSetupTest {
         NetnsCommand.run(byIp, "ip", "link", "add", "cry-lx0", "address", "02:00:00:00:91:03", "mtu", "1500", "index", "42",
                 "type", "veth", "peer", "name", "cry-lx1", "address", "02:00:00:00:91:04", "mtu", "1500", "netns", byIpPeer.toString());
         NetnsCommand.batch(byIp, null, LINES);
+        NetnsCommand.batch(byIp, "-4", ROUTES4);
+        NetnsCommand.batch(byIp, "-6", ROUTES6);
         Namespaces.inside(mine, "net", () -> {
             LinkSetup.veth(LinkSetup.end("cry-ls0", "02:00:00:00:91:01", "1400", "40"),
                     LinkSetup.end("cry-ls1", "02:00:00:00:91:02", "1300", "41"), 0, "veth ls");
             LinkSetup.veth(LinkSetup.end("cry-lx0", "02:00:00:00:91:03", "1500", "42"),
                     LinkSetup.end("cry-lx1", "02:00:00:00:91:04", "1500", null), minePeer.value(), "veth lx");
             assertTrue(LinkSetup.apply(LINES, "test"));
+            assertTrue(LinkSetup.routes("-4", ROUTES4, "test"));
+            assertTrue(LinkSetup.routes("-6", ROUTES6, "test"));
             return null;
         });
         for (String[] show : List.of(new String[] {"ip", "-o", "-d", "link", "show"}, new String[] {"ip", "-o", "addr", "show"},
@@ -92,9 +111,20 @@ class LinkSetupTest {
         Namespaces.inside(p, "net", () -> {
             assertFalse(LinkSetup.apply(List.of("link set lo up", "addr add 10.0.0.1 peer 10.0.0.2/32 scope global dev lo"), "test"));
             assertFalse(LinkSetup.apply(List.of("route add 10.0.0.0/8 dev lo"), "test"));
+            for (String other : List.of("route add 10.0.0.0/8 dev lo", "route add unreachable 10.0.0.0/8 scope global",
+                    "route add 10.0.0.0/8 dev lo mtu 1400 scope link", "route add 10.0.0.0/8 nhid 3 scope global",
+                    "route add 10.0.0.0/8 via inet6 fe80::1 dev lo scope global", "route add 10.0.0.0/8 dev lo table web scope link",
+                    "route add fd00::/8 dev lo scope link")) {
+                assertFalse(LinkSetup.routes("-4", List.of("route add 10.1.0.0/16 dev lo scope link", other), "test"), other);
+            }
+            assertFalse(LinkSetup.routes("-6", List.of("route add fd00::/8 dev lo expires 300sec pref medium scope global"), "test"));
             KernelException e = assertThrows(KernelException.class,
                     () -> LinkSetup.apply(List.of("addr add 10.93.0.1/24 scope global dev cry-none"), "the test's namespace"));
             assertTrue(e.getMessage().startsWith("ip addr add 10.93.0.1/24 scope global dev cry-none in the test's namespace failed"),
+                    e.getMessage());
+            e = assertThrows(KernelException.class,
+                    () -> LinkSetup.routes("-4", List.of("route add 10.94.0.0/16 via 10.200.0.1 scope global"), "the test's namespace"));
+            assertTrue(e.getMessage().startsWith("ip -4 route add 10.94.0.0/16 via 10.200.0.1 scope global in the test's namespace failed"),
                     e.getMessage());
             LinkSetup.apply(List.of("addr add 10.93.0.1/24 scope global dev lo"), "the test's namespace");
             e = assertThrows(KernelException.class,
@@ -103,5 +133,7 @@ class LinkSetupTest {
             return null;
         });
         assertFalse(NetnsCommand.run(p, "ip", "-o", "link", "show", "lo").contains("UP"), "nothing of the first list was done");
+        assertFalse(NetnsCommand.run(p, "ip", "-o", "route", "show", "table", "all").contains("10.1.0.0"),
+                "nor of a list of routes with one of another form");
     }
 }

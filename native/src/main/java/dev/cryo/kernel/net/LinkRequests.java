@@ -14,7 +14,7 @@ import java.nio.charset.StandardCharsets;
 /**
  * rtnetlink requests made in the calling thread's net namespace without an ip process (fork, exec and netlink:
  * 25-45 ms each in a migrated container's restore at load 11-33, its downtime): a veth pair, an address, a device up,
- * a device's master. Each is sent and acknowledged before the next, as {@code ip -batch} does them; a refused one
+ * a device's master, a unicast route. Each is sent and acknowledged before the next, as {@code ip -batch} does them; a refused one
  * throws with {@code shown} (the ip command it stands for) and the kernel's error.
  */
 public final class LinkRequests implements AutoCloseable {
@@ -101,6 +101,45 @@ public final class LinkRequests implements AutoCloseable {
         Message m = new Message(RTM_NEWLINK, 0);
         m.ifinfo(ifindex, 0, 0);
         m.u32(IFLA_MASTER, master);
+        request(m, shown);
+    }
+
+    /**
+     * A unicast route ({@code ip route add}), as ip sends it: {@code dst} null for default, {@code gateway},
+     * {@code prefSrc} null for none, {@code oif} 0 for none, {@code metric} and {@code pref} (IPv6's router preference)
+     * null for the kernel's, {@code flags} RTNH_F_ONLINK or 0.
+     */
+    public record Route(int family, byte[] dst, int dstLen, byte[] gateway, int oif, int table, int protocol, int scope,
+                        Integer metric, byte[] prefSrc, int flags, Integer pref) {}
+
+    /** Adds {@code r} ({@code ip route add ...}, NLM_F_CREATE | NLM_F_EXCL as ip's). */
+    public void route(Route r, String shown) {
+        Message m = new Message(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+        // struct rtmsg: a table above 255 goes in RTA_TABLE only, as ip sends it
+        m.b.put((byte) r.family()).put((byte) r.dstLen()).put((byte) 0).put((byte) 0)
+                .put((byte) (r.table() < 256 ? r.table() : 0)).put((byte) r.protocol()).put((byte) r.scope())
+                .put((byte) RTN_UNICAST).putInt(r.flags());
+        if (r.dst() != null) {
+            m.bytes(RTA_DST, r.dst());
+        }
+        if (r.gateway() != null) {
+            m.bytes(RTA_GATEWAY, r.gateway());
+        }
+        if (r.oif() != 0) {
+            m.u32(RTA_OIF, r.oif());
+        }
+        if (r.metric() != null) {
+            m.u32(RTA_PRIORITY, r.metric());
+        }
+        if (r.prefSrc() != null) {
+            m.bytes(RTA_PREFSRC, r.prefSrc());
+        }
+        if (r.table() >= 256) {
+            m.u32(RTA_TABLE, r.table());
+        }
+        if (r.pref() != null) {
+            m.b.putShort((short) 5).putShort((short) RTA_PREF).put((byte) r.pref().intValue()).put(new byte[3]);
+        }
         request(m, shown);
     }
 

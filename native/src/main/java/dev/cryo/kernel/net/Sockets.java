@@ -35,6 +35,12 @@ public final class Sockets {
     public static final int RTM_DELLINK = 17, RTM_NEWADDR = 20, RTM_DELADDR = 21;
     /** A route's notifications (a struct rtmsg follows: its protocol at offset 5), the kernel's own routes' protocol. */
     public static final int RTM_NEWROUTE = 24, RTM_DELROUTE = 25, RTPROT_KERNEL = 2;
+    /**
+     * A route's attributes (linux/rtnetlink.h, after the 12 bytes of struct rtmsg), its unicast type, the flag of a
+     * gateway taken as on the link, the main table, the protocol ip route add gives when none is named.
+     */
+    public static final int RTA_DST = 1, RTA_OIF = 4, RTA_GATEWAY = 5, RTA_PRIORITY = 6, RTA_PREFSRC = 7, RTA_TABLE = 15,
+            RTA_PREF = 20, RTN_UNICAST = 1, RTNH_F_ONLINK = 4, RT_TABLE_MAIN = 254, RTPROT_BOOT = 3;
     /** An address's own attribute (after the 8 bytes of struct ifaddrmsg), and the scope of a link-local one. */
     public static final int IFA_ADDRESS = 1, RT_SCOPE_LINK = 253;
     /**
