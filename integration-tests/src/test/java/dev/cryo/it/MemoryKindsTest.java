@@ -78,6 +78,22 @@ class MemoryKindsTest {
         }
     }
 
+    /**
+     * Data pages between zero pages (a JVM's heap, a Go arena, calloc'd buffers): ~8,000 chunks of one
+     * to a few pages, written into the restored task in batches of up to 1024 by one process_vm_writev each
+     * (more than one 32 MiB window of the image), beside a PROT_READ area the batch cannot write (its pages
+     * go through /proc/PID/mem) and zero pages over a private mapping of a file, which must be written. The
+     * heap's zero pages must not be resident after the restore (none is written).
+     */
+    @Test
+    void dataPagesBetweenZeroPagesComeBackAndTheZeroPagesAreNotWritten() throws Exception {
+        Path dir = java.nio.file.Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.program(tmp.resolve("zeroruns.out"), "zeroruns", dir.toString())) {
+            String out = RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img")));
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
     @Test
     void adviceAndLocksOfEachMappingComeBack() throws Exception {
         try (DetachedProcess p = Workloads.program(tmp.resolve("vmflags.out"), "vmflags")) {

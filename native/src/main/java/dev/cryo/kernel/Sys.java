@@ -587,6 +587,14 @@ public final class Sys {
         java.lang.ref.Reference.reachabilityFence(direct);
     }
 
+    /** The address of byte {@code offset} of a direct buffer (kept reachable by its caller while the kernel uses it). */
+    public static long address(java.nio.ByteBuffer direct, int offset) {
+        if (!direct.isDirect() || offset < 0 || offset > direct.capacity()) {
+            throw new IllegalArgumentException("need a direct buffer of at least " + offset + " bytes");
+        }
+        return Pointer.nativeValue(Native.getDirectBufferPointer(direct)) + offset;
+    }
+
     public static byte[] read(Pid pid, long remoteAddr, int len) {
         Memory m = new Memory(Math.max(len, 1));
         readFully(pid, remoteAddr, m, len);

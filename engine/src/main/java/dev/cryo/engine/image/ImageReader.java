@@ -180,6 +180,14 @@ public final class ImageReader implements AutoCloseable {
         return payload;
     }
 
+    /**
+     * Whether {@link #mappedPages} of {@code e} leaves the pages of earlier calls where they were (the
+     * window holds {@code e} already), so they may still be written from after it.
+     */
+    public boolean keepsMapped(IndexEntry e) {
+        return window != null && window.holds(e.offset(), (int) e.totalLength());
+    }
+
     /** The byte each page of a fill chunk holds, checked against its CRC. */
     public int fillByte(IndexEntry e) throws IOException {
         requireType(e, ChunkType.PAGES);

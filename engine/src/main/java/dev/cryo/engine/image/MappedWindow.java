@@ -42,6 +42,11 @@ final class MappedWindow implements AutoCloseable {
         return map.slice((int) (offset - start), length).order(ImageFormat.ORDER);
     }
 
+    /** Whether [offset, offset + length) lies in the mapped window: a {@link #slice} of it leaves earlier slices valid. */
+    boolean holds(long offset, int length) {
+        return map != null && offset >= start && offset + length <= end;
+    }
+
     private void release() {
         if (map != null) {
             MappedByteBuffer m = map;

@@ -18,14 +18,16 @@ import java.util.List;
 
 /**
  * Writes page chunks of the image into a task being restored: each chunk is read (CRC-checked)
- * into a direct buffer and copied into the task with process_vm_writev (through /proc/PID/mem where
- * the area is not writable); a fill chunk's pages are written from a buffer of its byte. Each writer owns its own
- * reader, so several run in parallel on different chunks.
+ * into a direct buffer and copied into the task with process_vm_writev, up to 1024 chunks' pages
+ * in one call ({@link WriteBatch}; through /proc/PID/mem where the area is not writable); a fill
+ * chunk's pages are written from a buffer of its byte. Each writer owns its own reader, so several
+ * run in parallel on different chunks.
  */
 public final class PageWriter implements AutoCloseable {
     private final ImageReader reader;
     private ByteBuffer buffer;
     private final PageFill fill = new PageFill();
+    private final WriteBatch batch = new WriteBatch();
 
     public PageWriter(Path imageDir, long maxChunk) throws IOException {
         this.reader = ImageReader.openForPages(imageDir, ModelCodecs.ALL, maxChunk); // the slices carry their index entries
@@ -51,9 +53,13 @@ public final class PageWriter implements AutoCloseable {
         byChunk.sort(Comparator.comparingLong((PageSlice s) -> s.chunk().offset()).thenComparingLong(PageSlice::address));
         long loaded = -1; // offset of the chunk in src
         ByteBuffer src = null;
+        long batched = 0; // pages in the batch
         for (PageSlice s : byChunk) {
             IndexEntry e = s.chunk();
             if (e.offset() != loaded) {
+                if (e.compressed() || !reader.keepsMapped(e)) { // the buffer or the mapped window is about to move
+                    batched = flush(pid, batched, pagesDone);
+                }
                 if (e.compressed()) {
                     if (buffer == null || buffer.capacity() < e.rawLength()) {
                         buffer = dev.cryo.engine.image.PageBuffers.allocate(Math.max(e.rawLength(), 1 << 20));
@@ -69,13 +75,26 @@ public final class PageWriter implements AutoCloseable {
             if (e.fill()) {
                 fill.write(s.address(), s.pages() * PageSlice.PAGE, src.get(0),
                         (address, from, len) -> write(pid, address, from, 0, len));
+                pagesDone.accept(s.pages());
             } else {
-                write(pid, s.address(), src, (int) (s.firstPage() * PageSlice.PAGE), (int) (s.pages() * PageSlice.PAGE));
+                if (batch.full()) {
+                    batched = flush(pid, batched, pagesDone);
+                }
+                batch.add(s.address(), src, (int) (s.firstPage() * PageSlice.PAGE), (int) (s.pages() * PageSlice.PAGE));
+                batched += s.pages();
             }
             pages += s.pages();
-            pagesDone.accept(s.pages());
         }
+        flush(pid, batched, pagesDone);
         return pages;
+    }
+
+    private long flush(Pid pid, long batched, java.util.function.LongConsumer pagesDone) throws IOException {
+        batch.flush(pid, (address, from, at, len) -> write(pid, address, from, at, len));
+        if (batched > 0) {
+            pagesDone.accept(batched);
+        }
+        return 0;
     }
 
     private void write(Pid pid, long address, ByteBuffer src, int at, int len) throws IOException {
