@@ -129,6 +129,26 @@ public final class SchedHandler {
     }
 
     /**
+     * The task's other threads, once cloned, lifted as its main thread is (SCHED_FIFO, reset on fork):
+     * the STATE stage's calls injected into each of them (its rseq, robust list, credentials...)
+     * waited for a CPU at every round trip, 5-10 ms apiece at load 20. Lifted only after their clone,
+     * which took the main thread's slack unlifted as their default; the Scheduling stage sets each
+     * one's policy, nice and slack from the image. Not when the main thread is not lifted.
+     */
+    public static void liftThreads(TaskContext t, java.util.List<Integer> tids) {
+        if (t.liftedFrom() == null) {
+            return;
+        }
+        for (int tid : tids) {
+            try {
+                Sched.setScheduler(tid, Sched.SCHED_FIFO, t.rtPriority(), true);
+            } catch (dev.cryo.kernel.SyscallException e) {
+                return; // they wait their turn, as before
+            }
+        }
+    }
+
+    /**
      * Whether the lift may last through the STATE stage until the Scheduling stage drops it: the
      * STATE stage's last round trips (the queued calls' flush, the registers) then wait for no CPU
      * (0.9-12.7 ms of a migration's downtime at load 15-34, mig47). Not when the image limits a real-time

@@ -25,6 +25,7 @@ public final class ThreadCreation implements StateStage {
         if (t.task().threads().size() < 2) {
             return;
         }
+        List<Integer> made = new java.util.ArrayList<>();
         dev.cryo.engine.timing.SchedHandler.unlifted(t, () -> { // a clone takes the task's timer slack as its default
             for (ThreadImage th : t.task().threads()) {
                 if (th.tid() == t.pid().value()) {
@@ -33,9 +34,11 @@ public final class ThreadCreation implements StateStage {
                 if (!spawn(t, th.tid())) {
                     throw new RestoreException("tid " + th.tid() + " is in use");
                 }
+                made.add(th.tid());
             }
             return null;
         });
+        dev.cryo.engine.timing.SchedHandler.liftThreads(t, made);
     }
 
     /**
