@@ -73,6 +73,8 @@ int main(int argc, char **argv) {
     unsigned char *heap = mmap(NULL, (size_t)HEAP_PAGES * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     unsigned char *ro = mmap(NULL, (size_t)RO_PAGES * PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (heap == MAP_FAILED || ro == MAP_FAILED) fail("mmap");
+    /* no huge page: one would make its zero pages resident (a host with THP "always") */
+    if (madvise(heap, (size_t)HEAP_PAGES * PG, MADV_NOHUGEPAGE) != 0) fail("madvise");
     for (long i = 0; i < HEAP_PAGES; i++) {
         int k = kind(i, 1);
         if (k != UNTOUCHED) data(heap + i * PG, i, 1);
