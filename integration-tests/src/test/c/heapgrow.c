@@ -7,7 +7,9 @@
  */
 #define _GNU_SOURCE
 #include "workload.h"
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/personality.h>
 #include <unistd.h>
@@ -49,7 +51,16 @@ int main(int argc, char **argv) {
         if (!blocks[n]) fail("malloc after");
         memset(blocks[n], n & 0xff, BLOCK);
     }
-    if (sbrk(0) == brk0) { printf("FAIL: the break did not move\n"); return 1; }
+    if (sbrk(0) == brk0) {
+        /* once seen in CI at load 20 after a migration: say why the kernel refused to grow it */
+        void *tried = sbrk(4096);
+        printf("FAIL: the break did not move from %p (sbrk(4096): %p, %s); maps:\n", brk0, tried,
+               tried == (void *)-1 ? strerror(errno) : "ok");
+        FILE *maps = fopen("/proc/self/maps", "r");
+        char line[512];
+        while (maps && fgets(line, sizeof line, maps)) fputs(line, stdout);
+        return 1;
+    }
     for (int i = 0; i < n; i++) {
         for (int j = 0; j < BLOCK; j += 4096) {
             if (blocks[i][j] != (i & 0xff)) { printf("FAIL: block %d\n", i); return 1; }

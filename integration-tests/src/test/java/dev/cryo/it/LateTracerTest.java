@@ -33,6 +33,9 @@ class LateTracerTest {
                 + "if os.fork() == 0:\n    c = os.fork()\n    if c == 0:\n        os.dup2(r, 0)\n"
                 + "        os.close(w)\n        os.setsid()\n        os.execvp('cat', ['cat'])\n    os.write(w2, b'%d' % c)\n"
                 + "    os._exit(0)\nos.wait()\nos.close(r)\nc = int(os.read(r2, 16))\n"
+                // out of the tree's session before the dump looks: cat's name shows it ran setsid and exec'd
+                + "for _ in range(1000):\n    if open('/proc/%d/comm' % c).read().strip() == 'cat':\n        break\n"
+                + "    time.sleep(0.01)\n"
                 + "def seize(*_):\n    assert ctypes.CDLL(None).ptrace(0x4206, c, None, None) == 0\n"
                 + "    open('" + attached + "', 'w').write('%d' % c)\n"
                 + "signal.signal(signal.SIGUSR1, seize)\nprint('ready', flush=True)\n"

@@ -274,6 +274,21 @@ class StateComparatorTest {
         assertEquals(2, StateComparator.diff(TaskProbe.with(withLibc, withTls, withLibc, noTls),
                 TaskProbe.with(withLibc, noTls, withLibc, withTls), java.util.List.of()).size(),
                 "a thread pointer and rseq lost by the restore are differences");
+        // a thread caught between its clone and libc's rseq registration, as its sibling had done: it ran on to it
+        String rseq = "7f6d9d1c4060 size 32 sig 53053053", newRseq = "7f6d9c1c3fe0 size 32 sig 53053053";
+        StateComparator.Snapshot starting = new StateComparator.Snapshot(7, java.util.Map.of(
+                "pid 7 tid 7", java.util.Map.of("probe rseq", rseq), "pid 7 tid 8", java.util.Map.of("probe rseq", "none")));
+        StateComparator.Snapshot started = new StateComparator.Snapshot(7, java.util.Map.of(
+                "pid 7 tid 7", java.util.Map.of("probe rseq", rseq), "pid 7 tid 8", java.util.Map.of("probe rseq", newRseq)));
+        assertEquals(java.util.List.of(), StateComparator.diff(starting, started, java.util.List.of()));
+        StateComparator.Snapshot alone = new StateComparator.Snapshot(7, java.util.Map.of(
+                "pid 7 tid 7", java.util.Map.of("probe rseq", "none"), "pid 7 tid 8", java.util.Map.of("probe rseq", "none")));
+        StateComparator.Snapshot bothRegistered = new StateComparator.Snapshot(7, java.util.Map.of(
+                "pid 7 tid 7", java.util.Map.of("probe rseq", rseq), "pid 7 tid 8", java.util.Map.of("probe rseq", newRseq)));
+        assertEquals(2, StateComparator.diff(alone, bothRegistered, java.util.List.of()).size(),
+                "rseq registered where no thread of the process had it is a difference");
+        assertEquals(1, StateComparator.diff(started, starting, java.util.List.of()).size(),
+                "an rseq registration lost by the restore is a difference");
     }
 
     private static String sysCall(int pid) {
