@@ -264,6 +264,9 @@ public final class DumpSupervisor {
         landlock.prepare(tree); // started now, ready by the frozen collect
         dev.cryo.kernel.DirNotifications.warmUp(); // loaded in the background for the frozen collect
         dev.cryo.kernel.SemUndoList.warmUp();
+        if (request.preCopy() || request.sockets() != null && request.sockets().tcpEstablished()) {
+            socketState().armAhead(tree); // a lock's watchdog spawned now, not in the freeze
+        }
         if (request.preCopy()) {
             netAhead = dev.cryo.engine.namespaces.NetNamespaceAhead.start(tree); // the rounds run meanwhile
             return startTracking();
@@ -374,12 +377,9 @@ public final class DumpSupervisor {
         if (wait.isZero()) {
             return freeze();
         }
-        if (sockets == null) {
-            sockets = new SocketDumpState(request.sockets(), request.pid(), tasks.keySet(), hold);
-        }
         long t0 = System.nanoTime();
         try {
-            if (sockets.holdPorts(TreeWalker.walk(request.pid())).isEmpty()) {
+            if (socketState().holdPorts(TreeWalker.walk(request.pid())).isEmpty()) {
                 return freeze();
             }
         } catch (RuntimeException e) { // no hold: the dump goes on as it would have without it
@@ -432,12 +432,17 @@ public final class DumpSupervisor {
     /** Where the task dumpers' reads of big deleted files go; cancelled when the writer takes no more. */
     private GhostPieceSink ghostPieces;
 
-    private TaskDumper.CollectJob collectJob() {
-        if (sockets == null) { // one for the whole dump: pre-copy rounds and the final collect share it
+    /** One for the whole dump: the hold of the listeners, pre-copy rounds and the final collect share it. */
+    private SocketDumpState socketState() {
+        if (sockets == null) {
             sockets = new SocketDumpState(request.sockets(), request.pid(), tasks.keySet(), hold);
         }
+        return sockets;
+    }
+
+    private TaskDumper.CollectJob collectJob() {
         SharedFdContext files = new SharedFdContext(request.shellJob(),
-                tasks.keySet().stream().map(Pid::value).collect(java.util.stream.Collectors.toSet()), sockets,
+                tasks.keySet().stream().map(Pid::value).collect(java.util.stream.Collectors.toSet()), socketState(),
                 ttyBytes, settings.dump().ghostLimit(), tables, queuedAtFreeze, landlock);
         if (ghostPieces == null) { // one for the dump, as the writer
             ghostPieces = new GhostPieceSink(writer);

@@ -70,6 +70,7 @@ public final class LockWatchdog implements AutoCloseable {
     private final FileChannel out;
     private final Fd pipe;
     private final Set<String> tables = new HashSet<>();
+    private final Set<Integer> listed = new HashSet<>();
     private boolean closed;
 
     private LockWatchdog(Path file, FileChannel out, Fd pipe) {
@@ -80,21 +81,14 @@ public final class LockWatchdog implements AutoCloseable {
 
     /** Starts the watcher of a dump of {@code tree}'s tasks. */
     public static LockWatchdog start(Collection<Pid> tree) {
+        long t0 = System.nanoTime();
         Path file = null;
         Fd read = null, write = null;
         try {
             file = Files.createTempFile("cryo-lock-watch-", "",
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
             FileChannel out = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
-            StringBuilder b = new StringBuilder(MAGIC).append('\n');
-            for (Pid p : tree) {
-                try {
-                    b.append("task ").append(p.value()).append(' ').append(ProcFs.stat(p).starttime()).append('\n');
-                } catch (KernelException gone) {
-                    // exited before the seize: the seize says so
-                }
-            }
-            append(out, b.toString());
+            append(out, MAGIC + "\n");
             com.sun.jna.Memory fds = new com.sun.jna.Memory(8);
             Sys.call(() -> "pipe2()", SyscallNr.PIPE2, Sys.address(fds), Fcntl.O_CLOEXEC, 0, 0);
             read = new Fd(fds.getInt(0));
@@ -117,7 +111,12 @@ public final class LockWatchdog implements AutoCloseable {
                 Files.deleteIfExists(pidFile);
             }
             read.close();
-            return new LockWatchdog(file, out, write);
+            LockWatchdog w = new LockWatchdog(file, out, write);
+            w.tasks(tree);
+            // not a static logger: main() runs in a JVM of its own with no logging set up
+            org.slf4j.LoggerFactory.getLogger(LockWatchdog.class).debug("lock watchdog started in {} µs",
+                    (System.nanoTime() - t0) / 1000);
+            return w;
         } catch (IOException | RuntimeException e) {
             if (read != null) {
                 read.close();
@@ -129,6 +128,32 @@ public final class LockWatchdog implements AutoCloseable {
             throw new KernelException("cannot start the watchdog that would undo the network lock should cryo die: "
                     + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The tree's tasks of {@code tree} not listed yet (a watchdog started before the freeze learns the frozen tree's
+     * at the first lock): with none of them alive after cryo's death and {@link #keep}, the tables stay.
+     */
+    public synchronized void tasks(Collection<Pid> tree) {
+        StringBuilder b = new StringBuilder();
+        for (Pid p : tree) {
+            if (!listed.add(p.value())) {
+                continue;
+            }
+            try {
+                b.append("task ").append(p.value()).append(' ').append(ProcFs.stat(p).starttime()).append('\n');
+            } catch (KernelException gone) {
+                // exited before the seize: the seize says so
+            }
+        }
+        if (b.length() > 0) {
+            line(b.substring(0, b.length() - 1));
+        }
+    }
+
+    /** The watch file (the watcher's argument). */
+    Path file() {
+        return file;
     }
 
     /** Lock table {@code name} (NAME or NAME@NETNS-PATH) is installed, or about to be. */

@@ -85,8 +85,46 @@ public final class SocketDumpState {
 
     /** Undoes the locks and repair mode should cryo die before {@link #release} or {@link #abandon}; null until the first. */
     private LockWatchdog watchdog;
+    /** The watchdog being started before the freeze ({@link #armAhead}), null for none. */
+    private java.util.concurrent.CompletableFuture<LockWatchdog> ahead;
 
-    private LockWatchdog watchdog() {
+    /**
+     * Starts the watchdog now, on a thread of its own, if a task of {@code tree} holds a socket: its shell's spawn
+     * (fork, exec, reap: 10-60 ms at load) was inside the freeze of every dump whose first lock is taken there (a
+     * container's connections through its veth, --tcp-established), a migration's downtime.
+     */
+    public synchronized void armAhead(Collection<Pid> tree) {
+        if (watchdog != null || ahead != null || !holdsSockets(tree)) {
+            return;
+        }
+        // no task listed yet: the frozen tree's are, at the first lock, as before (one gone from the tree since
+        // would otherwise count as alive and lift a killed tree's kept lock)
+        ahead = java.util.concurrent.CompletableFuture.supplyAsync(() -> LockWatchdog.start(List.of()), r -> {
+            Thread t = new Thread(r, "lock watchdog start");
+            t.setDaemon(true);
+            t.start();
+        });
+    }
+
+    private static boolean holdsSockets(Collection<Pid> tree) {
+        for (Pid p : tree) {
+            try {
+                if (ProcFs.fdTargets(p).values().stream().anyMatch(t -> t.startsWith("socket:["))) {
+                    return true;
+                }
+            } catch (KernelException gone) {
+                // the seize says so
+            }
+        }
+        return false;
+    }
+
+    /** The watchdog {@link #armAhead} started, once up; null for none (a test's look). */
+    synchronized LockWatchdog armed() {
+        return ahead == null ? watchdog : ahead.join();
+    }
+
+    LockWatchdog watchdog() {
         if (watchdog == null) {
             Set<Pid> tasks = new LinkedHashSet<>(List.of(root));
             try {
@@ -94,7 +132,21 @@ public final class SocketDumpState {
             } catch (java.util.ConcurrentModificationException seizing) {
                 // a live view still growing: the root tells whether the tree still runs
             }
-            watchdog = LockWatchdog.start(tasks);
+            LockWatchdog started = null;
+            if (ahead != null) {
+                try {
+                    started = ahead.join();
+                } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+                    // started again below, which says why it cannot
+                }
+                ahead = null;
+            }
+            if (started != null) {
+                started.tasks(tasks);
+                watchdog = started;
+            } else {
+                watchdog = LockWatchdog.start(tasks);
+            }
         }
         return watchdog;
     }
@@ -103,6 +155,9 @@ public final class SocketDumpState {
     private void disarm() {
         if (watchdog != null) {
             watchdog.close();
+        } else if (ahead != null) { // started ahead, never needed: closed once up
+            ahead.thenAccept(LockWatchdog::close);
+            ahead = null;
         }
     }
 
