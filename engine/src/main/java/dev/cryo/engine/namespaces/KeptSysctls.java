@@ -14,7 +14,7 @@ import java.util.Map;
  * Sysctl files opened while a tree runs (a net namespace's read ahead) and read again at its freeze through the open
  * files (pread at 0: the kernel formats the value anew at each read): no path lookup through /proc/sys, a quarter of
  * the time of opening each again (a net namespace's ~600 files: 28-66 ms of a container's frozen window at load
- * 11-33, ~8 ms kept open, python, 1048 files here). A file opened in a thread of a net namespace reads that
+ * 11-33, ~8 ms kept open, python, 1048 files here), one read each. A file opened in a thread of a net namespace reads that
  * namespace's value from any thread. One that cannot be opened (out of fds) is read by its path.
  */
 final class KeptSysctls implements AutoCloseable {
@@ -80,8 +80,13 @@ final class KeptSysctls implements AutoCloseable {
     private String pread(FileChannel c) {
         buffer.clear();
         try {
-            while (buffer.hasRemaining() && c.read(buffer, buffer.position()) > 0) {
-                // a value longer than one read (a long list of ports)
+            while (buffer.hasRemaining()) { // a value longer than one read (a long list of ports)
+                int want = buffer.remaining();
+                if (c.read(buffer, buffer.position()) < want) {
+                    // a sysctl gives its whole value to one read (a number's handler even gives nothing past 0): a
+                    // short read is its end, and the read for the 0 after it was half of the freeze's check
+                    break;
+                }
             }
         } catch (IOException e) {
             return null;
