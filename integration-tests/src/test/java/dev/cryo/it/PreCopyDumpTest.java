@@ -292,6 +292,19 @@ class PreCopyDumpTest {
     }
 
     /**
+     * Shared anonymous memory without access (PROT_NONE) while the rounds run: their copies through it
+     * failed, and the object came back all zeros with no word (sharednone.c); now read frozen.
+     */
+    @Test
+    void sharedMemoryWithoutAccessIsPreCopiedAndComesBackWhole() throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("sharednone.out"), "sharednone")) {
+            DumpRestore dumped = DumpRestore.dump(p.pid().value(), tmp.resolve("img"), "--pre-copy");
+            String out = RestoreTest.checkAndReap(dumped.restoreDetached(p.output()));
+            assertTrue(out.contains("PASS"), out + "\n" + dumped.dumpOutput().out());
+        }
+    }
+
+    /**
      * Memory the kernel writes through pages it pinned takes no write fault, so no scan reports it: a
      * buffer registered with an io_uring and read into by READ_FIXED over and over while the rounds
      * run ("fixed"; before, the restored buffer held what the first round had copied: "buffer page 0

@@ -556,6 +556,12 @@ public final class PreCopyTracker implements AutoCloseable {
                         out.add(new PageRun(i, r.address(), r.pages(), !m.read(), r.zeroImplicit()));
                     }
                 }
+                // a shared object's carrier pages a round could not read (PROT_NONE: process_vm_readv
+                // refuses it): SharedPreCopy counts them sent, so they are read here, as they are now
+                PageRanges owedHere = owed.within(m.start(), m.end());
+                for (int k = 0; k < owedHere.size(); k++) {
+                    addRuns(out, i, owedHere.start(k), owedHere.end(k), !m.read(), false);
+                }
                 staleOf(out, i, m, wanted);
                 continue;
             }
