@@ -294,10 +294,15 @@ final class HeldFdState {
         into.accept(prefix + "socket filter", filter == null ? "eBPF" : filter.length == 0 ? "none"
                 : HexFormat.of().formatHex(filter));
         if (inet && (type == SOCK_STREAM || type == SOCK_DGRAM)) {
-            // the program of its SO_REUSEPORT group, which only a BPF iterator over the task's files sees
-            var r = dev.cryo.kernel.net.ReuseportPrograms.of(pid.value()).get(fd);
+            // its SO_REUSEPORT group's program and its place in the group (which the kernel picks a member by),
+            // which only a BPF iterator over the task's files sees
+            var m = dev.cryo.kernel.net.ReuseportGroups.of(pid.value()).get(fd);
+            var r = m == null ? null : m.program();
             into.accept(prefix + "reuseport program", r == null ? "none" : r.classic() == null ? "eBPF id " + r.id()
                     : "classic " + HexFormat.of().formatHex(r.classic()));
+            // a group of one picks its only socket as no group does (a listener that set SO_REUSEPORT after
+            // its listen is in none, and comes back in one of its own)
+            into.accept(prefix + "reuseport index", m == null || m.members() < 2 ? "none" : m.index() + " of " + m.members());
         }
         if (tcpInfo != null && tcpInfo.length >= 8) {
             // state, and a live connection's agreed options (timestamps, SACK, window scaling, ECN) and

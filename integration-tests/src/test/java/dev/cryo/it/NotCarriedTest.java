@@ -285,6 +285,17 @@ class NotCarriedTest {
                                 + "s.listen()\ns.setsockopt(socket.SOL_SOCKET, 52, prog)\nos.close(prog)",
                         " fd \\d+: socket \\d+'s SO_REUSEPORT group has an eBPF program \\(SO_ATTACH_REUSEPORT_EBPF, bpf"
                                 + " program id \\d+\\), which cannot be read back"),
+                // a group's members come back in their order only when the tree holds them all (reuseportorder.c);
+                // the other member's holder, orphaned out of the tree, ends with the tree's root
+                python("a SO_REUSEPORT group with a member held outside the tree", "import os, socket, time\n"
+                                + "def member():\n    m = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                                + "    m.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)\n    return m\n"
+                                + "s = member()\ns.bind(('127.0.0.1', 0))\nroot = os.getpid()\nr, w = os.pipe()\n"
+                                + "if os.fork() == 0:\n    if os.fork() == 0:\n        os.setsid()\n        o = member()\n"
+                                + "        o.bind(s.getsockname())\n        s.close()\n        os.write(w, b'b')\n"
+                                + "        while os.path.exists('/proc/%d' % root):\n            time.sleep(0.2)\n"
+                                + "    os._exit(0)\nos.wait()\nassert os.read(r, 1) == b'b'\nos.close(r)\nos.close(w)",
+                        " fd \\d+: socket \\d+ is member 0 of a SO_REUSEPORT group of 2 sockets, 1 of them held outside the tree"),
                 // two children made with CLONE_FILES whose parent unshared since: no clone makes that again
                 new Item("processes sharing an fd table their parent no longer holds", List.of(
                         dev.cryo.kernel.testing.TestPrograms.compile("/c/sharedtables.c").toString(), ".", "siblings"),

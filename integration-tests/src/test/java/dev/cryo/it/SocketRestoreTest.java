@@ -1014,6 +1014,21 @@ class SocketRestoreTest {
     }
 
     /**
+     * The kernel picks a SO_REUSEPORT group's member by its index in the group (the flow's hash scaled
+     * to the members, or what the group's program returns), the order the members bound (UDP) or
+     * listened (TCP). The restore made them in fd order, so a group joined out of fd order came back
+     * with each flow on another socket, silently ("udp 0333330223013122 before, 3000003110320211 after").
+     * Each member's index is read with the BPF iterator and the members are made in that order
+     * (reuseportorder.c: 4 UDP sockets bound and 4 TCP listeners listening in reverse fd order, 16
+     * fixed sources each; a group of 2 bound in reverse whose program returns index 1). The state
+     * comparator compares each member's index too.
+     */
+    @Test
+    void aReuseportGroupJoinedOutOfFdOrderKeepsWhichSocketGetsEachFlow() throws Exception {
+        assertPass(DumpRestore.workloadVerdict(tmp, "reuseportorder"));
+    }
+
+    /**
      * A SO_REUSEPORT group of three UDP sockets, each with its own unread datagrams: queued again by
      * sending them from their sources, they were spread by the group's hash over the members bound so
      * far, and the restore failed after the killing dump ("3 of its 6 unread datagrams could be queued

@@ -30,7 +30,7 @@ public final class SyscallNr {
     public static final int MEMFD_SECRET = 447;
     /** add_key(2) and keyctl(2): a task's own keyrings, read and made again from inside it ({@code keyrings.Keyrings}). */
     public static final int ADD_KEY = 248, KEYCTL = 250;
-    /** bpf(2): cryo's own BPF iterator reads socket state no other call shows ({@code net.ReuseportPrograms}). */
+    /** bpf(2): cryo's own BPF iterator reads socket state no other call shows ({@code net.ReuseportGroups}). */
     public static final int BPF = 321;
     public static final int RT_SIGTIMEDWAIT = 128, RT_SIGQUEUEINFO = 129, EXECVE = 59, PAUSE = 34;
 

@@ -4,7 +4,7 @@ import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.net.NetworkLock;
-import dev.cryo.kernel.net.ReuseportPrograms;
+import dev.cryo.kernel.net.ReuseportGroups;
 import dev.cryo.kernel.net.SockAddr;
 import dev.cryo.kernel.net.SockDiag;
 import dev.cryo.kernel.net.Sockets;
@@ -924,7 +924,7 @@ public final class SocketDumpState {
         lockedAhead = !flows.isEmpty(); // a connection made later is added by its repair, as before
         if (!held.isEmpty() || !heldUdp.isEmpty() || !flows.isEmpty()) {
             relock();
-            ReuseportPrograms.warmUp(); // their groups' programs are read in the frozen window
+            ReuseportGroups.warmUp(); // their groups are read in the frozen window
         }
         return java.util.Set.copyOf(held.keySet());
     }
@@ -999,11 +999,30 @@ public final class SocketDumpState {
         return out;
     }
 
-    /** The reuseport programs of each task's sockets (one BPF iterator run over its fd table), by fd, by pid. */
-    private final Map<Integer, Map<Integer, ReuseportPrograms.Attached>> reuseport = new java.util.concurrent.ConcurrentHashMap<>();
+    /** The reuseport groups of each task's sockets (one BPF iterator run over its fd table), by fd, by pid. */
+    private final Map<Integer, Map<Integer, ReuseportGroups.Member>> reuseport = new java.util.concurrent.ConcurrentHashMap<>();
 
-    Map<Integer, ReuseportPrograms.Attached> reuseportPrograms(dev.cryo.kernel.Pid pid) {
-        return reuseport.computeIfAbsent(pid.value(), ReuseportPrograms::of);
+    Map<Integer, ReuseportGroups.Member> reuseportGroups(dev.cryo.kernel.Pid pid) {
+        return reuseport.computeIfAbsent(pid.value(), ReuseportGroups::of);
+    }
+
+    private final Map<Integer, Integer> reuseportHeld = new HashMap<>();
+
+    /** How many members of reuseport group {@code group} the tree's fd tables hold (each index once). */
+    synchronized int reuseportMembersInTree(int group) {
+        return reuseportHeld.computeIfAbsent(group, g -> {
+            Set<Integer> seen = new java.util.HashSet<>();
+            for (Pid p : tree) {
+                Map<Integer, ReuseportGroups.Member> of;
+                try {
+                    of = reuseportGroups(p);
+                } catch (RuntimeException gone) { // exited before the freeze: the seize says so
+                    continue;
+                }
+                of.values().stream().filter(m -> m.group() == g && m.index() >= 0).forEach(m -> seen.add(m.index()));
+            }
+            return seen.size();
+        });
     }
 
     /** The tun/tap devices this dump made persistent, by name: whether each was persistent before. */

@@ -24,13 +24,18 @@ import static dev.cryo.kernel.net.Sockets.*;
  * same kind are carried, so restore changes nothing the program left alone (an explicit buffer
  * size would switch off TCP's autotuning). Set on the new socket before it is bound. The multicast
  * groups a datagram or raw socket joined, with their source filters, ride along as options too
- * (MCAST_MSFILTER's answer per group: {@link MulticastMemberships}).
+ * (MCAST_MSFILTER's answer per group: {@link MulticastMemberships}). {@code reuseportIndex} (version 2):
+ * the socket's index in its SO_REUSEPORT group, which the kernel picks a member by (-1: in none).
  */
-public record SocketOptions(List<Option> options) {
+public record SocketOptions(List<Option> options, int reuseportIndex) {
     public static final int RECORD_ID = 190;
 
     public SocketOptions {
         options = List.copyOf(options);
+    }
+
+    public SocketOptions(List<Option> options) {
+        this(options, -1);
     }
 
     /** One option as getsockopt returned it. */
@@ -476,12 +481,17 @@ public record SocketOptions(List<Option> options) {
     public SocketOptions with(List<Option> more) {
         List<Option> l = new ArrayList<>(options);
         l.addAll(more);
-        return new SocketOptions(l);
+        return new SocketOptions(l, reuseportIndex);
+    }
+
+    /** These options, of a socket at {@code index} in its SO_REUSEPORT group. */
+    public SocketOptions atReuseportIndex(int index) {
+        return new SocketOptions(options, index);
     }
 
     /** The options {@code keep} accepts. */
     public SocketOptions filter(java.util.function.Predicate<Option> keep) {
-        return new SocketOptions(options.stream().filter(keep).toList());
+        return new SocketOptions(options.stream().filter(keep).toList(), reuseportIndex);
     }
 
     /** A multicast group the socket joined, with its source filter: carried as MCAST_MSFILTER's answer. */
@@ -507,6 +517,9 @@ public record SocketOptions(List<Option> options) {
 
     public Map<String, Object> show() {
         Map<String, Object> m = new java.util.LinkedHashMap<>();
+        if (reuseportIndex >= 0) {
+            m.put("SO_REUSEPORT group index", reuseportIndex);
+        }
         int groups = 0, keys = 0;
         for (Option o : options) {
             if (isMembership(o)) {
@@ -548,13 +561,14 @@ public record SocketOptions(List<Option> options) {
         return s.toString();
     }
 
-    public static final RecordCodec<SocketOptions> CODEC = RecordCodec.of(SocketOptions.class, RECORD_ID, 1, (out, o) -> {
+    public static final RecordCodec<SocketOptions> CODEC = RecordCodec.of(SocketOptions.class, RECORD_ID, 2, (out, o) -> {
         out.writeVarInt(o.options().size(), true);
         for (Option x : o.options()) {
             out.writeVarInt(x.level(), true);
             out.writeVarInt(x.name(), true);
             ModelFields.writeBytes(out, x.value(), MAX_VALUE, "SocketOptions.value");
         }
+        out.writeVarInt(o.reuseportIndex() + 1, true);
     }, (in, version) -> {
         int n = in.readVarInt(true);
         if (n < 0 || n > 160) {
@@ -564,6 +578,10 @@ public record SocketOptions(List<Option> options) {
         for (int i = 0; i < n; i++) {
             l.add(new Option(in.readVarInt(true), in.readVarInt(true), ModelFields.readBytes(in, MAX_VALUE, "SocketOptions.value")));
         }
-        return new SocketOptions(l);
+        int index = version >= 2 ? in.readVarInt(true) - 1 : -1;
+        if (index < -1 || index >= 1 << 16) {
+            throw new com.esotericsoftware.kryo.KryoException("SocketOptions: SO_REUSEPORT group index " + index);
+        }
+        return new SocketOptions(l, index);
     });
 }

@@ -3,7 +3,7 @@ package dev.cryo.engine.files;
 import dev.cryo.engine.DumpException;
 import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.Sys;
-import dev.cryo.kernel.net.ReuseportPrograms;
+import dev.cryo.kernel.net.ReuseportGroups;
 import dev.cryo.kernel.net.SockAddr;
 import dev.cryo.kernel.net.Sockets;
 
@@ -18,6 +18,8 @@ final class SocketProbe implements AutoCloseable {
     final int family, type, protocol;
     /** The classic program of this TCP or UDP socket's SO_REUSEPORT group (SO_ATTACH_REUSEPORT_CBPF), or null. */
     private byte[] reuseportFilter;
+    /** This socket's index in its SO_REUSEPORT group (-1: in none). */
+    private int reuseportIndex = -1;
 
     private SocketProbe(FdProbe fd, Fd sock) {
         this.fd = fd;
@@ -65,7 +67,7 @@ final class SocketProbe implements AutoCloseable {
                 throw new DumpException(fd.where() + ": socket " + p.ino + " has an eBPF socket filter (SO_ATTACH_BPF),"
                         + " which cannot be read back; an eBPF socket filter is not supported");
             }
-            p.reuseportFilter = reuseportFilter(p, st);
+            reuseport(p, st);
             return p;
         } catch (RuntimeException e) {
             sock.close();
@@ -74,39 +76,55 @@ final class SocketProbe implements AutoCloseable {
     }
 
     /**
-     * The classic program of the socket's reuseport group, which comes back with it; an eBPF one (its
-     * instructions are not kept as given) is refused, and so is a SO_REUSEPORT socket when the BPF
-     * iterator that reads them cannot run here: what cannot be seen cannot be told absent.
+     * The socket's place in its reuseport group and the group's classic program, which come back with
+     * it; an eBPF program (its instructions are not kept as given) is refused, and so is a SO_REUSEPORT
+     * socket when the BPF iterator that reads them cannot run here: what cannot be seen cannot be told absent.
      */
-    private static byte[] reuseportFilter(SocketProbe p, SocketDumpState st) {
+    private static void reuseport(SocketProbe p, SocketDumpState st) {
         if ((p.family != SockAddr.AF_INET && p.family != SockAddr.AF_INET6)
                 || (p.type != Sockets.SOCK_STREAM && p.type != Sockets.SOCK_DGRAM)) {
-            return null;
+            return;
         }
-        ReuseportPrograms.Attached a;
+        ReuseportGroups.Member m;
         try {
-            a = st.reuseportPrograms(p.fd.pid()).get(p.fd.fd());
+            m = st.reuseportGroups(p.fd.pid()).get(p.fd.fd());
         } catch (RuntimeException e) {
             if (Sockets.getInt(p.sock, Sockets.SOL_SOCKET, Sockets.SO_REUSEPORT) == 0) {
-                return null; // no group without it (and no program)
+                return; // no group without it (and no program)
             }
-            throw new DumpException(p.fd.where() + ": socket " + p.ino + " has SO_REUSEPORT and whether its group has"
-                    + " a BPF program (SO_ATTACH_REUSEPORT_CBPF/EBPF) cannot be read here: " + e.getMessage());
+            throw new DumpException(p.fd.where() + ": socket " + p.ino + " has SO_REUSEPORT and its group (its place in"
+                    + " it, a BPF program: SO_ATTACH_REUSEPORT_CBPF/EBPF) cannot be read here: " + e.getMessage());
         }
-        if (a == null) {
-            return null;
+        if (m == null) {
+            return;
         }
-        if (a.classic() == null) {
+        if (m.index() < 0 && m.members() > ReuseportGroups.MAX_MEMBERS) {
+            throw new DumpException(p.fd.where() + ": socket " + p.ino + " is in a SO_REUSEPORT group of " + m.members()
+                    + " sockets, past the first " + ReuseportGroups.MAX_MEMBERS + " cryo looks through for its place"
+                    + " (which the kernel picks a member by); not supported");
+        }
+        int held = m.index() < 0 ? m.members() : st.reuseportMembersInTree(m.group());
+        if (held < m.members()) { // the restore would append the tree's members to the others, or make them a group apart
+            throw new DumpException(p.fd.where() + ": socket " + p.ino + " is member " + m.index() + " of a SO_REUSEPORT"
+                    + " group of " + m.members() + " sockets, " + (m.members() - held) + " of them held outside the tree"
+                    + " (the kernel picks a member by its place in the group, which the restore could not give back);"
+                    + " not supported");
+        }
+        p.reuseportIndex = m.index();
+        if (m.program() == null) {
+            return;
+        }
+        if (m.program().classic() == null) {
             throw new DumpException(p.fd.where() + ": socket " + p.ino + "'s SO_REUSEPORT group has an eBPF program"
-                    + " (SO_ATTACH_REUSEPORT_EBPF, bpf program id " + a.id() + "), which cannot be read back; an eBPF"
+                    + " (SO_ATTACH_REUSEPORT_EBPF, bpf program id " + m.program().id() + "), which cannot be read back; an eBPF"
                     + " reuseport program is not supported");
         }
-        return a.classic();
+        p.reuseportFilter = m.program().classic();
     }
 
-    /** The socket's options as {@link SocketOptions#dump} reads them, with its reuseport group's classic program. */
+    /** The socket's options as {@link SocketOptions#dump} reads them, with its reuseport group's place and classic program. */
     SocketOptions options(boolean unconnected) {
-        SocketOptions o = SocketOptions.dump(sock, family, type, protocol, unconnected);
+        SocketOptions o = SocketOptions.dump(sock, family, type, protocol, unconnected).atReuseportIndex(reuseportIndex);
         return reuseportFilter == null ? o : o.with(java.util.List.of(
                 new SocketOptions.Option(Sockets.SOL_SOCKET, Sockets.SO_ATTACH_REUSEPORT_CBPF, reuseportFilter)));
     }

@@ -549,6 +549,11 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
         return t.primary();
     }
 
+    @Override
+    public int reuseportIndex(TcpSocket t) {
+        return t.options().reuseportIndex();
+    }
+
     /** Listeners and unconnected sockets first, so their ports are taken before connections are repaired. */
     @Override
     public void create(TcpSocket t, SocketHub hub) {
@@ -575,7 +580,9 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
 
     /**
      * Listeners sharing a port were all bound with SO_REUSEPORT, even one that cleared it since (zdtm's
-     * socket-tcp-reuseport): such a one is bound and listens with it set again for that instant.
+     * socket-tcp-reuseport): such a one is bound and listens with it set again until every socket is made,
+     * since a listener joins the group of one that has it set: cleared at once, the next listener made a
+     * group of its own and the kernel sent it every connection.
      */
     static void listen(long ino, SockAddr local, int backlog, Fd s, SocketHub hub) {
         boolean shared = hub.records(TcpSocket.class).stream().anyMatch(o -> o.ino() != ino
@@ -596,7 +603,7 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
         }
         Sockets.listen(s, backlog);
         if (lend) {
-            Sockets.setInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEPORT, 0);
+            hub.later(() -> Sockets.setInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEPORT, 0));
         }
     }
 

@@ -354,6 +354,11 @@ public final class UdpSocketHandler implements SocketFdHandler<UdpSocketHandler.
     }
 
     @Override
+    public int reuseportIndex(UdpSocket u) {
+        return u.options().reuseportIndex();
+    }
+
+    @Override
     public void create(UdpSocket u, SocketHub hub) {
         Fd s = Sockets.socket(u.family(), Sockets.SOCK_DGRAM, u.protocol());
         hub.put(u.ino(), s);

@@ -55,6 +55,11 @@ public final class SocketHub implements AutoCloseable {
         /** Pass 1: create, set options, bind, listen. */
         void create(D d, SocketHub hub);
 
+        /** Its index in its SO_REUSEPORT group, the order pass 1 makes the group's members in (-1: in none). */
+        default int reuseportIndex(D d) {
+            return -1;
+        }
+
         /** Pass 2: refill queues. */
         void connect(D d, SocketHub hub);
 
@@ -454,7 +459,8 @@ public final class SocketHub implements AutoCloseable {
         }
     }
 
-    private void buildWith(List<FileDesc> primaries) {
+    private void buildWith(List<FileDesc> all) {
+        List<FileDesc> primaries = inReuseportOrder(all);
         buildingNow.clear();
         primaries.forEach(d -> buildingNow.add(kind(d).ino(d)));
         try {
@@ -479,6 +485,33 @@ public final class SocketHub implements AutoCloseable {
             hiddenFiles.clear();
             removeMadeDirs();
         }
+    }
+
+    /**
+     * {@code primaries} with the members of SO_REUSEPORT groups, in the places members have, sorted by
+     * their index: a member takes the next index as it binds (UDP) or listens (TCP), and the kernel picks
+     * the socket of a datagram or connection by index (the flow's hash scaled to the members, or what
+     * the group's program returns), so a group bound out of fd order came back with its flows swapped.
+     */
+    private static List<FileDesc> inReuseportOrder(List<FileDesc> primaries) {
+        List<Integer> places = new ArrayList<>();
+        List<FileDesc> members = new ArrayList<>();
+        for (int i = 0; i < primaries.size(); i++) {
+            FileDesc d = primaries.get(i);
+            if (kind(d).reuseportIndex(d) >= 0) {
+                places.add(i);
+                members.add(d);
+            }
+        }
+        if (members.size() < 2) {
+            return primaries;
+        }
+        members.sort(java.util.Comparator.comparingInt(d -> kind(d).reuseportIndex(d))); // stable: groups apart keep theirs
+        List<FileDesc> out = new ArrayList<>(primaries);
+        for (int k = 0; k < places.size(); k++) {
+            out.set(places.get(k), members.get(k));
+        }
+        return out;
     }
 
     @SuppressWarnings("unchecked")

@@ -166,7 +166,7 @@ public final class ModelSamples {
                         new byte[] {4, 5}, 65483, 7, 7, true, true, 123456, new byte[20]), false, "cryo_42_abc")),
                 new FdImage(16, 02, 0, new dev.cryo.engine.files.TcpSocketHandler.TcpSocket(5006, 10, 10,
                         new SockAddr(10, new byte[16], 8443), new SockAddr(10, new byte[16], 0), 511,
-                        dev.cryo.engine.files.SocketOptions.NONE, true, null, false, "")),
+                        dev.cryo.engine.files.SocketOptions.NONE.atReuseportIndex(3), true, null, false, "")), // 4th of its group
                 new FdImage(17, 04002, 0, new dev.cryo.engine.files.UdpSocketHandler.UdpSocket(5007, 2,
                         new SockAddr(2, new byte[] {127, 0, 0, 1}, 5353), new SockAddr(2, new byte[4], 0),
                         dev.cryo.engine.files.SocketOptions.NONE, true, 2, List.of(
