@@ -1008,8 +1008,16 @@ public final class SocketDumpState {
 
     private final Map<Integer, Integer> reuseportHeld = new HashMap<>();
 
-    /** How many members of reuseport group {@code group} the tree's fd tables hold (each index once). */
-    synchronized int reuseportMembersInTree(int group) {
+    /**
+     * How many of the {@code members} of reuseport group {@code group} the tree's fd tables hold (each
+     * index once); the other tasks' tables are read only when {@code holder}'s does not hold them all.
+     */
+    synchronized int reuseportMembersInTree(int group, int members, Pid holder) {
+        long own = reuseportGroups(holder).values().stream().filter(m -> m.group() == group && m.index() >= 0)
+                .map(ReuseportGroups.Member::index).distinct().count(); // a socket dup'ed counts once
+        if (own >= members) { // a server's workers that inherited the group, as nginx's do
+            return (int) own;
+        }
         return reuseportHeld.computeIfAbsent(group, g -> {
             Set<Integer> seen = new java.util.HashSet<>();
             for (Pid p : tree) {

@@ -103,7 +103,7 @@ final class SocketProbe implements AutoCloseable {
                     + " sockets, past the first " + ReuseportGroups.MAX_MEMBERS + " cryo looks through for its place"
                     + " (which the kernel picks a member by); not supported");
         }
-        int held = m.index() < 0 ? m.members() : st.reuseportMembersInTree(m.group());
+        int held = m.index() < 0 ? m.members() : st.reuseportMembersInTree(m.group(), m.members(), p.fd.pid());
         if (held < m.members()) { // the restore would append the tree's members to the others, or make them a group apart
             throw new DumpException(p.fd.where() + ": socket " + p.ino + " is member " + m.index() + " of a SO_REUSEPORT"
                     + " group of " + m.members() + " sockets, " + (m.members() - held) + " of them held outside the tree"
