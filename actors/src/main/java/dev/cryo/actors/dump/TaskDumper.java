@@ -271,7 +271,7 @@ public final class TaskDumper {
                     }
                     dropEarly();
                     if (layoutAhead == null) {
-                        premapScratch(); // before layoutNow starts the watch
+                        premapScratch(); // its watch, if it mapped, covers layoutNow's read too
                     }
                     try {
                         early = preCopy == null ? null : layoutNow();
@@ -310,7 +310,9 @@ public final class TaskDumper {
                 throw new IllegalStateException("interrupted while reading smaps", e);
             }
         }
-        watchFlags();
+        if (premapped == null || flagsWatch != premappedWatch) { // else begun before the premap let the task go
+            watchFlags();
+        }
         return Layout.read(pid, sharedChanges());
     }
 
@@ -371,6 +373,8 @@ public final class TaskDumper {
 
     /** cryo's scratch area mapped before the freeze (TaskCollector.Premapped), until the collect takes it. */
     private TaskCollector.Premapped premapped;
+    /** The watch begun while the task was stopped for {@link #premapped}: only it covers what that read. */
+    private dev.cryo.engine.dump.VmFlagsWatch premappedWatch;
 
     /**
      * Maps cryo's scratch area while the tree still runs (the task stopped for it, as a round registering
@@ -386,6 +390,10 @@ public final class TaskDumper {
             List<Integer> seized = TaskSeizer.seizeLive(tracer, pid, seizeTimeout);
             try {
                 premapped = TaskCollector.premap(tracer, pid);
+                // before the task runs again: a brk it moved between its release and a later watch's start
+                // went unseen, and the freeze took the break read here (a heap that could not grow after)
+                watchFlags();
+                premappedWatch = flagsWatch;
             } finally {
                 TaskSeizer.release(tracer, pid, seized);
             }
@@ -412,7 +420,8 @@ public final class TaskDumper {
         try {
             List<dev.cryo.kernel.proc.MapsEntry> now = ProcFs.maps(pid);
             dev.cryo.engine.dump.VmFlagsWatch watch = flagsWatch;
-            why = watch == null || !watch.unchanged(tids) ? "a call that maps or locks memory was made since"
+            why = watch == null || watch != premappedWatch || !watch.unchanged(tids)
+                    ? "a call that maps or locks memory was made since"
                     : !p.remote().fits(tids.size()) ? "threads were made since"
                     : !p.remote().mappedAlone(now) ? "no longer mapped as it was" : null;
             if (why == null) {
@@ -626,7 +635,9 @@ public final class TaskDumper {
         previousRound = found;
         if (last) {
             premapScratch();
-            watchFlags();
+            if (premapped == null) { // else its watch began before the task ran on
+                watchFlags();
+            }
             dropLayoutAhead();
             dev.cryo.kernel.DirectoryChanges changes = sharedChanges();
             layoutAhead = SMAPS.submit(() -> Layout.read(pid, changes));
