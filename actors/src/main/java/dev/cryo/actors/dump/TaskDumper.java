@@ -310,9 +310,7 @@ public final class TaskDumper {
                 throw new IllegalStateException("interrupted while reading smaps", e);
             }
         }
-        if (premapped == null || flagsWatch != premappedWatch) { // else begun before the premap let the task go
-            watchFlags();
-        }
+        watchFlagsUnlessPremapped();
         return Layout.read(pid, sharedChanges());
     }
 
@@ -463,6 +461,16 @@ public final class TaskDumper {
     private void watchFlags() {
         closeFlagsWatch();
         flagsWatch = dev.cryo.engine.dump.VmFlagsWatch.start(pid);
+    }
+
+    /**
+     * Begins the watch for an early read, unless the one {@link #premapScratch} began while the task was stopped
+     * for its area still runs: that one covers the premap's reads (brk) as well as anything after.
+     */
+    private void watchFlagsUnlessPremapped() {
+        if (premapped == null || flagsWatch != premappedWatch) {
+            watchFlags();
+        }
     }
 
     private void closeFlagsWatch() {
@@ -635,9 +643,7 @@ public final class TaskDumper {
         previousRound = found;
         if (last) {
             premapScratch();
-            if (premapped == null) { // else its watch began before the task ran on
-                watchFlags();
-            }
+            watchFlagsUnlessPremapped();
             dropLayoutAhead();
             dev.cryo.kernel.DirectoryChanges changes = sharedChanges();
             layoutAhead = SMAPS.submit(() -> Layout.read(pid, changes));

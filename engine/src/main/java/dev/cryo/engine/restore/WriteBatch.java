@@ -28,7 +28,6 @@ final class WriteBatch {
     private final int[] at = new int[IoVecs.MAX];
     private final int[] length = new int[IoVecs.MAX];
     private int count;
-    private long bytes;
 
     boolean full() {
         return count == IoVecs.MAX;
@@ -40,11 +39,10 @@ final class WriteBatch {
         at[count] = from;
         length[count] = len;
         count++;
-        bytes += len;
     }
 
-    /** Writes every range and empties the batch; returns the bytes written. */
-    long flush(Pid pid, Single single) throws IOException {
+    /** Writes every range and empties the batch. */
+    void flush(Pid pid, Single single) throws IOException {
         int first = 0;
         while (first < count) {
             long done = writev(pid, first);
@@ -58,11 +56,8 @@ final class WriteBatch {
             }
             first = i;
         }
-        long written = bytes;
         java.util.Arrays.fill(source, 0, count, null);
         count = 0;
-        bytes = 0;
-        return written;
     }
 
     /** One process_vm_writev of ranges [first, count): the bytes it wrote, 0 when it refused the first range. */
