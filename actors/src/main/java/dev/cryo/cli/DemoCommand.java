@@ -1,5 +1,6 @@
 package dev.cryo.cli;
 
+import dev.cryo.engine.files.PrivateModes;
 import dev.cryo.api.Cryo;
 import dev.cryo.api.CryoException;
 import dev.cryo.api.DumpReport;
@@ -19,7 +20,6 @@ import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -53,8 +53,7 @@ final class DemoCommand implements Callable<Integer> {
             err.println("cryo: the demo needs /bin/bash");
             return 1;
         }
-        Path dir = Files.createTempDirectory("cryo-demo-", PosixFilePermissions.asFileAttribute(
-                PosixFilePermissions.fromString("rwx------")));
+        Path dir = Files.createTempDirectory("cryo-demo-", PrivateModes.DIR_ATTRIBUTE);
         Path script = dir.resolve("counter.sh");
         try (InputStream in = DemoCommand.class.getResourceAsStream("/demo/counter.sh")) {
             Files.write(script, in.readAllBytes());

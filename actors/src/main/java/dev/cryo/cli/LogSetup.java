@@ -1,5 +1,6 @@
 package dev.cryo.cli;
 
+import dev.cryo.engine.files.PrivateModes;
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
@@ -114,12 +115,10 @@ final class LogSetup {
         Path dir = logFile.toAbsolutePath().getParent();
         try {
             if (dir != null && !java.nio.file.Files.exists(dir)) {
-                java.nio.file.Files.createDirectories(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                        java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+                java.nio.file.Files.createDirectories(dir, PrivateModes.DIR_ATTRIBUTE);
             }
             if (!java.nio.file.Files.exists(logFile)) {
-                java.nio.file.Files.createFile(logFile, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                        java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+                java.nio.file.Files.createFile(logFile, PrivateModes.FILE_ATTRIBUTE);
             }
         } catch (java.io.IOException e) {
             // logback reports the file it cannot open

@@ -1,9 +1,9 @@
 package dev.cryo.cli;
 
+import dev.cryo.engine.files.PrivateModes;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Collection;
 import java.util.Iterator;
 import java.util.Map;
@@ -18,7 +18,7 @@ final class StatsFile {
 
     static void write(Path file, Map<String, Object> figures) throws IOException {
         Files.deleteIfExists(file);
-        Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.createFile(file, PrivateModes.FILE_ATTRIBUTE);
         Files.writeString(file, render(figures) + "\n");
     }
 

@@ -3,6 +3,7 @@ package dev.cryo.actors.cluster;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
+import dev.cryo.engine.files.PrivateModes;
 
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
@@ -31,7 +32,6 @@ import java.util.Set;
  */
 public final class ClusterKeys {
     static final String KEY_STORE = "node.p12", TRUST_STORE = "trust.p12", PASSWORD = "password";
-    private static final Set<PosixFilePermission> FILE_MODE = PosixFilePermissions.fromString("rw-------");
 
     private final Path dir;
     private final String password;
@@ -43,8 +43,8 @@ public final class ClusterKeys {
 
     /** Creates the key material with the JDK's keytool; refuses a directory that already holds keys. */
     public static ClusterKeys init(Path dir) throws IOException {
-        Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+        Files.createDirectories(dir, PrivateModes.DIR_ATTRIBUTE);
+        Files.setPosixFilePermissions(dir, PrivateModes.DIR);
         for (String f : List.of(KEY_STORE, TRUST_STORE, PASSWORD)) {
             if (Files.exists(dir.resolve(f))) {
                 throw new IOException(dir + " already holds cluster keys (" + f + "); remove them or choose another directory");
@@ -54,7 +54,7 @@ public final class ClusterKeys {
         new SecureRandom().nextBytes(secret);
         String password = Base64.getUrlEncoder().withoutPadding().encodeToString(secret);
         Path pw = dir.resolve(PASSWORD);
-        Files.createFile(pw, PosixFilePermissions.asFileAttribute(FILE_MODE));
+        Files.createFile(pw, PrivateModes.FILE_ATTRIBUTE);
         Files.writeString(pw, password + "\n");
         Path cert = dir.resolve("node.crt.tmp");
         byte[] id = new byte[6];
@@ -74,7 +74,7 @@ public final class ClusterKeys {
             Files.deleteIfExists(cert);
         }
         for (String f : List.of(KEY_STORE, TRUST_STORE, PASSWORD)) {
-            Files.setPosixFilePermissions(dir.resolve(f), FILE_MODE);
+            Files.setPosixFilePermissions(dir.resolve(f), PrivateModes.FILE);
         }
         return load(dir);
     }
@@ -104,7 +104,7 @@ public final class ClusterKeys {
                         + dir + "`");
             }
             Set<PosixFilePermission> perms = Files.getPosixFilePermissions(p);
-            if (!FILE_MODE.containsAll(perms)) {
+            if (!PrivateModes.FILE.containsAll(perms)) {
                 throw new IOException(p + " is readable by others (" + PosixFilePermissions.toString(perms)
                         + "); it must be 0600");
             }

@@ -1,5 +1,6 @@
 package dev.cryo.actors.cluster;
 
+import dev.cryo.engine.files.PrivateModes;
 import dev.cryo.engine.image.ImageFormat;
 import dev.cryo.engine.image.ImageStreamReader;
 import dev.cryo.engine.image.PageCacheWrites;
@@ -14,7 +15,6 @@ import java.nio.channels.ReadableByteChannel;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 
 /**
  * An image arriving on the page channel: every byte goes to the staging file as it comes, and the
@@ -49,7 +49,7 @@ final class ImageArrival {
         try (FileChannel file = kept
                 ? FileChannel.open(target, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)
                 : FileChannel.open(target, java.util.Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
-                        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
+                        PrivateModes.FILE_ATTRIBUTE)) {
             Tee tee = new Tee(in, file, maxBytes, taken, waiting, true);
             long last = System.nanoTime();
             try (tee; ImageStreamReader reader = new ImageStreamReader(tee, "the image from " + from, ModelCodecs.ALL, maxChunk)) {

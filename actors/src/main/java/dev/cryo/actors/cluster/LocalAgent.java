@@ -1,5 +1,6 @@
 package dev.cryo.actors.cluster;
 
+import dev.cryo.engine.files.PrivateModes;
 import dev.cryo.api.CryoException;
 import dev.cryo.api.DumpReport;
 import dev.cryo.api.DumpRequest;
@@ -24,7 +25,6 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -225,8 +225,8 @@ public final class LocalAgent {
         /** This agent's claim on socket; refused, naming the other agent's pid, while another holds it. */
         public static Server claim(Path socket) throws IOException {
             Path dir = socket.toAbsolutePath().getParent();
-            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+            Files.createDirectories(dir, PrivateModes.DIR_ATTRIBUTE);
+            Files.setPosixFilePermissions(dir, PrivateModes.DIR);
             Path lock = socket.resolveSibling(socket.getFileName() + ".lock");
             HolderLock held;
             try {
@@ -236,7 +236,7 @@ public final class LocalAgent {
                         + " serves the local socket " + socket + ": one agent per socket; stop that one first (SIGTERM),"
                         + " or give this one a socket of its own (cryo.cluster.local-socket)");
             }
-            Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("rw-------"));
+            Files.setPosixFilePermissions(lock, PrivateModes.FILE);
             if (Files.exists(socket)) {
                 if (listening(socket)) { // an agent of a build that took no lock
                     held.close();
@@ -254,7 +254,7 @@ public final class LocalAgent {
             Path socket = path;
             server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
             server.bind(UnixDomainSocketAddress.of(socket));
-            Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
+            Files.setPosixFilePermissions(socket, PrivateModes.FILE);
             Thread acceptor = new Thread(() -> {
                 while (server.isOpen()) {
                     try {

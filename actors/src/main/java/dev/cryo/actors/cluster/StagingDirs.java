@@ -1,5 +1,6 @@
 package dev.cryo.actors.cluster;
 
+import dev.cryo.engine.files.PrivateModes;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -9,7 +10,6 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Comparator;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -47,7 +47,7 @@ public final class StagingDirs {
     public static Path create(Path staging, String prefix) throws IOException {
         Files.createDirectories(staging);
         Path dir = Files.createTempDirectory(staging, prefix,
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+                PrivateModes.DIR_ATTRIBUTE);
         FileChannel owner = FileChannel.open(dir.resolve(OWNER), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         owner.lock();
         HELD.put(dir, owner);
@@ -131,7 +131,7 @@ public final class StagingDirs {
                     f.truncate(size);
                 }
                 // the next image is written into it as it is: 0600 whoever made it
-                Files.setPosixFilePermissions(image, PosixFilePermissions.fromString("rw-------"));
+                Files.setPosixFilePermissions(image, PrivateModes.FILE);
                 if (keptDir == null) {
                     keptDir = create(staging, KEPT_PREFIX);
                     KEPT.put(staging, keptDir);

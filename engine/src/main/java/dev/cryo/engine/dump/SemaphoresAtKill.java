@@ -1,5 +1,6 @@
 package dev.cryo.engine.dump;
 
+import dev.cryo.engine.files.PrivateModes;
 import dev.cryo.engine.files.Leftovers;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Namespaces;
@@ -13,7 +14,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -118,8 +118,7 @@ public final class SemaphoresAtKill {
                 .collect(java.util.stream.Collectors.joining(", "));
         Path file = null;
         try {
-            file = Files.createTempFile(NAME + "-", "", PosixFilePermissions.asFileAttribute(
-                    PosixFilePermissions.fromString("rw-------")));
+            file = Files.createTempFile(NAME + "-", "", PrivateModes.FILE_ATTRIBUTE);
             StringBuilder b = new StringBuilder(NAME).append('\n');
             stuck.forEach((p, started) -> b.append("task ").append(p.value()).append(' ').append(started).append('\n'));
             for (SemSet set : before) {

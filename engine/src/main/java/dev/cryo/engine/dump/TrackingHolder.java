@@ -1,5 +1,6 @@
 package dev.cryo.engine.dump;
 
+import dev.cryo.engine.files.PrivateModes;
 import dev.cryo.engine.files.Leftovers;
 import dev.cryo.engine.DumpException;
 import dev.cryo.kernel.Fcntl;
@@ -16,7 +17,6 @@ import dev.cryo.kernel.proc.ProcStat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -94,7 +94,7 @@ public final class TrackingHolder {
             }
             Path file = dir.resolve(FILE);
             Files.deleteIfExists(file);
-            Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            Files.createFile(file, PrivateModes.FILE_ATTRIBUTE);
             Files.writeString(file, b);
             return new Handed(holder, Duration.ofSeconds(seconds), held.size());
         } catch (IOException | RuntimeException e) {

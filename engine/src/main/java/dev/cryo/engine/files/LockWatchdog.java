@@ -18,7 +18,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -86,7 +85,7 @@ public final class LockWatchdog implements AutoCloseable {
         Fd read = null, write = null;
         try {
             file = Files.createTempFile("cryo-lock-watch-", "",
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+                    PrivateModes.FILE_ATTRIBUTE);
             FileChannel out = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
             append(out, MAGIC + "\n");
             com.sun.jna.Memory fds = new com.sun.jna.Memory(8);

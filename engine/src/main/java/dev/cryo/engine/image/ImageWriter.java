@@ -1,5 +1,6 @@
 package dev.cryo.engine.image;
 
+import dev.cryo.engine.files.PrivateModes;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -8,9 +9,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.FileAttribute;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Set;
 import org.slf4j.Logger;
@@ -24,10 +22,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class ImageWriter implements ImageSink {
     private static final Logger log = LoggerFactory.getLogger(ImageWriter.class);
-    static final FileAttribute<Set<PosixFilePermission>> DIR_MODE =
-            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
-    static final FileAttribute<Set<PosixFilePermission>> FILE_MODE =
-            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
 
     private final Path dir;
     private final Path partial;
@@ -53,7 +47,7 @@ public final class ImageWriter implements ImageSink {
      */
     public static ImageWriter create(Path dir, RecordCodecs codecs, ImageOptions options) throws IOException {
         try {
-            Files.createDirectories(dir, DIR_MODE);
+            Files.createDirectories(dir, PrivateModes.DIR_ATTRIBUTE);
         } catch (FileAlreadyExistsException e) { // a file, or a link to one, where a directory is wanted
             throw new ImageException("the image directory " + dir + ": " + e.getFile() + " is not a directory");
         } catch (IOException e) {
@@ -67,7 +61,7 @@ public final class ImageWriter implements ImageSink {
         Path partial = dir.resolve(ImageFormat.PARTIAL_FILE);
         FileChannel ch;
         try {
-            ch = FileChannel.open(partial, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), FILE_MODE);
+            ch = FileChannel.open(partial, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), PrivateModes.FILE_ATTRIBUTE);
         } catch (FileAlreadyExistsException e) {
             throw new ImageException(dir + " holds " + ImageFormat.PARTIAL_FILE
                     + " from an unfinished or running dump; remove it or choose another directory");

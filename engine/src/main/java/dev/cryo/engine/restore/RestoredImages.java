@@ -1,12 +1,12 @@
 package dev.cryo.engine.restore;
 
+import dev.cryo.engine.files.PrivateModes;
 import dev.cryo.engine.model.DumpInfo;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
@@ -90,10 +90,10 @@ public final class RestoredImages {
         }
         try {
             if (!Files.isDirectory(dir)) {
-                Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+                Files.createDirectories(dir, PrivateModes.DIR_ATTRIBUTE);
             }
             Path tmp = Files.createTempFile(dir, ".mark", "",
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+                    PrivateModes.FILE_ATTRIBUTE);
             Files.writeString(tmp, now + " " + rootPid + "\n", StandardCharsets.US_ASCII);
             Files.move(tmp, dir.resolve(key(info)), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
                     java.nio.file.StandardCopyOption.ATOMIC_MOVE);

@@ -1,5 +1,6 @@
 package dev.cryo.engine.restore;
 
+import dev.cryo.engine.files.PrivateModes;
 import dev.cryo.engine.files.Leftovers;
 import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.files.MemfdHandler;
@@ -419,8 +420,7 @@ public final class SharedMemoryHub implements AutoCloseable {
         List<Path> made = missing(dir);
         for (int i = made.size() - 1; i >= 0; i--) {
             try {
-                Files.createDirectory(made.get(i), java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                        java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+                Files.createDirectory(made.get(i), PrivateModes.DIR_ATTRIBUTE);
             } catch (IOException e) {
                 List<Path> done = List.copyOf(made.subList(i + 1, made.size()));
                 done.forEach(Leftovers::delete); // cannot: the ghost goes to the temporary directory

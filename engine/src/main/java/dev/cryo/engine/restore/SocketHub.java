@@ -1,5 +1,6 @@
 package dev.cryo.engine.restore;
 
+import dev.cryo.engine.files.PrivateModes;
 import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.files.FdHandler;
 import dev.cryo.engine.files.FdHandlers;
@@ -821,8 +822,7 @@ public final class SocketHub implements AutoCloseable {
         }
         while (!missing.isEmpty()) {
             Path d = missing.pop();
-            Files.createDirectory(d, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                    java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+            Files.createDirectory(d, PrivateModes.DIR_ATTRIBUTE);
             madeDirs.add(d);
         }
     }
