@@ -74,6 +74,9 @@ class MigrationOfServicesTest {
             awaitAnswers(client, 10, "the client's first answers from a");
             TwoHosts.CliRun there = migrate(h, h.ipA, c.init, "b");
             assertTrue(c.runsInB(), "the container's init runs in b's pid namespace");
+            // b's next pid back below the tree's (a's) once the restore ended: b's own forks stay clear of a's next pids
+            DetachedProcess.awaitCondition(() -> nextPidInB(h) < c.init, Duration.ofSeconds(30),
+                    "b's next pid back below " + c.init);
             awaitAnswers(client, answers(client) + 20, "answers with the container on b\n" + there.out());
             assertFalse(c.unshare.alive(), "the container is gone from a");
 
@@ -140,6 +143,15 @@ class MigrationOfServicesTest {
             awaitAnswers(client, answers(client) + 20, "answers at a after the refusal");
             assertTrue(redis.alive());
             assertFalse(TwoHosts.nftTables(h.nsA).contains("cryo_"), TwoHosts.nftTables(h.nsA));
+        }
+    }
+
+    /** ns_last_pid of b's pid namespace (read by a process in it, which takes a pid there itself). */
+    private static int nextPidInB(TwoHosts h) {
+        try {
+            return Integer.parseInt(TwoHosts.sh("nsenter -t " + h.agentPidInB() + " -p cat /proc/sys/kernel/ns_last_pid").trim());
+        } catch (Exception e) {
+            return Integer.MAX_VALUE;
         }
     }
 

@@ -49,6 +49,50 @@ class RestoreFailureTest {
         }
     }
 
+    /**
+     * Two trees of the host restored one after the other by {@code cryo restore} in a pid namespace of its own, as b's
+     * agent restores trees migrated from a, with programs of that namespace holding the pids it hands out in between,
+     * as the agent's new threads do. A restore moves the namespace's next pid past its tree's (host pids, far ahead of
+     * the namespace's own), and it stayed there: the namespace's own forks climbed from it into the pids the host gave
+     * next, the next tree's ("pid N is in use by 'process reaper'", MigrationOfServicesTest in CI). Now it is put back
+     * once the restore ends, and the second tree gets its pid. Before: 'the namespace's next pid 3355725 was left
+     * past the first tree's pid 3355713', and the second restore failed 'pid N is in use by 'sleep''.
+     */
+    @Test
+    void restoresInAPidNamespaceLeaveItsNextPidWhereItWas() throws Exception {
+        Path one = tmp.resolve("one"), two = tmp.resolve("two");
+        int p1, p2;
+        try (DetachedProcess a = DetachedProcess.start(tmp.resolve("a.out"), "sleep", "600")) {
+            // the second tree's pid at least 60 past the first's: beyond the pids the first restore's JVM takes after it
+            new ProcessBuilder("sh", "-c", "i=0; while [ $i -lt 60 ]; do /bin/true; i=$((i+1)); done").start().waitFor();
+            try (DetachedProcess b = DetachedProcess.start(tmp.resolve("b.out"), "sleep", "600")) {
+                p1 = a.pid().value();
+                p2 = b.pid().value();
+                DumpRestore.dump(p1, one);
+                DumpRestore.dump(p2, two);
+            }
+        }
+        int held = Math.min(p2 - p1 + 20, 1000); // from where the first restore left the next pid, past the second's
+        String cryo = String.join(" ", CryoProcess.command());
+        String script = "echo before $(cat /proc/sys/kernel/ns_last_pid)\n"
+                + cryo + " restore -D " + one + " -d >" + tmp.resolve("r1.log") + " 2>&1; echo rc1 $?\n"
+                + "echo after $(cat /proc/sys/kernel/ns_last_pid)\n"
+                + "i=0; while [ $i -lt " + held + " ]; do sleep 600 & i=$((i+1)); done\n" // held, as an agent's threads
+                + cryo + " restore -D " + two + " -d >" + tmp.resolve("r2.log") + " 2>&1; echo rc2 $?\n"
+                + "[ -d /proc/" + p1 + " ] && [ -d /proc/" + p2 + " ] && echo both\n"
+                + "kill -9 -1\n"; // every process of the namespace but this shell, its init: the namespace goes with it
+        Files.writeString(tmp.resolve("ns.sh"), script);
+        Process ns = new ProcessBuilder("unshare", "--pid", "--fork", "--mount-proc", "sh", tmp.resolve("ns.sh").toString())
+                .redirectErrorStream(true).start();
+        String out = new String(ns.getInputStream().readAllBytes());
+        ns.waitFor();
+        String logs = out + "\nrestore 1:\n" + Files.readString(tmp.resolve("r1.log")) + "\nrestore 2:\n"
+                + (Files.exists(tmp.resolve("r2.log")) ? Files.readString(tmp.resolve("r2.log")) : "");
+        assertTrue(out.contains("rc1 0\n") && out.contains("rc2 0\n") && out.contains("both\n"), logs);
+        int after = Integer.parseInt(out.replaceAll("(?s).*after (\\d+)\n.*", "$1"));
+        assertTrue(after < p1, "the namespace's next pid " + after + " was left past the first tree's pid " + p1 + "\n" + logs);
+    }
+
     @Test
     void aChangedFileIsRefused() throws Exception {
         Path bin = tmp.resolve("counter-copy");

@@ -16,7 +16,8 @@ import java.util.List;
  * kernel says EEXIST: unlike setting ns_last_pid and forking, no other process forking at the same
  * moment can take the pid in between (a killed task's parent forking its next command would).
  * Afterwards ns_last_pid is moved past {@code skipTo} (never backwards), so the tree's other pids
- * are unlikely to be handed to anyone else before cryo creates them.
+ * are unlikely to be handed to anyone else before cryo creates them; put back once the restores end
+ * ({@link NsLastPid#hold}).
  */
 public final class ExactPidSpawner {
     private ExactPidSpawner() {}
@@ -28,7 +29,6 @@ public final class ExactPidSpawner {
         }
     }
 
-    private static final String NS_LAST_PID = "/proc/sys/kernel/ns_last_pid";
     private static final int CLONE_PARENT = 0x8000;
     private static final int PAGE = 4096, PROT_RW = 3, MAP_PRIVATE_ANON = 0x22;
 
@@ -308,7 +308,7 @@ public final class ExactPidSpawner {
             // own mask the restore installs
             tracer.setSigmask(child, -1L);
             tracer.detach(child, child);
-            skipPast(skipTo);
+            NsLastPid.skipPast(skipTo);
             if (KEPT_LEADERS.containsValue(stub)) { // back in its pause(), untraced, for whoever needs its pid
                 inj.close();
                 tracer.detach(stub.value(), stub.value());
@@ -354,29 +354,5 @@ public final class ExactPidSpawner {
             at += s.length + 1;
         }
         return m.getByteArray(0, 2048);
-    }
-
-    /** Moves ns_last_pid to {@code pid} if it is below it, under CRIU's lock on the file. */
-    private static void skipPast(int pid) {
-        try (Fd fd = Sys.open(NS_LAST_PID, 2)) {
-            Sys.call(() -> "flock(" + NS_LAST_PID + ")", SyscallNr.FLOCK, fd.value(), 2, 0, 0);
-            try {
-                int last = Integer.parseInt(java.nio.file.Files.readAllLines(java.nio.file.Path.of(NS_LAST_PID))
-                        .get(0).trim());
-                if (last < pid) {
-                    byte[] text = Integer.toString(pid).getBytes(StandardCharsets.US_ASCII);
-                    Memory m = new Memory(text.length);
-                    m.write(0, text, 0, text.length);
-                    Sys.call(() -> "pwrite(" + NS_LAST_PID + ", " + pid + ")", SyscallNr.PWRITE64, fd.value(),
-                            Sys.address(m), text.length, 0);
-                }
-            } catch (java.io.IOException e) {
-                // not readable: the tree's pids are simply not reserved
-            } finally {
-                LibC.syscall(SyscallNr.FLOCK, fd.value(), 8, 0, 0, 0, 0);
-            }
-        } catch (KernelException e) {
-            // ns_last_pid not writable (a user namespace): the tree's pids are simply not reserved
-        }
     }
 }

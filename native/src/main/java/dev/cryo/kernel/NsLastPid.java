@@ -41,6 +41,114 @@ public final class NsLastPid {
         }
     }
 
+    /** How far past the move a put-back looks at who took the pids since: farther, it leaves the move in place. */
+    private static final int PUT_BACK_SPAN = 4096;
+
+    private static int holds; // restores under way in this process
+    private static int movedFrom = -1, movedTo = -1; // what the first move while they run found, and the farthest
+
+    /**
+     * Moves ns_last_pid to {@code pid} if it is below it (never backwards), under the lock: the pids of
+     * a tree being restored are not handed to the namespace's next forks meanwhile. The move stays
+     * until the last {@link #hold} ends.
+     */
+    static void skipPast(int pid) {
+        try (Fd fd = Sys.open(PATH, Fcntl.O_RDWR)) {
+            Sys.call(() -> "flock(" + PATH + ")", SyscallNr.FLOCK, fd.value(), 2, 0, 0);
+            try {
+                int last = read();
+                if (last >= 0 && last < pid) {
+                    write(fd, pid);
+                    noteMove(last, pid);
+                }
+            } finally {
+                LibC.syscall(SyscallNr.FLOCK, fd.value(), 8, 0, 0, 0, 0);
+            }
+        } catch (KernelException e) {
+            // ns_last_pid not writable (a user namespace): the tree's pids are simply not reserved
+        }
+    }
+
+    private static synchronized void noteMove(int from, int to) {
+        if (holds > 0) {
+            movedFrom = movedFrom < 0 ? from : movedFrom;
+            movedTo = Math.max(movedTo, to);
+        }
+    }
+
+    /**
+     * A restore under way, from before its first pid is set until its tree runs or is gone; closed
+     * once. When the last one ends, ns_last_pid goes back to where the first move found it if every
+     * pid taken since the farthest move is this process's (its threads, its children): left past a
+     * tree of pids from another host, this namespace's own forks climb into the pids the next tree
+     * from there has (an agent in a pid namespace of its own: "pid N is in use by 'process reaper'").
+     * A restore not closed keeps the moves, as before.
+     */
+    public static Hold hold() {
+        synchronized (NsLastPid.class) {
+            holds++;
+        }
+        return new Hold();
+    }
+
+    /** See {@link #hold}. */
+    public static final class Hold implements AutoCloseable {
+        private boolean closed;
+
+        private Hold() {}
+
+        @Override
+        public void close() {
+            synchronized (NsLastPid.class) {
+                if (closed) {
+                    return;
+                }
+                closed = true;
+                if (--holds == 0 && movedTo >= 0) {
+                    putBack(movedFrom, movedTo);
+                    movedFrom = movedTo = -1;
+                }
+            }
+        }
+    }
+
+    private static void putBack(int from, int to) {
+        try (Fd fd = Sys.open(PATH, Fcntl.O_RDWR)) {
+            Sys.call(() -> "flock(" + PATH + ")", SyscallNr.FLOCK, fd.value(), 2, 0, 0);
+            try {
+                int now = read();
+                if (now >= to && now - to <= PUT_BACK_SPAN && takenByThisProcess(to, now)) {
+                    write(fd, from);
+                }
+            } finally {
+                LibC.syscall(SyscallNr.FLOCK, fd.value(), 8, 0, 0, 0, 0);
+            }
+        } catch (KernelException e) {
+            // not writable: nothing was moved either
+        }
+    }
+
+    /**
+     * Whether every live pid in (from, to] is a thread of this process or a child of it: anything
+     * else (another restore's tree, a restored task's fork) may count on the move, which then stays.
+     */
+    static boolean takenByThisProcess(int from, int to) {
+        long self = ProcessHandle.current().pid();
+        for (int p = from + 1; p <= to; p++) {
+            String text;
+            try {
+                text = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/" + p + "/status"));
+            } catch (java.io.IOException gone) {
+                continue;
+            }
+            dev.cryo.kernel.proc.ProcStatus st = dev.cryo.kernel.proc.ProcStatus.parse(text);
+            if (st.tgid() != self && st.ppid() != self) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     private static int read() {
         try {
             return Integer.parseInt(java.nio.file.Files.readAllLines(java.nio.file.Path.of(PATH)).get(0).trim());

@@ -342,6 +342,7 @@ public final class Agent {
             roots.add(s.report().rootPid());
             ctx.getLog().info("migration {}: tree running here, root pid {}, {} ms after the last chunk came in (at {} ms since the epoch)",
                     m.id(), s.report().rootPid(), restoreMillis, System.currentTimeMillis());
+            in.memory().discard(); // the stub is the restore's: this ends the arrival's hold on ns_last_pid
             StagingDirs.delete(in.dir()); // after the answer: unlinking a big image is no part of the downtime
             return Behaviors.same();
         }

@@ -116,6 +116,7 @@ final class WarmUp {
                 });
             }), "warm-up-restore", Props.empty());
             RestoreSupervisor.Outcome r = done.get(60, TimeUnit.SECONDS);
+            memory.discard(); // as the agent does once a migration's restore has ended
             if (!(r instanceof RestoreSupervisor.Succeeded s)) {
                 if (prepared != null) {
                     ArrivingMemory.kill(prepared.pid());

@@ -97,12 +97,13 @@ public final class RestoreSupervisor {
                 replyTo.tell(new Failed(dev.cryo.actors.Failures.describe(e)));
                 return Behaviors.stopped();
             }
-            RestoreSupervisor s = new RestoreSupervisor(ctx, timers, request, settings, image, replyTo);
+            RestoreSupervisor s = new RestoreSupervisor(ctx, timers, request, settings, image, replyTo,
+                    dev.cryo.kernel.NsLastPid.hold());
             return Behaviors.intercept(() -> new LowerOnStop(s), held.isEmpty() ? s.validated() : s.awaitPids(held));
         }));
     }
 
-    /** Whatever ends the supervisor (a reply, a bug) ends its raised priority too. */
+    /** Whatever ends the supervisor (a reply, a bug) ends its raised priority and its hold on ns_last_pid too. */
     private static final class LowerOnStop extends org.apache.pekko.actor.typed.BehaviorSignalInterceptor<Command> {
         private final RestoreSupervisor s;
 
@@ -115,6 +116,7 @@ public final class RestoreSupervisor {
                                               org.apache.pekko.actor.typed.Signal signal, SignalTarget<Command> target) {
             if (signal instanceof org.apache.pekko.actor.typed.PostStop) {
                 s.lowerPriority();
+                s.pids.close(); // the tree runs or is gone: its pids need no reserving
             }
             return target.apply(ctx, signal);
         }
@@ -234,6 +236,8 @@ public final class RestoreSupervisor {
 
     private final ActorContext<Command> ctx;
     private final TimerScheduler<Command> timers;
+    /** Keeps the moves of ns_last_pid past the tree's pids until this restore ends. */
+    private final dev.cryo.kernel.NsLastPid.Hold pids;
     private final RestoreRequest request;
     private final CryoSettings settings;
     private final ImageContents image;
@@ -257,7 +261,9 @@ public final class RestoreSupervisor {
     private long memoryNanos;
 
     private RestoreSupervisor(ActorContext<Command> ctx, TimerScheduler<Command> timers, RestoreRequest request,
-                              CryoSettings settings, ImageContents image, ActorRef<Outcome> replyTo) {
+                              CryoSettings settings, ImageContents image, ActorRef<Outcome> replyTo,
+                              dev.cryo.kernel.NsLastPid.Hold pids) {
+        this.pids = pids;
         this.ctx = ctx;
         this.timers = timers;
         this.request = request;

@@ -52,6 +52,8 @@ public final class ArrivingMemory implements AutoCloseable {
     private final TreeMap<Long, String> unplaced = new TreeMap<>();
     private int respawned;
     private final StubSpawner spawner;
+    /** Keeps the stub's move of ns_last_pid past the tree's pids (StubParent) until the restore holds it. */
+    private final dev.cryo.kernel.NsLastPid.Hold pids;
     private Pid stub;
     private boolean sessionLeader;
     private boolean execed;
@@ -105,6 +107,7 @@ public final class ArrivingMemory implements AutoCloseable {
     ArrivingMemory(String what, java.util.function.IntConsumer onFreeze, java.util.function.LongConsumer onRound,
                    int rtPriority, StubSpawner spawner) {
         this.spawner = spawner;
+        this.pids = dev.cryo.kernel.NsLastPid.hold();
         this.rtPriority = rtPriority;
         this.what = what;
         this.onFreeze = onFreeze;
@@ -346,9 +349,13 @@ public final class ArrivingMemory implements AutoCloseable {
                 : "; not placed: " + String.join(", ", unplaced.values())) + (stopped == null ? "" : "; stopped: " + stopped);
     }
 
-    /** The migration failed or was abandoned before the restore: the stub goes. */
+    /**
+     * The migration failed or was abandoned before the restore: the stub goes. Also once the restore
+     * that took it has begun (its own hold on ns_last_pid keeps the stub's move past the tree's pids).
+     */
     public synchronized void discard() {
         off = true;
+        pids.close();
         if (stub != null) {
             kill(stub.value());
             stub = null;
