@@ -17,7 +17,8 @@ import java.util.Map;
  * DMA of a direct read in flight across a scan (an O_DIRECT file read by read(2), io_uring or AIO,
  * whose pin happens before the scan and its data after). A pin that began after a scan is seen: the
  * pin itself is a write fault. Looked at after each running round's scan, so a buffer or file that
- * comes and goes within one round, a scan between, is not seen.
+ * comes and goes within one round, a scan between, is not seen. A ring whose fdinfo never showed its
+ * lines ({@link IoUringInfo#read}: its lock held at every read) counts as a pin anywhere.
  *
  * @param anywhere why any page of the task may be written unseen, or null
  * @param buffers the registered io_uring buffers, page-aligned
@@ -47,6 +48,9 @@ public record PinnedWrites(String anywhere, PageRanges buffers) {
                         && (ProcFs.fdInfo(pid, fd).flags() & Fcntl.O_DIRECT) != 0) {
                     anywhere = "fd " + fd + " (" + target + ") is open with O_DIRECT";
                 }
+            } catch (dev.cryo.kernel.proc.ProcFormatException busy) {
+                // a ring's registered buffers unknown (its lock held at every read): any page may be one
+                anywhere = anywhere != null ? anywhere : "fd " + fd + " (" + target + "): " + busy.getMessage();
             } catch (KernelException closed) {
                 // closed meanwhile
             }

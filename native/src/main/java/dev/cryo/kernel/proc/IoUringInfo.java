@@ -122,8 +122,32 @@ public record IoUringInfo(int sqEntries, int cqEntries, int sqHead, int sqTail, 
         return line.contains("extra1:");
     }
 
+    /** How many times a ring's fdinfo is read while the ring's lines are left out of it (its lock held). */
+    static final int BUSY_READS = 200;
+
     public static IoUringInfo read(dev.cryo.kernel.Pid pid, int fd) {
         String path = pid.procDir() + "/fdinfo/" + fd;
-        return parse(path, ProcFs.text(path));
+        return read(path, () -> ProcFs.text(path));
+    }
+
+    /**
+     * The kernel prints the ring's lines only when it takes the ring's lock without waiting, and a task
+     * submitting holds it (1 read in 300 of a ring READ_FIXED into in a loop came back with none at load 30):
+     * such a read is made again, a little later, up to {@link #BUSY_READS} times. Before, a look of pre-copy's
+     * missed a ring's registered buffers that way, and the kernel's writes into them went unsent.
+     */
+    static IoUringInfo read(String path, java.util.function.Supplier<String> text) {
+        for (int n = 1; ; n++) {
+            String t = text.get();
+            if (t.contains("\nSqMask:") || n == BUSY_READS) {
+                try {
+                    return parse(path, t);
+                } catch (ProcFormatException e) {
+                    throw ProcFormatException.of(path, e.getMessage() + " in " + n + " reads (the kernel leaves them out"
+                            + " while the ring's lock is held)");
+                }
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+        }
     }
 }

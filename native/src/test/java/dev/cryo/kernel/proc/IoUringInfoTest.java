@@ -32,6 +32,22 @@ class IoUringInfoTest {
         assertEquals(0, r.overflowed());
     }
 
+    /**
+     * What the kernel prints while the ring's lock is held (a task submitting): no line of the ring. It is read
+     * again until they are there, and a read that never has them is named as such.
+     */
+    @Test
+    void anFdinfoWithoutTheRingsLinesIsReadAgain() {
+        String busy = "pos:\t0\nflags:\t02000002\nmnt_id:\t17\nino:\t40280458\n";
+        int[] reads = {0};
+        IoUringInfo r = IoUringInfo.read("fdinfo", () -> ++reads[0] < 3 ? busy : Fixtures.text("fdinfo-io-uring"));
+        assertEquals(3, reads[0]);
+        assertEquals(8, r.sqEntries());
+        ProcFormatException e = assertThrows(ProcFormatException.class, () -> IoUringInfo.read("fdinfo", () -> busy));
+        assertTrue(e.getMessage().endsWith("in " + IoUringInfo.BUSY_READS + " reads (the kernel leaves them out while the"
+                + " ring's lock is held)"), e.getMessage());
+    }
+
     @Test
     void countersPastTwoToTheThirtyOneAndTheListsThatFollow() {
         String text = Fixtures.text("fdinfo-io-uring").replace("SqHead:\t5", "SqHead:\t4294967295")
