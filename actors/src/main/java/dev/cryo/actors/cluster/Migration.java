@@ -56,6 +56,9 @@ final class Migration {
 
     private record Timeout(String what) implements Command {}
 
+    /** Time to ask the receptionist again for an agent it did not list. */
+    private record LookAgain() implements Command {}
+
     /** How the dump's image sink names the page channel in its failures. */
     private static final String CHANNEL = "the page channel";
 
@@ -92,15 +95,24 @@ final class Migration {
         this.dumpAdapter = ctx.messageAdapter(DumpSupervisor.Outcome.class, Dump::new);
     }
 
+    /**
+     * An agent that has just joined is listed here only once its registration has spread to this member (the
+     * receptionist's gossip: seconds at load 30, after the member was up): one not listed is asked for again
+     * until the lookup's deadline. Before, the migration failed at once ("no agent named b in the cluster" right
+     * after b had joined, MigrationOfServicesTest at load 30-36).
+     */
     private Behavior<Command> start() {
-        ctx.getSystem().receptionist().tell(Receptionist.find(Agent.named(request.to()),
-                ctx.messageAdapter(Receptionist.Listing.class, Found::new)));
+        lookUp();
+        boolean[] unlisted = {false};
+        String none = "no agent named " + request.to() + " in the cluster (see `cryo agents`)";
         timers.startSingleTimer(TIMER, new Timeout("looking up agent " + request.to()), Duration.ofSeconds(10));
         return Behaviors.receive(Command.class)
                 .onMessage(Found.class, m -> {
                     var agents = m.listing().getServiceInstances(Agent.named(request.to()));
                     if (agents.isEmpty()) {
-                        return fail("no agent named " + request.to() + " in the cluster (see `cryo agents`)");
+                        unlisted[0] = true;
+                        timers.startSingleTimer(LOOK_AGAIN, new LookAgain(), Duration.ofMillis(250));
+                        return Behaviors.same();
                     }
                     destination = agents.iterator().next();
                     ctx.watchWith(destination, new DestinationGone());
@@ -113,9 +125,20 @@ final class Migration {
                             Duration.ofSeconds(30));
                     return preparing();
                 })
-                .onMessage(Timeout.class, m -> fail("timed out " + m.what()))
+                .onMessage(LookAgain.class, m -> {
+                    lookUp();
+                    return Behaviors.same();
+                })
+                .onMessage(Timeout.class, m -> fail(unlisted[0] ? none : "timed out " + m.what()))
                 .onMessage(Ignored.class, m -> Behaviors.same())
                 .build();
+    }
+
+    private static final String LOOK_AGAIN = "look-again";
+
+    private void lookUp() {
+        ctx.getSystem().receptionist().tell(Receptionist.find(Agent.named(request.to()),
+                ctx.messageAdapter(Receptionist.Listing.class, Found::new)));
     }
 
     private Behavior<Command> preparing() {
