@@ -45,4 +45,46 @@ class SemaphoresAtKillTest {
             p.awaitOutput("3 before the child's exit, 3 after", Duration.ofSeconds(30));
         }
     }
+
+    /**
+     * cryo killed between a killing dump's kill and its put-back: a JVM of its own takes the values, arms the watcher
+     * as the dump does before its kill ({@link SemaphoresAtKill#armAgainstDeath}), and is SIGKILLed; the child's exit
+     * then gives back the 2 it took, and the watcher takes them again. Before, they stayed given back.
+     */
+    @Test
+    void whatTheKillChangesIsPutBackShouldCryoDieBeforeItDoes() throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("semundoexit.out"), "semundoexit")) {
+            Pid child = ProcFs.children(p.pid()).get(0);
+            int id = SysvIpc.list("sem").stream().filter(e -> e.size() == 1 && SysvIpc.semPids(e.id(), 1)[0] == child.value())
+                    .findFirst().orElseThrow().id();
+            String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+            Process cryo = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-XX:-UsePerfData", "-cp", cp, Armed.class.getName(), child.toString())
+                    .redirectErrorStream(true).redirectOutput(tmp.resolve("armed.out").toFile()).start();
+            try {
+                DetachedProcess.awaitProbe(() -> java.nio.file.Files.readString(tmp.resolve("armed.out")).contains("armed")
+                        || !cryo.isAlive(), Duration.ofSeconds(120), "the watcher armed");
+                assertTrue(cryo.isAlive(), java.nio.file.Files.readString(tmp.resolve("armed.out")));
+            } finally {
+                cryo.destroyForcibly(); // SIGKILL, as cryo dies
+                cryo.waitFor();
+            }
+            Sys.kill(child, Signals.SIGKILL); // its exit gives the 2 back: 5
+            DetachedProcess.awaitProbe(() -> SysvIpc.semValues(id, 1)[0] == 3 && SysvIpc.semPids(id, 1)[0] != child.value(),
+                    Duration.ofSeconds(60), "the watcher to take the 2 the child's exit gave back");
+            Sys.kill(p.pid(), Signals.SIGUSR2); // the parent reaps it and removes the set
+            p.awaitOutput("3 before the child's exit, 3 after", Duration.ofSeconds(30));
+        }
+    }
+
+    /** As a killing dump before its kill: the values taken, the watcher armed; then waits to be killed. */
+    public static final class Armed {
+        public static void main(String[] args) throws Exception {
+            SemaphoresAtKill s = SemaphoresAtKill.snapshot(List.of(Integer.parseInt(args[0])));
+            String note = s.armAgainstDeath();
+            System.out.println(note == null ? "armed" : note);
+            System.out.flush();
+            Thread.sleep(600_000);
+        }
+    }
 }

@@ -1418,6 +1418,10 @@ public final class DumpSupervisor {
         boolean stop = !kill && hooked && request.leaveStopped(); // a failed hook lets the tree run, as CRIU
         // the kill applies the tasks' SEM_UNDO adjustments to the host's semaphores: taken now, put back after
         SemaphoresAtKill semaphores = kill ? SemaphoresAtKill.snapshot(treePids()) : null;
+        String unwatched = semaphores == null ? null : semaphores.armAgainstDeath(); // should cryo die before that
+        if (unwatched != null) {
+            ctx.getLog().warn(unwatched);
+        }
         if (kill && sockets != null) {
             try { // connections back in repair mode; should cryo die now, the lock stays once the tree is gone
                 sockets.killing();

@@ -88,6 +88,10 @@ public final class SemaphoresAtKill {
         if (before.isEmpty()) {
             return List.of();
         }
+        if (deathWatch != null) {
+            deathWatch.close(); // cryo lives to put back: its watcher goes
+            deathWatch = null;
+        }
         Map<Pid, Long> stuck = new LinkedHashMap<>();
         for (Pid p : killed) {
             long now = alive(p);
@@ -113,20 +117,54 @@ public final class SemaphoresAtKill {
         }
     }
 
+    private dev.cryo.engine.files.DeathWatch deathWatch;
+
+    /**
+     * Should cryo die between the kill and {@link #putBackAfter} (SIGKILL, the OOM killer), the kill's adjustments
+     * would stay: a watcher outliving cryo is handed the values from before the kill, the tree's tasks and their
+     * start times, and on cryo's death puts back what their exits changed once they are gone, as
+     * {@link #putBackAfter} would have ({@link #main}); {@link #putBackAfter} ends it. Nothing when there is nothing
+     * to put back. Returns a note when no watcher could be started (the kill goes on: only cryo's death would matter).
+     */
+    public String armAgainstDeath() {
+        if (before.isEmpty()) {
+            return null;
+        }
+        Path file = null;
+        try {
+            file = watchFile(started.entrySet().stream().filter(e -> e.getValue() >= 0)
+                    .collect(java.util.stream.Collectors.toMap(e -> Pid.of(e.getKey()), Map.Entry::getValue)));
+            deathWatch = dev.cryo.engine.files.DeathWatch.start(NAME, "read -r w <&3; [ \"$w\" = done ] && { rm -f \"$1\";"
+                    + " exit 0; }; exec \"$2\" -XX:-UsePerfData -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx32m -cp \"$3\" "
+                    + SemaphoresAtKill.class.getName() + " \"$1\"\n", List.of(file.toString(),
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString(), System.getProperty("java.class.path")));
+            return null;
+        } catch (IOException | RuntimeException e) {
+            Leftovers.delete(file);
+            return "no watcher would put back the host's semaphores should cryo die before it does: " + e.getMessage();
+        }
+    }
+
+    /** The watcher's file: {@code tasks} with their start times and the values from before the kill. */
+    private Path watchFile(Map<Pid, Long> tasks) throws IOException {
+        Path file = Files.createTempFile(NAME + "-", "", PrivateModes.FILE_ATTRIBUTE);
+        StringBuilder b = new StringBuilder(NAME).append('\n');
+        tasks.forEach((p, started) -> b.append("task ").append(p.value()).append(' ').append(started).append('\n'));
+        for (SemSet set : before) {
+            b.append("set ").append(set.id());
+            Arrays.stream(set.values()).forEach(v -> b.append(' ').append(v));
+            b.append('\n');
+        }
+        Files.writeString(file, b, StandardCharsets.UTF_8);
+        return file;
+    }
+
     private String handOver(Map<Pid, Long> stuck) {
         String who = "pid" + (stuck.size() == 1 ? " " : "s ") + stuck.keySet().stream().map(Pid::toString)
                 .collect(java.util.stream.Collectors.joining(", "));
         Path file = null;
         try {
-            file = Files.createTempFile(NAME + "-", "", PrivateModes.FILE_ATTRIBUTE);
-            StringBuilder b = new StringBuilder(NAME).append('\n');
-            stuck.forEach((p, started) -> b.append("task ").append(p.value()).append(' ').append(started).append('\n'));
-            for (SemSet set : before) {
-                b.append("set ").append(set.id());
-                Arrays.stream(set.values()).forEach(v -> b.append(' ').append(v));
-                b.append('\n');
-            }
-            Files.writeString(file, b, StandardCharsets.UTF_8);
+            file = watchFile(stuck);
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             // the outer shell starts the watcher in the background and exits: it is no child of this JVM's
             Pid outer = Spawner.spawn("/bin/sh", List.of("/bin/sh", "-c", "\"$@\" >/dev/null 2>&1 &", NAME, java,

@@ -1,12 +1,9 @@
 package dev.cryo.engine.files;
 
-import dev.cryo.kernel.Fcntl;
 import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
-import dev.cryo.kernel.Spawner;
 import dev.cryo.kernel.Sys;
-import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.net.NetworkLock;
 import dev.cryo.kernel.net.Sockets;
 import dev.cryo.kernel.net.TcpRepair;
@@ -35,9 +32,9 @@ import java.util.Set;
  * the network lock's nft tables, and the tree ran on with dead connections (EINVAL on every send) and its
  * listeners' SYNs dropped, for good. CRIU leaves them so too.
  *
- * <p>A shell started with the dump's first lock, in a session of its own and reparented to init, waits on a pipe
- * whose only writer is cryo (O_CLOEXEC: no child of cryo's keeps it). The dump's end writes "done" and the shell
- * exits; cryo's death is an end of file, and the shell runs {@link #main} in a JVM of cryo's own, which reads the
+ * <p>A shell started with the dump's first lock ({@link DeathWatch}), in a session of its own and reparented to init,
+ * waits on a pipe whose only writer is cryo (O_CLOEXEC: no child of cryo's keeps it). The dump's end writes "done" and
+ * the shell exits; cryo's death is an end of file, and the shell runs {@link #main} in a JVM of cryo's own, which reads the
  * watch file cryo appended to (the tree's tasks, each lock table, each socket put in repair mode) and, if a task
  * of the tree still lives, takes its sockets out of repair mode (SO_REUSEADDR put back) and deletes the tables,
  * as a failed dump does. With every task gone after {@link #keep} (a killing dump whose image is complete) the
@@ -67,61 +64,44 @@ public final class LockWatchdog implements AutoCloseable {
 
     private final Path file;
     private final FileChannel out;
-    private final Fd pipe;
+    private final DeathWatch watch;
     private final Set<String> tables = new HashSet<>();
     private final Set<Integer> listed = new HashSet<>();
     private boolean closed;
 
-    private LockWatchdog(Path file, FileChannel out, Fd pipe) {
+    private LockWatchdog(Path file, FileChannel out, DeathWatch watch) {
         this.file = file;
         this.out = out;
-        this.pipe = pipe;
+        this.watch = watch;
     }
 
     /** Starts the watcher of a dump of {@code tree}'s tasks. */
     public static LockWatchdog start(Collection<Pid> tree) {
         long t0 = System.nanoTime();
         Path file = null;
-        Fd read = null, write = null;
+        FileChannel out = null;
         try {
             file = Files.createTempFile("cryo-lock-watch-", "",
                     PrivateModes.FILE_ATTRIBUTE);
-            FileChannel out = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+            out = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
             append(out, MAGIC + "\n");
-            com.sun.jna.Memory fds = new com.sun.jna.Memory(8);
-            Sys.call(() -> "pipe2()", SyscallNr.PIPE2, Sys.address(fds), Fcntl.O_CLOEXEC, 0, 0);
-            read = new Fd(fds.getInt(0));
-            write = new Fd(fds.getInt(4));
-            // above fd 3, which the shell gets it as
-            Fd passed = new Fd((int) Sys.call(() -> "fcntl(F_DUPFD_CLOEXEC)", SyscallNr.FCNTL, read.value(),
-                    Fcntl.F_DUPFD_CLOEXEC, 4, 0));
-            Path pidFile = Path.of(file + ".pid");
-            try {
-                String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-                // the outer shell starts the watcher in the background and exits: no child of this JVM's is left
-                String nft = NetworkLock.nft();
-                Pid outer = Spawner.spawn("/bin/sh", List.of("/bin/sh", "-c", "/bin/sh -c \"$1\" " + NAME
-                        + " \"$2\" \"$3\" \"$4\" \"$5\" >/dev/null 2>&1 & echo $!", NAME, SCRIPT, file.toString(), java,
-                        System.getProperty("java.class.path"), nft == null ? "" : nft), List.of("PATH=/usr/bin:/bin"),
-                        true, List.of(passed), pidFile.toString());
-                Spawner.reap(outer);
-            } finally {
-                passed.close();
-                Files.deleteIfExists(pidFile);
-            }
-            read.close();
-            LockWatchdog w = new LockWatchdog(file, out, write);
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            String nft = NetworkLock.nft();
+            DeathWatch watch = DeathWatch.start(NAME, SCRIPT, List.of(file.toString(), java,
+                    System.getProperty("java.class.path"), nft == null ? "" : nft));
+            LockWatchdog w = new LockWatchdog(file, out, watch);
             w.tasks(tree);
             // not a static logger: main() runs in a JVM of its own with no logging set up
             org.slf4j.LoggerFactory.getLogger(LockWatchdog.class).debug("lock watchdog started in {} µs",
                     (System.nanoTime() - t0) / 1000);
             return w;
         } catch (IOException | RuntimeException e) {
-            if (read != null) {
-                read.close();
-            }
-            if (write != null) {
-                write.close();
+            if (out != null) {
+                try {
+                    out.close();
+                } catch (IOException ignored) {
+                    // the file goes below
+                }
             }
             Leftovers.delete(file);
             throw new KernelException("cannot start the watchdog that would undo the network lock should cryo die: "
@@ -185,12 +165,8 @@ public final class LockWatchdog implements AutoCloseable {
         }
         closed = true;
         try {
-            byte[] done = "done\n".getBytes(StandardCharsets.US_ASCII);
-            com.sun.jna.Memory m = new com.sun.jna.Memory(done.length);
-            m.write(0, done, 0, done.length);
-            Sys.call(() -> "write(the lock watchdog's pipe)", SyscallNr.WRITE, pipe.value(), Sys.address(m), done.length, 0);
+            watch.close(); // "done"
         } finally {
-            pipe.close();
             try {
                 out.close();
             } catch (IOException ignored) {
