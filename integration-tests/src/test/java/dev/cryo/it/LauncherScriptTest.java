@@ -34,6 +34,19 @@ class LauncherScriptTest {
         assertEquals(1, dump.exitValue(), out + err);
         assertTrue(err.contains("no process with pid 4194304"), "stderr: " + err + "\nstdout: " + out);
 
+        // a refusal met while the tasks are collected: one line; a failed dump cancelled its deleted-file sink at its
+        // abort and again as its supervisor stopped, whose overflowing semaphore logged a stack trace after the error
+        try (var p = Workloads.program(tmp.resolve("sysv.out"), "sysvshm")) {
+            Process refused = new ProcessBuilder(SCRIPT.toString(), "dump", "-t", p.pid().toString(), "-D",
+                    tmp.resolve("img2").toString(), "--no-progress").start();
+            String rOut = new String(refused.getInputStream().readAllBytes());
+            String rErr = new String(refused.getErrorStream().readAllBytes());
+            assertTrue(refused.waitFor(120, TimeUnit.SECONDS));
+            assertEquals(1, refused.exitValue(), rOut + rErr);
+            assertTrue(rErr.startsWith("cryo: dump failed: pid " + p.pid() + " maps the SysV shared memory segment"), rErr);
+            assertEquals(1, rErr.strip().lines().count(), "one line, no stack trace:\n" + rErr);
+        }
+
         Process version = new ProcessBuilder(SCRIPT.toString(), "--version").start();
         String v = new String(version.getInputStream().readAllBytes());
         version.getErrorStream().readAllBytes();

@@ -7,6 +7,7 @@ import org.apache.pekko.actor.typed.ActorRef;
 
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The pieces of a dump's big deleted files, to the image writer as the task dumpers read them: at most
@@ -22,23 +23,28 @@ final class GhostPieceSink implements GhostFiles.Sink {
 
     private final ActorRef<ImageWriterActor.Command> writer;
     private final Semaphore room = new Semaphore(IN_FLIGHT);
-    private volatile String cancelled;
+    private final AtomicReference<String> cancelled = new AtomicReference<>();
 
     GhostPieceSink(ActorRef<ImageWriterActor.Command> writer) {
         this.writer = writer;
     }
 
-    /** The dump ends ({@code why}): every reader waiting for room, and any to come, fails at once. */
+    /**
+     * The dump ends ({@code why}): every reader waiting for room, and any to come, fails at once. Only the first call
+     * counts: a failed dump cancels at its abort and again at its supervisor's stop, and a second release of half the
+     * permits overflowed the semaphore ("Maximum permit count exceeded", a stack trace after every failed dump's error).
+     */
     void cancel(String why) {
-        cancelled = why;
-        room.release(Integer.MAX_VALUE / 2);
+        if (cancelled.compareAndSet(null, why)) {
+            room.release(Integer.MAX_VALUE / 2);
+        }
     }
 
     @Override
     public void piece(GhostData d) {
         try {
             boolean taken = room.tryAcquire(TAKEN_WITHIN_S, TimeUnit.SECONDS);
-            String why = cancelled;
+            String why = cancelled.get();
             if (why != null) {
                 throw new DumpException("the dump ended while a deleted file's contents were written: " + why);
             }

@@ -61,6 +61,7 @@ class GhostPieceSinkTest {
         writer.expectMessageClass(ImageWriterActor.WriteRecordThen.class);
         writer.expectNoMessage(Duration.ofMillis(300)); // the third waits for room the writer will never give
         sink.cancel("pid 1: a failure");
+        sink.cancel("pid 1: the supervisor stopped"); // a failed dump's stop cancels again: it overflowed the semaphore
         java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
                 () -> three.get(60, java.util.concurrent.TimeUnit.SECONDS));
         assertEquals("the dump ended while a deleted file's contents were written: pid 1: a failure", e.getCause().getMessage());
