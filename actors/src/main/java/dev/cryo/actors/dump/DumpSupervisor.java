@@ -1189,6 +1189,7 @@ public final class DumpSupervisor {
     private Behavior<Command> pagesRead() {
         boolean early = thawsEarly();
         List<String> problems = new ArrayList<>();
+        ttyBytes.putBackFrozen(); // in the image now: back in the frozen tree, should cryo die from here on
         boolean[] tracersClear = {false}; // the image is committed only once the look is in
         ctx.pipeToSelf(tracersLook, (refusal, e) -> new TracersLooked(e != null ? "looking for tracers of outside processes: "
                 + dev.cryo.actors.Failures.describe(e) : refusal));
