@@ -24,17 +24,27 @@ public final class NsLastPid {
      * would take the freed pids of the tree's next tasks.
      */
     public static long forkAs(int pid, java.util.function.ToLongFunction<Runnable> fork) {
+        return locked(fd -> {
+            int was = read();
+            try { // set as late as possible: the host forks all the time, and each may take the pid
+                return fork.applyAsLong(() -> write(fd, pid - 1));
+            } finally {
+                if (was >= pid) {
+                    write(fd, was);
+                }
+            }
+        });
+    }
+
+    /**
+     * Runs {@code body} with the file open and CRIU's lock on it held. This process's own lock comes after it,
+     * never before (a restore's move notes itself under both).
+     */
+    private static <T> T locked(java.util.function.Function<Fd, T> body) {
         try (Fd fd = Sys.open(PATH, Fcntl.O_RDWR)) {
             Sys.call(() -> "flock(" + PATH + ")", SyscallNr.FLOCK, fd.value(), 2, 0, 0);
             try {
-                int was = read();
-                try { // set as late as possible: the host forks all the time, and each may take the pid
-                    return fork.applyAsLong(() -> write(fd, pid - 1));
-                } finally {
-                    if (was >= pid) {
-                        write(fd, was);
-                    }
-                }
+                return body.apply(fd);
             } finally {
                 LibC.syscall(SyscallNr.FLOCK, fd.value(), 8, 0, 0, 0, 0);
             }
@@ -53,17 +63,15 @@ public final class NsLastPid {
      * until the last {@link #hold} ends.
      */
     static void skipPast(int pid) {
-        try (Fd fd = Sys.open(PATH, Fcntl.O_RDWR)) {
-            Sys.call(() -> "flock(" + PATH + ")", SyscallNr.FLOCK, fd.value(), 2, 0, 0);
-            try {
+        try {
+            locked(fd -> {
                 int last = read();
                 if (last >= 0 && last < pid) {
                     write(fd, pid);
                     noteMove(last, pid);
                 }
-            } finally {
-                LibC.syscall(SyscallNr.FLOCK, fd.value(), 8, 0, 0, 0, 0);
-            }
+                return null;
+            });
         } catch (KernelException e) {
             // ns_last_pid not writable (a user namespace): the tree's pids are simply not reserved
         }
@@ -99,30 +107,37 @@ public final class NsLastPid {
 
         @Override
         public void close() {
+            int from, to;
             synchronized (NsLastPid.class) {
                 if (closed) {
                     return;
                 }
                 closed = true;
-                if (--holds == 0 && movedTo >= 0) {
-                    putBack(movedFrom, movedTo);
-                    movedFrom = movedTo = -1;
+                if (--holds > 0 || movedTo < 0) {
+                    return;
                 }
+                from = movedFrom;
+                to = movedTo;
+                movedFrom = movedTo = -1;
             }
+            putBack(from, to); // the file's lock first, as a move takes them
         }
     }
 
     private static void putBack(int from, int to) {
-        try (Fd fd = Sys.open(PATH, Fcntl.O_RDWR)) {
-            Sys.call(() -> "flock(" + PATH + ")", SyscallNr.FLOCK, fd.value(), 2, 0, 0);
-            try {
+        try {
+            locked(fd -> {
+                synchronized (NsLastPid.class) {
+                    if (holds > 0) {
+                        return null; // a restore begun since counts on the moves
+                    }
+                }
                 int now = read();
                 if (now >= to && now - to <= PUT_BACK_SPAN && takenByThisProcess(to, now)) {
                     write(fd, from);
                 }
-            } finally {
-                LibC.syscall(SyscallNr.FLOCK, fd.value(), 8, 0, 0, 0, 0);
-            }
+                return null;
+            });
         } catch (KernelException e) {
             // not writable: nothing was moved either
         }
