@@ -4,8 +4,10 @@
  * member takes the next index as it binds (UDP) or listens (TCP). The restore made the members in
  * fd order, so each flow went to another socket after it. Four UDP sockets (fds a<b<c<d) bound d,
  * c, b, a; four TCP listeners listening d, c, b, a; two UDP sockets bound b, a with a classic program
- * returning index 1 (a). Before the dump and on SIGUSR2: which member gets the datagram or connection
- * of each of 16 fixed sources (127.0.0.2-17, one port), the same after as before. Prints PASS or FAIL: reason.
+ * returning index 1 (a); and a group spread over processes, as a prefork server's: 4 child processes
+ * (forked 0-3) each making and binding its own UDP socket, bound 3, 2, 1, 0, each answering a datagram
+ * with its number. Before the dump and on SIGUSR2: which member gets the datagram or connection of
+ * each of 16 fixed sources (127.0.0.2-17, one port), the same after as before. Prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -16,7 +18,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "workload.h"
@@ -76,20 +80,80 @@ static void deliver(int type, int port, const int *members, int n, char out[SOUR
     out[SOURCES] = 0;
 }
 
+/* A worker of the prefork group: its own socket, bound to the port read from go once told, reported
+   on done; then it answers each datagram with its number k. */
+static void worker(int k, int go, int done) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int s = reuseport_socket(SOCK_DGRAM), port;
+    if (read(go, &port, sizeof port) != sizeof port) fail("read the port");
+    bind_to(s, &port);
+    if (write(done, &port, sizeof port) != sizeof port) fail("report the port");
+    char id = (char)('0' + k), b[16];
+    for (;;) {
+        struct sockaddr_in from;
+        socklen_t len = sizeof from;
+        if (recvfrom(s, b, sizeof b, 0, (struct sockaddr *)&from, &len) < 0) {
+            if (errno == EINTR) continue;
+            fail("recvfrom");
+        }
+        sendto(s, &id, 1, 0, (struct sockaddr *)&from, len);
+    }
+}
+
+/* Forks the 4 workers and has them bind 3, 2, 1, 0; returns the group's port. */
+static int start_workers(pid_t pids[4]) {
+    int go[4][2], done[2], port = 0;
+    if (pipe(done)) fail("pipe");
+    for (int k = 0; k < 4; k++) {
+        if (pipe(go[k])) fail("pipe");
+        if ((pids[k] = fork()) < 0) fail("fork");
+        if (pids[k] == 0) worker(k, go[k][0], done[1]);
+    }
+    for (int k = 3; k >= 0; k--)
+        if (write(go[k][1], &port, sizeof port) != sizeof port || read(done[0], &port, sizeof port) != sizeof port)
+            fail("start a worker");
+    for (int k = 0; k < 4; k++) close(go[k][0]), close(go[k][1]);
+    close(done[0]), close(done[1]);
+    return port;
+}
+
+/* Which worker answered the datagram of each source: one digit a source ('-': none). */
+static void ask_workers(int port, char out[SOURCES + 1]) {
+    for (int i = 0; i < SOURCES; i++) {
+        int c = socket(AF_INET, SOCK_DGRAM, 0);
+        struct sockaddr_in from = at(2 + i, port), to = at(1, port);
+        if (c < 0 || bind(c, (struct sockaddr *)&from, sizeof from)) fail("bind a source");
+        if (sendto(c, "x", 1, 0, (struct sockaddr *)&to, sizeof to) != 1) fail("send to the workers");
+        struct pollfd p = {.fd = c, .events = POLLIN};
+        out[i] = poll(&p, 1, 5000) > 0 && recv(c, &out[i], 1, 0) == 1 ? out[i] : '-';
+        close(c);
+    }
+    out[SOURCES] = 0;
+}
+
 struct groups {
-    int udp[4], udport, tcp[4], tcport, prog[2], progport;
+    int udp[4], udport, tcp[4], tcport, prog[2], progport, workport;
 };
 
-static void map(struct groups *g, char udp[SOURCES + 1], char tcp[SOURCES + 1], char prog[SOURCES + 1]) {
+static void map(struct groups *g, char udp[SOURCES + 1], char tcp[SOURCES + 1], char prog[SOURCES + 1],
+                char work[SOURCES + 1]) {
     deliver(SOCK_DGRAM, g->udport, g->udp, 4, udp);
     deliver(SOCK_STREAM, g->tcport, g->tcp, 4, tcp);
     deliver(SOCK_DGRAM, g->progport, g->prog, 2, prog);
+    ask_workers(g->workport, work);
+}
+
+static int verdict(int code, pid_t workers[4]) {
+    for (int k = 0; k < 4; k++) kill(workers[k], SIGKILL), waitpid(workers[k], NULL, 0);
+    return code;
 }
 
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
     struct groups g = {.udport = 0, .tcport = 0, .progport = 0};
+    pid_t workers[4];
+    g.workport = start_workers(workers); /* first: the workers hold none of the sockets below */
     for (int i = 0; i < 4; i++) g.udp[i] = reuseport_socket(SOCK_DGRAM);
     for (int i = 0; i < 4; i++) g.tcp[i] = reuseport_socket(SOCK_STREAM);
     for (int i = 0; i < 2; i++) g.prog[i] = reuseport_socket(SOCK_DGRAM);
@@ -100,26 +164,26 @@ int main(void) {
     for (int i = 1; i >= 0; i--) bind_to(g.prog[i], &g.progport);
     struct sock_fprog fp = {1, second};
     if (setsockopt(g.prog[0], SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &fp, sizeof fp)) fail("SO_ATTACH_REUSEPORT_CBPF");
-    char udp[SOURCES + 1], tcp[SOURCES + 1], prog[SOURCES + 1];
-    map(&g, udp, tcp, prog);
+    char udp[SOURCES + 1], tcp[SOURCES + 1], prog[SOURCES + 1], work[SOURCES + 1];
+    map(&g, udp, tcp, prog, work);
     if (strspn(prog, "0") != SOURCES) {
         printf("FAIL: before the dump, the program's index 1 gave %s (all 0 due)\n", prog);
-        return 1;
+        return verdict(1, workers);
     }
-    if (strchr(udp, '-') || strchr(udp, '+') || strchr(tcp, '-') || strchr(tcp, '+')) {
-        printf("FAIL: before the dump, udp %s tcp %s (one member a source)\n", udp, tcp);
-        return 1;
+    if (strpbrk(udp, "-+") || strpbrk(tcp, "-+") || strchr(work, '-')) {
+        printf("FAIL: before the dump, udp %s tcp %s workers %s (one member a source)\n", udp, tcp, work);
+        return verdict(1, workers);
     }
-    printf("sources to members: udp %s tcp %s\n", udp, tcp);
+    printf("sources to members: udp %s tcp %s workers %s\n", udp, tcp, work);
     printf("ready\n");
     while (!check) pause();
-    char udp2[SOURCES + 1], tcp2[SOURCES + 1], prog2[SOURCES + 1];
-    map(&g, udp2, tcp2, prog2);
-    if (strcmp(udp, udp2) || strcmp(tcp, tcp2) || strcmp(prog, prog2)) {
+    char udp2[SOURCES + 1], tcp2[SOURCES + 1], prog2[SOURCES + 1], work2[SOURCES + 1];
+    map(&g, udp2, tcp2, prog2, work2);
+    if (strcmp(udp, udp2) || strcmp(tcp, tcp2) || strcmp(prog, prog2) || strcmp(work, work2)) {
         printf("FAIL: sources to members: udp %s before, %s after; tcp %s before, %s after; the program's %s before,"
-               " %s after\n", udp, udp2, tcp, tcp2, prog, prog2);
-        return 1;
+               " %s after; workers %s before, %s after\n", udp, udp2, tcp, tcp2, prog, prog2, work, work2);
+        return verdict(1, workers);
     }
     printf("PASS\n");
-    return 0;
+    return verdict(0, workers);
 }

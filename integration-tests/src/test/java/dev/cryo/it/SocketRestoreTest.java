@@ -1020,8 +1020,11 @@ class SocketRestoreTest {
      * with each flow on another socket, silently ("udp 0333330223013122 before, 3000003110320211 after").
      * Each member's index is read with the BPF iterator and the members are made in that order
      * (reuseportorder.c: 4 UDP sockets bound and 4 TCP listeners listening in reverse fd order, 16
-     * fixed sources each; a group of 2 bound in reverse whose program returns index 1). The state
-     * comparator compares each member's index too.
+     * fixed sources each; a group of 2 bound in reverse whose program returns index 1; a prefork group:
+     * 4 child processes each binding its own UDP socket, last-forked first, whose order the restore
+     * of one list per net namespace keeps too; with the ordering switched off they came back in pid
+     * order: "workers 3022012122203001 before, 0311321211130332 after"). The state comparator compares
+     * each member's index too.
      */
     @Test
     void aReuseportGroupJoinedOutOfFdOrderKeepsWhichSocketGetsEachFlow() throws Exception {

@@ -97,6 +97,14 @@ public final class MptcpSocketHandler implements SocketFdHandler<MptcpSocketHand
                 throw p.refuse(what + " is not listed by sock_diag under its inode; not supported");
             }
             TcpSocketHandler.checkAcceptQueue(p, d, st, what);
+            long others = st.inet(p.family, Sockets.IPPROTO_TCP).values().stream().filter(o -> o.ino() != p.ino
+                    && o.state() == SockDiag.TCP_LISTEN && o.local().equals(d.local())
+                    && st.netnsOf(o.ino()) == st.netnsOf(p.ino)).count();
+            if (others > 0) { // only a SO_REUSEPORT group lets listeners share an address and port
+                throw p.refuse(what + " is in a SO_REUSEPORT group with " + others + " other listener(s): the group"
+                        + " belongs to its first TCP subflow, where cryo cannot read its place in the group (the kernel"
+                        + " picks a member by it), so the restore could not give each member its flows back; not supported");
+            }
             return new MptcpSocket(p.ino, p.family, SockDiag.TCP_LISTEN, d.local(), d.wqueue(),
                     p.options(true), primary, st.portLock(p.ino));
         }
