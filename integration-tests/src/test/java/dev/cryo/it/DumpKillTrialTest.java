@@ -92,6 +92,28 @@ class DumpKillTrialTest {
         }
     }
 
+    /**
+     * The same with the errors the dump read to carry them (SO_ERROR: reading it takes it): tcpreset.c's connection
+     * reset by its peer, its ECONNRESET unread. Before, it went back only at the dump's release, and cryo's death lost
+     * it: 'FAIL: the reset end polls 0x11' (no POLLERR).
+     */
+    @Test
+    void aResetErrorTheDumpReadIsBackAfterCryoIsKilledHoldingIt() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(dev.cryo.kernel.net.NetworkLock.available(), "no nf_tables");
+        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpreset.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpreset.out"), prog))) {
+            killedAtPostDump(p, () -> { }, "--tcp-established");
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return DumpFailureTest.lockTables(p.pid()).isEmpty();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }, Duration.ofSeconds(60), "the watchdog to lift the lock");
+            assertEquals(null, survival(p), "the reset's error is back, the program untraced"); // ends it
+        }
+    }
+
     interface Check {
         void run() throws Exception;
     }

@@ -1190,6 +1190,9 @@ public final class DumpSupervisor {
         boolean early = thawsEarly();
         List<String> problems = new ArrayList<>();
         ttyBytes.putBackFrozen(); // in the image now: back in the frozen tree, should cryo die from here on
+        if (request.leaveRunning() && !hold && sockets != null) {
+            problems.addAll(sockets.giveBackErrors()); // the tree runs on: the same, for the errors the dump read
+        }
         boolean[] tracersClear = {false}; // the image is committed only once the look is in
         ctx.pipeToSelf(tracersLook, (refusal, e) -> new TracersLooked(e != null ? "looking for tracers of outside processes: "
                 + dev.cryo.actors.Failures.describe(e) : refusal));

@@ -822,6 +822,26 @@ public final class SocketDumpState {
         }
     }
 
+    /**
+     * Gives back now the errors the dump took ({@link #giveBackIfRunning}): for a tree that runs on after the
+     * dump (-R), once every task is collected, while it is still frozen and the lock still holds its connections,
+     * as at the release, so that cryo's death from then on (a post-dump script) loses none. Returns the problems.
+     */
+    public synchronized List<String> giveBackErrors() {
+        List<String> problems = new ArrayList<>();
+        for (Map.Entry<Fd, Runnable> e : takenErrors.entrySet()) {
+            try {
+                e.getValue().run();
+            } catch (RuntimeException failed) {
+                problems.add("could not give back what the dump took: " + failed.getMessage());
+            } finally {
+                e.getKey().close();
+            }
+        }
+        takenErrors.clear();
+        return problems;
+    }
+
     /** The dump failed or the tree stays: connections leave repair mode and the lock goes. */
     public synchronized void abandon() {
         try {
@@ -835,17 +855,7 @@ public final class SocketDumpState {
         ended = true;
         closing.forEach(Fd::close);
         closing.clear();
-        List<String> problems = new ArrayList<>();
-        for (Map.Entry<Fd, Runnable> e : takenErrors.entrySet()) {
-            try {
-                e.getValue().run();
-            } catch (RuntimeException failed) {
-                problems.add("could not give back what the dump took: " + failed.getMessage());
-            } finally {
-                e.getKey().close();
-            }
-        }
-        takenErrors.clear();
+        List<String> problems = giveBackErrors();
         for (Map.Entry<Fd, Boolean> r : repaired.entrySet()) {
             Fd s = r.getKey();
             try {
