@@ -435,6 +435,20 @@ class NamespaceTest {
     }
 
     /**
+     * zdtm's mntns_remap: a shared bind of 1/a copied onto a tmpfs's a, a tmpfs on 1/a/c (propagated onto the copy),
+     * then that tmpfs moved over 1: the first a and its c are hidden, and no path reaches the copies' source. The dump
+     * refused it ('its mount tmpfs ... on BOX/1/a shows /1/a of its file system; not supported yet'); each copy is
+     * now bound from its hidden peer's own mount (an fd the restore keeps), so the two are one file system and one
+     * group again (remapmount.c: the files, mountinfo's devices and groups, and the hidden c going with its copy).
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"ns", "uns"})
+    void aSharedBindCopiedOntoAMountMovedOverItsSourceComesBackAPeerOfTheHiddenOne(String flavor) throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        assertPassedOnce(verdictInNamespaces(tmp, "remapmount", unshare(flavor), box.toString()));
+    }
+
+    /**
      * zdtm's overmount_sock: a connection accepted from a listener bound to the relative name d/sock, the listener
      * closed, then a tmpfs mounted on d. The dump refused it ('its socket file ... is covered by a mount made on a
      * directory of its path since the bind'). The file is read under the tmpfs through a clone of its directory's

@@ -187,9 +187,14 @@ public final class MountRestore {
 
     private static void bindByFd(TaskContext t, MountImage d, dev.cryo.kernel.Fd src) {
         long fd = dev.cryo.engine.restore.stage.FileRestore.take(t, (int) ProcessHandle.current().pid(), src.value());
-        t.call("mount(" + d.bindFrom() + " by its fd, " + d.point() + ", MS_BIND)", SyscallNr.MOUNT,
-                path(t, 0, "/proc/self/fd/" + fd), path(t, 4096, d.point()), 0, MS_BIND, 0);
+        bindTaskFd(t, d, fd, d.bindFrom());
         t.call("close", SyscallNr.CLOSE, fd);
+    }
+
+    /** Binds on {@code d}'s point the mount and directory fd {@code fd} of the task holds. */
+    private static void bindTaskFd(TaskContext t, MountImage d, long fd, String what) {
+        t.call("mount(" + what + " by its fd, " + d.point() + ", MS_BIND)", SyscallNr.MOUNT,
+                path(t, 0, "/proc/self/fd/" + fd), path(t, 4096, d.point()), 0, MS_BIND, 0);
     }
 
     /**
@@ -251,6 +256,8 @@ public final class MountRestore {
                     t.call("mount(" + d.fsType() + ", " + d.point() + ", " + data + ")", SyscallNr.MOUNT,
                             path(t, 0, d.source()), path(t, 4096, d.point()), t.put(8192, RemoteWriter.cString(d.fsType())),
                             flags(d.options()) & ~MS_RDONLY, t.put(8192 + 256, RemoteWriter.cString(data)));
+                } else if (!d.hostSource() && groups.peerOf(made) != null) {
+                    bindTaskFd(t, d, groups.peerOf(made), "peer " + d.bindFrom());
                 } else {
                     bindHostPath(t, d, user.isPresent(), early.get(made));
                 }

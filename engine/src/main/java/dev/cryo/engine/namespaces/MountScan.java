@@ -156,6 +156,12 @@ public final class MountScan {
             PeerGroups.check(m, mine, hostGroups, what);
             boolean covered = coveredLater(mine, i);
             Mount src = m.root().endsWith("//deleted") ? null : bindSource(m, done);
+            Mount peer = src == null ? coveredPeer(m, done, out) : null;
+            if (peer != null) { // bound from that peer's own mount, which the restore keeps an fd of (PeerGroups)
+                out.add(image(m, true, peer.point(), List.of()));
+                done.add(m);
+                continue;
+            }
             // binfmt_misc is mounted by type, as it was, not bound from a host mount of that instance, whose own source
             // name the bind would show (zdtm_ct's "zdtm_binfmt" for zdtm's mountpoints "none": the restore's check failed)
             boolean binfmt = m.fsType().equals("binfmt_misc") && freshByType(p, m);
@@ -252,6 +258,24 @@ public final class MountScan {
                 if (earlier.subList(i + 1, earlier.size()).stream().noneMatch(c -> MountOrder.covers(c, at, earlier))) {
                     return s;
                 }
+            }
+        }
+        return null;
+    }
+
+    /**
+     * A peer (same group, same file system and root) the namespace made earlier, when no path reaches {@code m}'s
+     * source any more: zdtm's mntns_remap binds a shared a on b's directory, mounts on it (which propagate to the
+     * peer), and moves b over a's parent, so the first a and its mounts are hidden under b; the copies on b came
+     * back refused ("shows /1/a of its file system"), or a fresh tmpfs in place of the peer's.
+     */
+    private static Mount coveredPeer(Mount m, List<Mount> earlier, List<MountImage> out) {
+        for (int i = 0; i < earlier.size(); i++) {
+            Mount s = earlier.get(i);
+            if (m.sharedGroup() != 0 && s.sharedGroup() == m.sharedGroup() && s.major() == m.major()
+                    && s.minor() == m.minor() && s.root().equals(m.root()) && out.get(i).made()
+                    && !s.root().endsWith("//deleted")) {
+                return s;
             }
         }
         return null;

@@ -89,6 +89,16 @@ final class PeerGroups {
         pending.add(new Member(d, open(path), keepMaster));
     }
 
+    /**
+     * The fd of a peer made earlier with {@code d}'s root, or null: {@code d} is bound from that mount itself, which
+     * no path may reach any more (zdtm's mntns_remap: covered since by a mount moved over its parent).
+     */
+    Long peerOf(MountImage d) {
+        int g = group(d.tags(), "shared:");
+        return g == 0 ? null : pending.stream().filter(m -> group(m.d().tags(), "shared:") == g
+                && m.d().root().equals(d.root())).map(Member::fd).findFirst().orElse(null);
+    }
+
     private long open(String path) {
         long fd = t.call("open(" + path + ", O_PATH)", SyscallNr.OPENAT, Fcntl.AT_FDCWD, MountRestore.path(t, 0, path),
                 Fcntl.O_PATH | Fcntl.O_CLOEXEC | Fcntl.O_NOFOLLOW, 0);
