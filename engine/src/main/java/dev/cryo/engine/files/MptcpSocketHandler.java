@@ -103,7 +103,8 @@ public final class MptcpSocketHandler implements SocketFdHandler<MptcpSocketHand
             if (others > 0) { // only a SO_REUSEPORT group lets listeners share an address and port
                 throw p.refuse(what + " is in a SO_REUSEPORT group with " + others + " other listener(s): the group"
                         + " belongs to its first TCP subflow, where cryo cannot read its place in the group (the kernel"
-                        + " picks a member by it), so the restore could not give each member its flows back; not supported");
+                        + " picks a member by it), so the restore could not give each member its flows back; not supported"
+                        + " (a Go program's listeners are MPTCP since Go 1.24: GODEBUG=multipathtcp=0 makes them plain TCP)");
             }
             return new MptcpSocket(p.ino, p.family, SockDiag.TCP_LISTEN, d.local(), d.wqueue(),
                     p.options(true), primary, st.portLock(p.ino));
