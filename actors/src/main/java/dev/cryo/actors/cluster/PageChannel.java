@@ -140,6 +140,12 @@ public final class PageChannel {
             pass(client, server, data, toServer, in);
             pass(server, client, data, toClient, in);
         }
+        // a stream's end, as the destination reads an image's: its alert's classes were loaded in the first downtime
+        client.closeOutbound();
+        toServer.compact();
+        client.wrap(ByteBuffer.allocate(0), toServer);
+        toServer.flip();
+        server.unwrap(toServer, in.clear());
     }
 
     private static boolean handshaking(SSLEngine e) {

@@ -74,8 +74,12 @@ final class WarmUp {
         int sleep = -1;
         Integer restored = null;
         try {
-            // through a shell that exits: the sleep is not this JVM's child (its reaper would steal ptrace stops)
-            Process sh = new ProcessBuilder("/bin/sh", "-c", "sleep 30 </dev/null >/dev/null 2>&1 & echo $!").start();
+            // through a shell that exits: the sleep is not this JVM's child (its reaper would steal ptrace stops);
+            // its output to a file, as nearly every program's log is: the regular file's checks at the freeze and its
+            // restore loaded classes and linked lambdas inside the first migration's downtime. 300 s: a 30 s sleep
+            // exited before the seize at load 45 ('exited while being seized'), and the warm-up timed out; killed below
+            Process sh = new ProcessBuilder("/bin/sh", "-c", "sleep 300 </dev/null >warm-up.out 2>&1 & echo $!")
+                    .directory(dir.toFile()).start();
             sleep = Integer.parseInt(new String(sh.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).trim());
             sh.waitFor();
             Pid pid = Pid.of(sleep);
