@@ -78,6 +78,11 @@ final class KeptSysctls implements AutoCloseable {
     }
 
     private String pread(FileChannel c) {
+        return pread(c, buffer);
+    }
+
+    /** The value of sysctl file {@code c} (stripped) in one read, null if it cannot be read; {@code buffer} is reused. */
+    static String pread(FileChannel c, ByteBuffer buffer) {
         buffer.clear();
         try {
             while (buffer.hasRemaining()) { // a value longer than one read (a long list of ports)
