@@ -26,7 +26,7 @@ public final class ThreadCreation implements StateStage {
             return;
         }
         List<Integer> made = new java.util.ArrayList<>();
-        dev.cryo.engine.timing.SchedHandler.unlifted(t, () -> { // a clone takes the task's timer slack as its default
+        dev.cryo.engine.timing.SchedHandler.threadsUnlifted(t, () -> { // a clone takes the task's timer slack as its default, and its nice
             for (ThreadImage th : t.task().threads()) {
                 if (th.tid() == t.pid().value()) {
                     continue;
@@ -60,7 +60,7 @@ public final class ThreadCreation implements StateStage {
         int pid = t.pid().value();
         int[] setTid = t.namespaces().setTidOfExited(pid, tid);
         int levels = setTid.length + (t.namespaces().userNamespaceOf(pid).isPresent() ? 1 : 0);
-        return dev.cryo.engine.timing.SchedHandler.unlifted(t, () -> spawn(t, tid, setTid, levels,
+        return dev.cryo.engine.timing.SchedHandler.threadsUnlifted(t, () -> spawn(t, tid, setTid, levels,
                 t.namespaces().seenByOrExited(pid, tid)));
     }
 
