@@ -51,6 +51,15 @@ class NotCarriedTest {
                 + "time.sleep(600)\n"), message);
     }
 
+    /** A python whose second thread unshares {@code flags} (CLONE_*) for itself, then runs {@code then}. */
+    private static Item oneThread(String name, String flags, String then, String message) {
+        return python(name, "import ctypes, os, threading, time\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                + "done = threading.Event()\ndef alone():\n    assert libc.unshare(" + flags + ") == 0\n"
+                + then.lines().map(l -> "    " + l + "\n").collect(java.util.stream.Collectors.joining())
+                + "    done.set()\n    time.sleep(600)\nthreading.Thread(target=alone, daemon=True).start()\ndone.wait()",
+                message);
+    }
+
     private static Item unshare(String ns, String message) {
         return new Item(ns + " namespace", List.of("unshare", "--" + ns, "/bin/sh", "-c", "echo ready; exec /bin/sleep 600"),
                 message);
@@ -493,6 +502,13 @@ class NotCarriedTest {
                         ": its net namespace \\(net:\\[\\d+\\]\\) has IPsec policies \\(ip xfrm policy: src 127.0.0.1/32"
                                 + " dst 127.0.0.2/32 ?\\.\\.\\.\\), which a restore would not make again"),
                 unshare("user", ": its user namespace \\(user:\\[\\d+\\]\\) has no uid map written yet"),
+                // what one thread unshared for itself (Go's locked OS threads, Samba's worker threads): a restore made
+                // every thread with its process's namespaces, fd table and directories, so it came back without, silently
+                oneThread("a uts namespace of one thread", "0x04000000", "", " thread \\d+: its uts namespace"
+                        + " \\(uts:\\[\\d+\\]\\) is not its process's \\(uts:\\[\\d+\\]\\); a namespace of one thread"),
+                oneThread("a current directory of one thread", "0x200", "os.chdir('/')\n", " thread \\d+ has a current"
+                        + " directory \\(/, its process's /.+\\) of its own \\(unshare\\(CLONE_FS\\) in that thread\\)"),
+                oneThread("an fd table of one thread", "0x400", "", " thread \\d+ has an fd table of its own"),
                 // one made by a task of another of the tree's is carried (NamespaceTest); one made inside
                 // another by the same task, which leaves no task in the outer one (bwrap --dev /dev run by a user), is not
                 new Item("a user namespace its creator made inside another of its own", List.of("unshare", "-Ur", "/bin/sh",
