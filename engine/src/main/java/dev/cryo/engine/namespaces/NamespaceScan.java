@@ -436,6 +436,10 @@ public final class NamespaceScan {
             for (String kind : THREAD_KINDS) {
                 String theirs = Namespaces.link(p + "/task/" + t, kind);
                 String ours = main.computeIfAbsent(kind, k -> Namespaces.link(p.toString(), k));
+                if (kind.equals("pid_for_children") && ours != null
+                        && !ours.equals(main.computeIfAbsent("pid", k -> Namespaces.link(p.toString(), k)))) {
+                    continue; // the main thread unshared it beside threads: refused below, saying why the kernel cannot
+                }
                 if (theirs != null && ours != null && !theirs.equals(ours)) { // null: gone, or a zombie leader
                     throw new DumpException("pid " + p + " thread " + t + ": its " + kind + " namespace (" + theirs
                             + ") is not its process's (" + ours + "); a namespace of one thread (setns or unshare in"
