@@ -134,15 +134,22 @@ public final class SemaphoresAtKill {
         try {
             file = watchFile(started.entrySet().stream().filter(e -> e.getValue() >= 0)
                     .collect(java.util.stream.Collectors.toMap(e -> Pid.of(e.getKey()), Map.Entry::getValue)));
+            List<String> args = new ArrayList<>(List.of(file.toString()));
+            args.addAll(watcher(file));
             deathWatch = dev.cryo.engine.files.DeathWatch.start(NAME, "read -r w <&3; [ \"$w\" = done ] && { rm -f \"$1\";"
-                    + " exit 0; }; exec \"$2\" -XX:-UsePerfData -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx32m -cp \"$3\" "
-                    + SemaphoresAtKill.class.getName() + " \"$1\"\n", List.of(file.toString(),
-                    Path.of(System.getProperty("java.home"), "bin", "java").toString(), System.getProperty("java.class.path")));
+                    + " exit 0; }; shift; exec \"$@\"\n", args);
             return null;
         } catch (IOException | RuntimeException e) {
             Leftovers.delete(file);
             return "no watcher would put back the host's semaphores should cryo die before it does: " + e.getMessage();
         }
+    }
+
+    /** The command of the watcher's JVM ({@link #main}) on {@code file}, at once or on cryo's death. */
+    private static List<String> watcher(Path file) {
+        return List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-XX:-UsePerfData",
+                "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx32m", "-cp", System.getProperty("java.class.path"),
+                SemaphoresAtKill.class.getName(), file.toString());
     }
 
     /** The watcher's file: {@code tasks} with their start times and the values from before the kill. */
@@ -165,12 +172,10 @@ public final class SemaphoresAtKill {
         Path file = null;
         try {
             file = watchFile(stuck);
-            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", "\"$@\" >/dev/null 2>&1 &", NAME));
+            argv.addAll(watcher(file));
             // the outer shell starts the watcher in the background and exits: it is no child of this JVM's
-            Pid outer = Spawner.spawn("/bin/sh", List.of("/bin/sh", "-c", "\"$@\" >/dev/null 2>&1 &", NAME, java,
-                    "-XX:-UsePerfData", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx32m", "-cp",
-                    System.getProperty("java.class.path"), SemaphoresAtKill.class.getName(), file.toString()),
-                    List.of("PATH=/usr/bin:/bin"), true);
+            Pid outer = Spawner.spawn("/bin/sh", argv, List.of("PATH=/usr/bin:/bin"), true);
             Spawner.reap(outer);
             return who + " of the killed tree had not exited (stuck in the kernel): the SEM_UNDO adjustments its exit"
                     + " applies to the host's semaphores are put back once it is gone, for at most " + WATCH.toMinutes()
