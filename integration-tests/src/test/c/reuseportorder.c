@@ -3,7 +3,9 @@
  * in the group (the flow's hash scaled to the members, or what the group's program returns), and a
  * member takes the next index as it binds (UDP) or listens (TCP). The restore made the members in
  * fd order, so each flow went to another socket after it. Four UDP sockets (fds a<b<c<d) bound d,
- * c, b, a; four TCP listeners listening d, c, b, a; two UDP sockets bound b, a with a classic program
+ * c, b, a; four TCP listeners listening d, c, b, a; four MPTCP listeners listening d, c, b, a (their
+ * group is their first subflows': plain TCP clients; left out where the kernel makes no MPTCP socket,
+ * "mptcp none"); two UDP sockets bound b, a with a classic program
  * returning index 1 (a); and a group spread over processes, as a prefork server's: 4 child processes
  * (forked 0-3) each making and binding its own UDP socket, bound 3, 2, 1, 0, each answering a datagram
  * with its number. Before the dump and on SIGUSR2: which member gets the datagram or connection of
@@ -34,10 +36,14 @@ static struct sockaddr_in at(int host, int port) {
     return a;
 }
 
-static int reuseport_socket(int type) {
-    int one = 1, s = socket(AF_INET, type, 0);
+static int reuseport_socket_of(int type, int protocol) {
+    int one = 1, s = socket(AF_INET, type, protocol);
     if (s < 0 || setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one)) fail("SO_REUSEPORT");
     return s;
+}
+
+static int reuseport_socket(int type) {
+    return reuseport_socket_of(type, 0);
 }
 
 /* Binds s to 127.0.0.1:*port (0: any, then set). */
@@ -132,13 +138,15 @@ static void ask_workers(int port, char out[SOURCES + 1]) {
 }
 
 struct groups {
-    int udp[4], udport, tcp[4], tcport, prog[2], progport, workport;
+    int udp[4], udport, tcp[4], tcport, mptcp[4], mptcport, prog[2], progport, workport;
 };
 
-static void map(struct groups *g, char udp[SOURCES + 1], char tcp[SOURCES + 1], char prog[SOURCES + 1],
-                char work[SOURCES + 1]) {
+static void map(struct groups *g, char udp[SOURCES + 1], char tcp[SOURCES + 1], char mptcp[SOURCES + 1],
+                char prog[SOURCES + 1], char work[SOURCES + 1]) {
     deliver(SOCK_DGRAM, g->udport, g->udp, 4, udp);
     deliver(SOCK_STREAM, g->tcport, g->tcp, 4, tcp);
+    if (g->mptcport) deliver(SOCK_STREAM, g->mptcport, g->mptcp, 4, mptcp);
+    else strcpy(mptcp, "none");
     deliver(SOCK_DGRAM, g->progport, g->prog, 2, prog);
     ask_workers(g->workport, work);
 }
@@ -156,6 +164,14 @@ int main(void) {
     g.workport = start_workers(workers); /* first: the workers hold none of the sockets below */
     for (int i = 0; i < 4; i++) g.udp[i] = reuseport_socket(SOCK_DGRAM);
     for (int i = 0; i < 4; i++) g.tcp[i] = reuseport_socket(SOCK_STREAM);
+    int probe = socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP); /* none: a kernel without MPTCP, or it off */
+    if (probe >= 0) {
+        close(probe);
+        for (int i = 0; i < 4; i++) g.mptcp[i] = reuseport_socket_of(SOCK_STREAM, IPPROTO_MPTCP);
+        for (int i = 0; i < 4; i++) bind_to(g.mptcp[i], &g.mptcport);
+        for (int i = 3; i >= 0; i--)
+            if (listen(g.mptcp[i], SOURCES)) fail("listen (MPTCP)");
+    }
     for (int i = 0; i < 2; i++) g.prog[i] = reuseport_socket(SOCK_DGRAM);
     for (int i = 3; i >= 0; i--) bind_to(g.udp[i], &g.udport);
     for (int i = 0; i < 4; i++) bind_to(g.tcp[i], &g.tcport);
@@ -164,24 +180,25 @@ int main(void) {
     for (int i = 1; i >= 0; i--) bind_to(g.prog[i], &g.progport);
     struct sock_fprog fp = {1, second};
     if (setsockopt(g.prog[0], SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &fp, sizeof fp)) fail("SO_ATTACH_REUSEPORT_CBPF");
-    char udp[SOURCES + 1], tcp[SOURCES + 1], prog[SOURCES + 1], work[SOURCES + 1];
-    map(&g, udp, tcp, prog, work);
+    char udp[SOURCES + 1], tcp[SOURCES + 1], mptcp[SOURCES + 1], prog[SOURCES + 1], work[SOURCES + 1];
+    map(&g, udp, tcp, mptcp, prog, work);
     if (strspn(prog, "0") != SOURCES) {
         printf("FAIL: before the dump, the program's index 1 gave %s (all 0 due)\n", prog);
         return verdict(1, workers);
     }
-    if (strpbrk(udp, "-+") || strpbrk(tcp, "-+") || strchr(work, '-')) {
-        printf("FAIL: before the dump, udp %s tcp %s workers %s (one member a source)\n", udp, tcp, work);
+    if (strpbrk(udp, "-+") || strpbrk(tcp, "-+") || strpbrk(mptcp, "-+") || strchr(work, '-')) {
+        printf("FAIL: before the dump, udp %s tcp %s mptcp %s workers %s (one member a source)\n", udp, tcp, mptcp, work);
         return verdict(1, workers);
     }
-    printf("sources to members: udp %s tcp %s workers %s\n", udp, tcp, work);
+    printf("sources to members: udp %s tcp %s mptcp %s workers %s\n", udp, tcp, mptcp, work);
     printf("ready\n");
     while (!check) pause();
-    char udp2[SOURCES + 1], tcp2[SOURCES + 1], prog2[SOURCES + 1], work2[SOURCES + 1];
-    map(&g, udp2, tcp2, prog2, work2);
-    if (strcmp(udp, udp2) || strcmp(tcp, tcp2) || strcmp(prog, prog2) || strcmp(work, work2)) {
-        printf("FAIL: sources to members: udp %s before, %s after; tcp %s before, %s after; the program's %s before,"
-               " %s after; workers %s before, %s after\n", udp, udp2, tcp, tcp2, prog, prog2, work, work2);
+    char udp2[SOURCES + 1], tcp2[SOURCES + 1], mptcp2[SOURCES + 1], prog2[SOURCES + 1], work2[SOURCES + 1];
+    map(&g, udp2, tcp2, mptcp2, prog2, work2);
+    if (strcmp(udp, udp2) || strcmp(tcp, tcp2) || strcmp(mptcp, mptcp2) || strcmp(prog, prog2) || strcmp(work, work2)) {
+        printf("FAIL: sources to members: udp %s before, %s after; tcp %s before, %s after; mptcp %s before, %s after;"
+               " the program's %s before, %s after; workers %s before, %s after\n", udp, udp2, tcp, tcp2, mptcp, mptcp2,
+               prog, prog2, work, work2);
         return verdict(1, workers);
     }
     printf("PASS\n");

@@ -305,13 +305,6 @@ class NotCarriedTest {
                                 + "        while os.path.exists('/proc/%d' % root):\n            time.sleep(0.2)\n"
                                 + "    os._exit(0)\nos.wait()\nassert os.read(r, 1) == b'b'\nos.close(r)\nos.close(w)",
                         " fd \\d+: socket \\d+ is member 0 of a SO_REUSEPORT group of 2 sockets, 1 of them held outside the tree"),
-                // an MPTCP listener's group is its first subflow's, which the BPF iterator does not reach from the file
-                python("a SO_REUSEPORT group of MPTCP listeners", "import socket\ndef listener():\n"
-                                + "    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)\n"
-                                + "    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)\n    return s\n"
-                                + "a = listener()\na.bind(('127.0.0.1', 0))\na.listen()\n"
-                                + "b = listener()\nb.bind(a.getsockname())\nb.listen()",
-                        " fd \\d+: MPTCP socket 127.0.0.1:\\d+ \\(listening\\) is in a SO_REUSEPORT group with 1 other listener"),
                 // two children made with CLONE_FILES whose parent unshared since: no clone makes that again
                 new Item("processes sharing an fd table their parent no longer holds", List.of(
                         dev.cryo.kernel.testing.TestPrograms.compile("/c/sharedtables.c").toString(), ".", "siblings"),

@@ -1023,8 +1023,9 @@ class SocketRestoreTest {
      * fixed sources each; a group of 2 bound in reverse whose program returns index 1; a prefork group:
      * 4 child processes each binding its own UDP socket, last-forked first, whose order the restore
      * of one list per net namespace keeps too; with the ordering switched off they came back in pid
-     * order: "workers 3022012122203001 before, 0311321211130332 after"). The state comparator compares
-     * each member's index too.
+     * order: "workers 3022012122203001 before, 0311321211130332 after"; 4 MPTCP listeners listening in
+     * reverse fd order, whose group is their first subflows', which the dump refused before and, with
+     * their places not given back, came back in fd order). The state comparator compares each member's index too.
      */
     @Test
     void aReuseportGroupJoinedOutOfFdOrderKeepsWhichSocketGetsEachFlow() throws Exception {

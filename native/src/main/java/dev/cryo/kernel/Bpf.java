@@ -146,6 +146,11 @@ public final class Bpf {
             return op(0x85, 0, 0, 0, helper);
         }
 
+        /** A call of the kernel function (kfunc) of vmlinux BTF id {@code btfId} (BPF_PSEUDO_KFUNC_CALL). */
+        public Program callKernel(int btfId) {
+            return op(0x85, 0, 2, 0, btfId);
+        }
+
         public Program exit() {
             return op(0x95, 0, 0, 0, 0);
         }

@@ -110,6 +110,11 @@ public final class Btf {
         return id;
     }
 
+    /** The type id of {@code struct name}, or 0 when this kernel has none (a part built without it: CONFIG_MPTCP). */
+    public int struct(String name) {
+        return find(KIND_STRUCT, name);
+    }
+
     /** The byte offset of {@code member} in {@code struct name}, looked for in its anonymous unions and structs too. */
     public int offset(String struct, String member) {
         int id = find(KIND_STRUCT, struct);

@@ -15,8 +15,9 @@ import java.util.Map;
 
 /**
  * Multipath TCP sockets (IPPROTO_MPTCP), IPv4 and IPv6: what a Go program (1.24 and later) listens
- * with by default. Listening (address, backlog, options; its port held by the network lock like a
- * TCP listener's) and unconnected ones are made again as MPTCP sockets. A connection (or one closed since) is refused:
+ * with by default. Listening (address, backlog, options, its place in a SO_REUSEPORT group, which is
+ * its first subflow's; its port held by the network lock like a TCP listener's) and unconnected ones
+ * are made again as MPTCP sockets. A connection (or one closed since) is refused:
  * the kernel has no TCP repair for MPTCP sockets (CRIU refuses them too), not even for one fallen
  * back to plain TCP, which every connection a plain TCP client makes to an MPTCP listener is.
  */
@@ -97,15 +98,6 @@ public final class MptcpSocketHandler implements SocketFdHandler<MptcpSocketHand
                 throw p.refuse(what + " is not listed by sock_diag under its inode; not supported");
             }
             TcpSocketHandler.checkAcceptQueue(p, d, st, what);
-            long others = st.inet(p.family, Sockets.IPPROTO_TCP).values().stream().filter(o -> o.ino() != p.ino
-                    && o.state() == SockDiag.TCP_LISTEN && o.local().equals(d.local())
-                    && st.netnsOf(o.ino()) == st.netnsOf(p.ino)).count();
-            if (others > 0) { // only a SO_REUSEPORT group lets listeners share an address and port
-                throw p.refuse(what + " is in a SO_REUSEPORT group with " + others + " other listener(s): the group"
-                        + " belongs to its first TCP subflow, where cryo cannot read its place in the group (the kernel"
-                        + " picks a member by it), so the restore could not give each member its flows back; not supported"
-                        + " (a Go program's listeners are MPTCP since Go 1.24: GODEBUG=multipathtcp=0 makes them plain TCP)");
-            }
             return new MptcpSocket(p.ino, p.family, SockDiag.TCP_LISTEN, d.local(), d.wqueue(),
                     p.options(true), primary, st.portLock(p.ino));
         }
@@ -147,6 +139,11 @@ public final class MptcpSocketHandler implements SocketFdHandler<MptcpSocketHand
     @Override
     public boolean primary(MptcpSocket t) {
         return t.primary();
+    }
+
+    @Override
+    public int reuseportIndex(MptcpSocket t) {
+        return t.options().reuseportIndex();
     }
 
     @Override

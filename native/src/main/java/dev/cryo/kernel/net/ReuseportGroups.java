@@ -15,7 +15,8 @@ import java.util.Map;
  * kernel picks a member by its index in sk_reuseport_cb->socks[] (the flow hash scaled to the members,
  * or the index the program returns), so the index is state; no socket option or diag message gives
  * either back. cryo reads them with a BPF iterator of its own over a task's files, following file →
- * socket → sock → sk_reuseport_cb with the offsets of the running kernel's BTF. A classic program
+ * socket → sock → sk_reuseport_cb with the offsets of the running kernel's BTF (an MPTCP socket's
+ * group is its first TCP subflow's: mptcp_sock → first → sk_reuseport_cb). A classic program
  * keeps its original instructions (orig_prog), which come back whole.
  */
 public final class ReuseportGroups {
@@ -77,14 +78,24 @@ public final class ReuseportGroups {
     private static Bpf.Program program(Btf btf) {
         int fp = 10, ctx = 6, reuse = 8, sk = 9, at = 7;
         int h = -CHUNK - HEADER; // the header's place on the stack, below the chunk buffer
-        Bpf.Program p = new Bpf.Program()
-                .mov(ctx, 1)
+        Bpf.Program p = new Bpf.Program();
+        p.mov(ctx, 1)
                 .load(8, 7, ctx, btf.offset("bpf_iter__task_file", "file")).jumpIfZero(7, "out")
                 .mov(1, 7).call(Bpf.SOCK_FROM_FILE).jumpIfZero(0, "out")
                 .mov(7, 0)
-                .load(8, 1, 7, btf.offset("socket", "sk")).jumpIfZero(1, "out")
+                .load(8, 1, 7, btf.offset("socket", "sk")).jumpIfZero(1, "out");
+        int mptcp = btf.struct("mptcp_sock");
+        if (mptcp != 0) { // an MPTCP socket's group is its first subflow's, a TCP sock the file does not lead to
+            p.load(2, 2, 1, btf.offset("sock", "sk_protocol")).jumpIfNot(2, Sockets.IPPROTO_MPTCP, "sock")
+                    .movImm(2, mptcp).callKernel(btf.function("bpf_rdonly_cast")).mov(7, 0) // (struct mptcp_sock *) sk
+                    .load(8, 1, 7, btf.offset("mptcp_sock", "first")).jumpIfZero(1, "out")
+                    .load(8, reuse, 1, btf.offset("sock", "sk_reuseport_cb")).jumpIfZero(reuse, "out")
+                    .readKernel(sk, 7, btf.offset("mptcp_sock", "first")).jump("member");
+        }
+        p.label("sock")
                 .load(8, reuse, 1, btf.offset("sock", "sk_reuseport_cb")).jumpIfZero(reuse, "out")
                 .readKernel(sk, 7, btf.offset("socket", "sk")) // the sock's address as a plain number, to compare
+                .label("member")
                 .load(4, 1, ctx, btf.offset("bpf_iter__task_file", "fd")).store(4, fp, h, 1)
                 .load(4, 1, reuse, btf.offset("sock_reuseport", "reuseport_id")).store(4, fp, h + 4, 1)
                 .movImm(1, -1).store(4, fp, h + 8, 1)

@@ -83,4 +83,45 @@ class ReuseportGroupsTest {
             }
         }
     }
+
+    /**
+     * An MPTCP listener's group is its first TCP subflow's (mptcp_sock->first), which the iterator
+     * follows from the file: the members' places are the order they listened in, as TCP's.
+     */
+    @Test
+    void anMptcpListenersIndexIsItsFirstSubflowsPlaceInTheGroup() {
+        Fd[] s = new Fd[3];
+        try {
+            for (int i = 0; i < s.length; i++) {
+                s[i] = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_STREAM, Sockets.IPPROTO_MPTCP);
+                Sockets.setInt(s[i], Sockets.SOL_SOCKET, Sockets.SO_REUSEPORT, 1);
+            }
+        } catch (dev.cryo.kernel.SyscallException e) {
+            org.junit.jupiter.api.Assumptions.assumeTrue(false, "this kernel makes no MPTCP sockets: " + e.getMessage());
+        }
+        try {
+            Sockets.bindInet(s[0], SockAddr.inet(InetAddress.getLoopbackAddress(), 0));
+            int port = Sockets.sockName(s[0]).port();
+            for (int i = 1; i < s.length; i++) {
+                Sockets.bindInet(s[i], SockAddr.inet(InetAddress.getLoopbackAddress(), port));
+            }
+            for (int i = s.length - 1; i >= 0; i--) {
+                Sockets.listen(s[i], 4);
+            }
+            Map<Integer, ReuseportGroups.Member> got = ReuseportGroups.of((int) ProcessHandle.current().pid());
+            for (int i = 0; i < s.length; i++) {
+                ReuseportGroups.Member m = got.get(s[i].value());
+                assertNotNull(m, "fd " + s[i].value() + " of " + got);
+                assertEquals(s.length - 1 - i, m.index(), "fd " + s[i].value() + " of " + got);
+                assertEquals(s.length, m.members());
+                assertEquals(got.get(s[0].value()).group(), m.group());
+            }
+        } finally {
+            for (Fd x : s) {
+                if (x != null) {
+                    x.close();
+                }
+            }
+        }
+    }
 }
