@@ -495,12 +495,11 @@ class NotCarriedTest {
                         ": its net namespace \\(net:\\[\\d+\\]\\) has IPsec policies \\(ip xfrm policy: src 127.0.0.1/32"
                                 + " dst 127.0.0.2/32 ?\\.\\.\\.\\), which a restore would not make again"),
                 unshare("user", ": its user namespace \\(user:\\[\\d+\\]\\) has no uid map written yet"),
-                // what one thread unshared for itself (Go's locked OS threads, Samba's worker threads): a restore made
-                // every thread with its process's namespaces, fd table and directories, so it came back without, silently
+                // what one thread unshared for itself (Go's locked OS threads): a restore made every thread with its
+                // process's namespaces and fd table, so it came back without, silently (a cwd, root and umask of its
+                // own, Samba's worker threads', is carried: RestoreTest)
                 oneThread("a uts namespace of one thread", "0x04000000", "", " thread \\d+: its uts namespace"
                         + " \\(uts:\\[\\d+\\]\\) is not its process's \\(uts:\\[\\d+\\]\\); a namespace of one thread"),
-                oneThread("a current directory of one thread", "0x200", "os.chdir('/')\n", " thread \\d+ has a current"
-                        + " directory \\(/, its process's /.+\\) of its own \\(unshare\\(CLONE_FS\\) in that thread\\)"),
                 oneThread("an fd table of one thread", "0x400", "", " thread \\d+ has an fd table of its own"),
                 // one made by a task of another of the tree's is carried (NamespaceTest); one made inside
                 // another by the same task, which leaves no task in the outer one (bwrap --dev /dev run by a user), is not

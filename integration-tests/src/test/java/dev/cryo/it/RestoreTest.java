@@ -275,6 +275,20 @@ class RestoreTest {
         }
     }
 
+    /**
+     * A thread that unshared its cwd, root and umask (unshare(CLONE_FS), as Samba's worker threads, each in a
+     * directory of its own) was refused; before that it came back with its process's. It comes back with its own,
+     * still its own: its chdir after the restore leaves its process's cwd (threadown.c: cwd /usr and umask 027, with
+     * "root" chrooted into /usr too; the comparator compares each thread's cwd, root and umask).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"cwd", "root"})
+    void aThreadWithACwdRootAndUmaskOfItsOwnComesBackWithThem(String what) throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("threadown.out"), "threadown", what)) {
+            assertPassOnce(checkAndReap(dumpAndRestore(p, tmp.resolve("img"))));
+        }
+    }
+
     /** fio's idiom (shmget, shmat, IPC_RMID, fork) was refused: the segment would vanish with the tree. */
     @Test
     void aSysvSegmentMarkedForRemovalComesBackSharedWithItsContentsAndStillMarked() throws Exception {

@@ -33,7 +33,8 @@ import java.util.regex.Pattern;
  *       priority, policy, exit signal, the mm layout fields), {@code sched} policy and prio
  *       and what sched_getattr adds (flags, a deadline task's times, utilization clamps),
  *       {@code comm}, {@code timerslack_ns}, its {@code cgroup}, the LSM label ({@code attr/current}), the I/O
- *       priority and the robust futex list's head;</li>
+ *       priority and the robust futex list's head; its cwd and root, and which of its {@code ns/*} links are not
+ *       its process's (what it unshared or entered alone);</li>
  *   <li>per task: {@code limits}, {@code timers} (id, signal and value, notification, clock),
  *       {@code maps} (range, protections, offset, device, inode, path) with each mapping's
  *       {@code smaps} VmFlags, every fd's link target and {@code fdinfo} (flags, mnt_id, ino,
@@ -509,6 +510,21 @@ final class StateComparator {
         put(into, "attr/current", read(dir.resolve("attr/current")).strip());
         put(into, "timerslack_ns", read(Path.of("/proc/" + tid + "/timerslack_ns")).strip());
         put(into, "cgroup", cgroups(read(dir.resolve("cgroup")))); // a thread may be in cgroups of its own
+        put(into, "thread cwd", readLink(dir.resolve("cwd")));
+        put(into, "thread root", readLink(dir.resolve("root")));
+        put(into, "ns not its process's", nsOfItsOwn(pid, dir));
+    }
+
+    /** The kinds of namespace thread {@code dir} is in that its process's main thread is not. */
+    private static String nsOfItsOwn(int pid, Path dir) throws IOException {
+        List<String> own = new ArrayList<>();
+        for (Path ns : list(dir.resolve("ns"))) {
+            String theirs = readLink(ns), main = readLink(Path.of("/proc/" + pid + "/ns/" + ns.getFileName()));
+            if (!theirs.startsWith("(unreadable") && !main.startsWith("(unreadable") && !theirs.equals(main)) {
+                own.add(ns.getFileName().toString());
+            }
+        }
+        return String.join(",", own.stream().sorted().toList());
     }
 
     /**

@@ -87,7 +87,7 @@ public final class SharedTables {
                 withParent.put(p.value(), flags);
             }
         }
-        live.forEach(SharedTables::checkThreads);
+        live.forEach(ThreadsAlone::check);
         SharedTables tables = new SharedTables(Map.copyOf(withParent), Map.copyOf(parentOf));
         Integer rootParent = parentOf.get(root.value());
         if (rootParent != null && rootParent > 0) {
@@ -113,57 +113,6 @@ public final class SharedTables {
             }
         }
         return tables;
-    }
-
-    /**
-     * Refuses a thread with an fd table of its own, or a cwd, root or umask of its own (unshare(CLONE_FILES),
-     * unshare(CLONE_FS) in that thread, as Samba's worker threads take a cwd each): a restore makes every thread
-     * with its process's, so the thread came back with its process's fds and directories, silently. Threads
-     * that unshared their cwd, root and umask but hold the same values as their process are carried (sharing them).
-     */
-    private static void checkThreads(Pid p) {
-        List<Pid> threads;
-        try {
-            threads = ProcFs.tasks(p);
-        } catch (KernelException e) {
-            return; // gone
-        }
-        for (Pid t : threads) {
-            if (t.equals(p)) {
-                continue;
-            }
-            if (!shared(p, t, Clone.FILES) && !exiting(p) && !exiting(t)) {
-                throw new DumpException("pid " + p + " thread " + t + " has an fd table of its own (unshare(CLONE_FILES)"
-                        + " in that thread); a restore gives every thread its process's: not supported yet");
-            }
-            if (!shared(p, t, Clone.FS) && !exiting(p) && !exiting(t)) {
-                String differs = fsDifference(p, t);
-                if (differs != null) {
-                    throw new DumpException("pid " + p + " thread " + t + " has a " + differs + " of its own"
-                            + " (unshare(CLONE_FS) in that thread); a restore gives every thread its process's: not"
-                            + " supported yet");
-                }
-            }
-        }
-    }
-
-    /** What of cwd, root and umask thread {@code t} holds other than its process {@code p}; null: the same. */
-    private static String fsDifference(Pid p, Pid t) {
-        try {
-            String task = p.procDir() + "/task/" + t;
-            for (String link : new String[] {"cwd", "root"}) {
-                String mine = ProcFs.readlink(p.procDir() + "/" + link), theirs = ProcFs.readlink(task + "/" + link);
-                if (!mine.equals(theirs)) {
-                    return (link.equals("cwd") ? "current directory (" : "root directory (") + theirs + ", its process's "
-                            + mine + ")";
-                }
-            }
-            int mine = ProcFs.status(p).umask(), theirs = ProcFs.status(p, t).umask();
-            return mine == theirs ? null : "umask (0" + Integer.toOctalString(theirs) + ", its process's 0"
-                    + Integer.toOctalString(mine) + ")";
-        } catch (RuntimeException e) {
-            return null; // gone meanwhile
-        }
     }
 
     /** The topmost task of {@code pid}'s chain of parents sharing the table of {@code type}. */
@@ -199,7 +148,7 @@ public final class SharedTables {
         }
     }
 
-    private static boolean exiting(ProcStat st) {
+    static boolean exiting(ProcStat st) {
         return st.state() == 'Z' || st.state() == 'X' || (st.flags() & ProcStat.PF_EXITING) != 0;
     }
 }

@@ -6,20 +6,31 @@ import java.util.List;
  * One thread: registers (user_regs_struct words), the XSAVE area at the kernel's size, signal
  * mask, rseq, robust list, clear-child-tid, sigaltstack, signals pending for it alone, its name
  * (comm, per thread), its parent-death signal, its security state, its scheduling state, and the
- * relative sleep it was in when dumped ({@code sleep}, null when none), and its fault switches
- * ({@link ThreadTraps}).
+ * relative sleep it was in when dumped ({@code sleep}, null when none), its fault switches
+ * ({@link ThreadTraps}), and its own cwd, root and umask ({@code fs}, null when it shares its process's).
  */
 public record ThreadImage(int tid, long[] regs, byte[] xstate, long sigmask, long rseqAddress, int rseqLength,
                           int rseqSignature, long robustListHead, long robustListLength, long clearChildTid,
                           long altStackSp, int altStackFlags, long altStackSize, List<byte[]> pendingSignals,
                           String name, int pdeathSignal, ThreadSecurity security,
-                          SchedImage sched, SleepImage sleep, ThreadTraps traps) {
+                          SchedImage sched, SleepImage sleep, ThreadTraps traps, ThreadFs fs) {
     public ThreadImage {
         regs = regs.clone();
         xstate = xstate.clone();
         pendingSignals = List.copyOf(pendingSignals);
         java.util.Objects.requireNonNull(security, "security");
         traps = traps == null ? ThreadTraps.NONE : traps;
+    }
+
+    /** A thread sharing its process's cwd, root and umask. */
+    public ThreadImage(int tid, long[] regs, byte[] xstate, long sigmask, long rseqAddress, int rseqLength,
+                       int rseqSignature, long robustListHead, long robustListLength, long clearChildTid,
+                       long altStackSp, int altStackFlags, long altStackSize, List<byte[]> pendingSignals,
+                       String name, int pdeathSignal, ThreadSecurity security, SchedImage sched, SleepImage sleep,
+                       ThreadTraps traps) {
+        this(tid, regs, xstate, sigmask, rseqAddress, rseqLength, rseqSignature, robustListHead, robustListLength,
+                clearChildTid, altStackSp, altStackFlags, altStackSize, pendingSignals, name, pdeathSignal, security,
+                sched, sleep, traps, null);
     }
 
     /** A thread with no fault switch set. */
@@ -35,12 +46,18 @@ public record ThreadImage(int tid, long[] regs, byte[] xstate, long sigmask, lon
     public ThreadImage withPendingSignals(List<byte[]> pending) {
         return new ThreadImage(tid, regs, xstate, sigmask, rseqAddress, rseqLength, rseqSignature, robustListHead,
                 robustListLength, clearChildTid, altStackSp, altStackFlags, altStackSize, pending, name, pdeathSignal,
-                security, sched, sleep, traps);
+                security, sched, sleep, traps, fs);
     }
 
     public ThreadImage withPdeathSignal(int signal) {
         return new ThreadImage(tid, regs, xstate, sigmask, rseqAddress, rseqLength, rseqSignature, robustListHead,
                 robustListLength, clearChildTid, altStackSp, altStackFlags, altStackSize, pendingSignals, name, signal,
-                security, sched, sleep, traps);
+                security, sched, sleep, traps, fs);
+    }
+
+    public ThreadImage withFs(ThreadFs own) {
+        return new ThreadImage(tid, regs, xstate, sigmask, rseqAddress, rseqLength, rseqSignature, robustListHead,
+                robustListLength, clearChildTid, altStackSp, altStackFlags, altStackSize, pendingSignals, name,
+                pdeathSignal, security, sched, sleep, traps, own);
     }
 }

@@ -70,7 +70,6 @@ public final class NamespaceScan {
                 continue; // gone meanwhile: the seize finds out
             }
             ppidOf.put(p.value(), ppid);
-            checkThreads(p);
             Map<String, String> mine = new HashMap<>();
             Map<String, String> ref = pids.contains(ppid) && links.containsKey(ppid) ? links.get(ppid) : null;
             int flags = 0;
@@ -417,41 +416,6 @@ public final class NamespaceScan {
         }
         return ids;
     }
-
-    /**
-     * Refuses a thread in a namespace other than its process's main thread (setns or unshare of net, uts, ipc,
-     * mnt, cgroup or a pid or time namespace for its children in one thread, as Go programs do on a locked OS thread):
-     * a restore makes every thread in its process's namespaces, so it came back in them, silently.
-     */
-    private static void checkThreads(Pid p) {
-        List<Pid> threads = threadsOf(p);
-        if (threads.size() < 2) {
-            return;
-        }
-        Map<String, String> main = new HashMap<>();
-        for (Pid t : threads) {
-            if (t.equals(p)) {
-                continue;
-            }
-            for (String kind : THREAD_KINDS) {
-                String theirs = Namespaces.link(p + "/task/" + t, kind);
-                String ours = main.computeIfAbsent(kind, k -> Namespaces.link(p.toString(), k));
-                if (kind.equals("pid_for_children") && ours != null
-                        && !ours.equals(main.computeIfAbsent("pid", k -> Namespaces.link(p.toString(), k)))) {
-                    continue; // the main thread unshared it beside threads: refused below, saying why the kernel cannot
-                }
-                if (theirs != null && ours != null && !theirs.equals(ours)) { // null: gone, or a zombie leader
-                    throw new DumpException("pid " + p + " thread " + t + ": its " + kind + " namespace (" + theirs
-                            + ") is not its process's (" + ours + "); a namespace of one thread (setns or unshare in"
-                            + " that thread alone) is not supported yet");
-                }
-            }
-        }
-    }
-
-    /** The namespaces a thread alone may change (not user, nor time: the kernel wants a single thread for them). */
-    private static final List<String> THREAD_KINDS = List.of("net", "uts", "ipc", "mnt", "cgroup", "pid_for_children",
-            TIME_KIDS);
 
     private static List<Pid> threadsOf(Pid p) {
         try {

@@ -22,6 +22,7 @@ import dev.cryo.engine.restore.stage.StubAdoption;
 import dev.cryo.engine.restore.stage.TaskContext;
 import dev.cryo.engine.restore.stage.TaskKill;
 import dev.cryo.engine.restore.stage.ThreadCreation;
+import dev.cryo.engine.restore.stage.ThreadFsRestore;
 import dev.cryo.engine.restore.stage.ThreadPidFds;
 import dev.cryo.engine.restore.stage.ProcFileOwners;
 import dev.cryo.engine.restore.stage.ThreadProcFileReopening;
@@ -67,6 +68,7 @@ public final class TaskRestorer {
             new ProcessState(),
             new AuditLoginUid(), // before the threads, which inherit it
             new ThreadCreation(),
+            new ThreadFsRestore(), // a thread's own cwd, root and umask, while it may chroot
             new OwnKeyrings(), // once the threads exist: the main thread's thread keyring is its alone
             new ThreadPidFds(),
             new ThreadProcFileReopening(),

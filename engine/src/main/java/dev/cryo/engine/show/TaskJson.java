@@ -183,6 +183,9 @@ final class TaskJson {
         if (!t.traps().equals(dev.cryo.engine.model.ThreadTraps.NONE)) {
             m.put("traps", t.traps().json());
         }
+        if (t.fs() != null) {
+            m.put("fs", t.fs().json());
+        }
         return m;
     }
 

@@ -5,6 +5,7 @@ import com.esotericsoftware.kryo.io.Output;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.image.RecordFields;
 import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.engine.model.ThreadFs;
 import dev.cryo.engine.model.ThreadTraps;
 
 public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
@@ -12,7 +13,7 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
 
     public Class<ThreadImage> type() { return ThreadImage.class; }
     public int id() { return ModelCodecs.THREAD_IMAGE_ID; }
-    public int version() { return 3; } // 2: the fault switches (ThreadTraps), 3: syscall user dispatch
+    public int version() { return 4; } // 2: the fault switches (ThreadTraps), 3: syscall user dispatch, 4: ThreadFs
 
     public void write(Output out, ThreadImage t) {
         out.writeVarInt(t.tid(), false);
@@ -41,6 +42,11 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
         out.writeLong(t.traps().sudSelector());
         out.writeLong(t.traps().sudOffset());
         out.writeLong(t.traps().sudLength());
+        RecordFields.writeNullable(out, t.fs(), (o, fs) -> {
+            ModelFields.writeText(o, fs.cwd(), ModelLimits.PATH, "ThreadFs.cwd");
+            ModelFields.writeText(o, fs.root(), ModelLimits.PATH, "ThreadFs.root");
+            o.writeVarInt(fs.umask(), false);
+        });
     }
 
     public ThreadImage read(Input in, int version) {
@@ -54,7 +60,18 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
                 RecordFields.readRecord(in, ThreadSecurityCodec.INSTANCE),
                 RecordFields.readRecord(in, SchedImageCodec.INSTANCE),
                 RecordFields.readNullable(in, i -> RecordFields.readRecord(i, SleepImageCodec.INSTANCE)),
-                version >= 2 ? traps(in, version) : ThreadTraps.NONE);
+                version >= 2 ? traps(in, version) : ThreadTraps.NONE,
+                version >= 4 ? RecordFields.readNullable(in, ThreadImageCodec::fs) : null);
+    }
+
+    private static ThreadFs fs(Input in) {
+        String cwd = ModelFields.readText(in, ModelLimits.PATH, "ThreadFs.cwd");
+        String root = ModelFields.readText(in, ModelLimits.PATH, "ThreadFs.root");
+        try {
+            return new ThreadFs(cwd, root, in.readVarInt(false));
+        } catch (IllegalArgumentException e) {
+            throw new com.esotericsoftware.kryo.KryoException(e.getMessage());
+        }
     }
 
     private static ThreadTraps traps(Input in, int version) {

@@ -85,7 +85,8 @@ public final class ModelSamples {
                         new long[] {0x5L, 1L << 63}, (2 << 13) | 5, 50_000 + tid),
                 tid % 2 == 0 ? new SleepImage(35, 1, 2_000_000_123L) : null,
                 tid % 2 == 0 ? new dev.cryo.engine.model.ThreadTraps(true, true, 1, 1, 0x7f00_0000_4000L + tid,
-                        0x7f00_0000_5000L, 0x2000) : dev.cryo.engine.model.ThreadTraps.NONE);
+                        0x7f00_0000_5000L, 0x2000) : dev.cryo.engine.model.ThreadTraps.NONE,
+                tid % 2 == 0 ? null : new dev.cryo.engine.model.ThreadFs("/srv/share-" + tid, "/", 027));
     }
 
     static FileRef file(String path, long ino) {

@@ -1,0 +1,82 @@
+package dev.cryo.engine.dump;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Namespaces;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.proc.ProcFs;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What one thread unshared for itself that a restore cannot make again, refused by name: a restore makes every
+ * thread in its process's namespaces (setns or unshare of net, uts, ipc, mnt, cgroup, or a pid or time namespace
+ * for its children, in one thread, as Go programs do on a locked OS thread) and with its process's fd table
+ * (unshare(CLONE_FILES)), so it came back with its process's, silently. A cwd, root and umask of its own is
+ * carried ({@link ThreadFsReader}). One pass over each process's threads: the task list once, the main thread's
+ * links once, /proc stat only where a thread differs (an exiting task's table is gone, and differs).
+ */
+final class ThreadsAlone {
+    private ThreadsAlone() {}
+
+    /** The namespaces a thread alone may change (not user, nor time: the kernel wants a single thread for them). */
+    private static final List<String> KINDS = List.of("net", "uts", "ipc", "mnt", "cgroup", "pid_for_children",
+            "time_for_children");
+
+    /** Refuses what a thread of live process {@code p} unshared alone that a restore would not make. */
+    static void check(Pid p) {
+        List<Pid> threads;
+        try {
+            threads = ProcFs.tasks(p);
+        } catch (KernelException e) {
+            return; // gone
+        }
+        if (threads.size() < 2) {
+            return;
+        }
+        Map<String, String> main = new HashMap<>();
+        for (String kind : KINDS) {
+            main.put(kind, Namespaces.link(p.toString(), kind));
+        }
+        String pid = Namespaces.link(p.toString(), "pid");
+        for (Pid t : threads) {
+            if (t.equals(p)) {
+                continue;
+            }
+            for (String kind : KINDS) {
+                String theirs = Namespaces.link(p + "/task/" + t, kind), ours = main.get(kind);
+                if (kind.equals("pid_for_children") && ours != null && !ours.equals(pid)) {
+                    continue; // the main thread unshared it beside threads: NamespaceScan refuses it, saying why the kernel cannot
+                }
+                if (theirs != null && ours != null && !theirs.equals(ours)) { // null: gone, or a zombie leader
+                    throw new DumpException("pid " + p + " thread " + t + ": its " + kind + " namespace (" + theirs
+                            + ") is not its process's (" + ours + "); a namespace of one thread (setns or unshare in"
+                            + " that thread alone) is not supported yet");
+                }
+            }
+            if (!shares(p, t) && !exiting(p) && !exiting(t)) {
+                throw new DumpException("pid " + p + " thread " + t + " has an fd table of its own (unshare(CLONE_FILES)"
+                        + " in that thread); a restore gives every thread its process's: not supported yet");
+            }
+        }
+    }
+
+    private static boolean shares(Pid p, Pid t) {
+        try {
+            return Sys.shareResource(p, t, Sys.KCMP_FILES);
+        } catch (RuntimeException e) {
+            return true; // exited meanwhile: nothing to carry
+        }
+    }
+
+    private static boolean exiting(Pid p) {
+        try {
+            return SharedTables.exiting(ProcFs.stat(p));
+        } catch (KernelException e) {
+            return true; // gone
+        }
+    }
+}
