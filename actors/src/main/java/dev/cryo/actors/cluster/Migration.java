@@ -85,6 +85,8 @@ final class Migration {
     private String destinationFailure;
     /** "Running" heard before the dump said Held (the two come from different hosts: any order). */
     private PageChannel.Running earlyRunning;
+    /** The destination was looked up and not listed yet: the lookup's deadline then says so. */
+    private boolean unlisted;
 
     private Migration(ActorContext<Command> ctx, TimerScheduler<Command> timers, Migrate request, Deps deps) {
         this.ctx = ctx;
@@ -103,14 +105,13 @@ final class Migration {
      */
     private Behavior<Command> start() {
         lookUp();
-        boolean[] unlisted = {false};
         String none = "no agent named " + request.to() + " in the cluster (see `cryo agents`)";
         timers.startSingleTimer(TIMER, new Timeout("looking up agent " + request.to()), Duration.ofSeconds(10));
         return Behaviors.receive(Command.class)
                 .onMessage(Found.class, m -> {
                     var agents = m.listing().getServiceInstances(Agent.named(request.to()));
                     if (agents.isEmpty()) {
-                        unlisted[0] = true;
+                        unlisted = true;
                         timers.startSingleTimer(LOOK_AGAIN, new LookAgain(), Duration.ofMillis(250));
                         return Behaviors.same();
                     }
@@ -129,7 +130,7 @@ final class Migration {
                     lookUp();
                     return Behaviors.same();
                 })
-                .onMessage(Timeout.class, m -> fail(unlisted[0] ? none : "timed out " + m.what()))
+                .onMessage(Timeout.class, m -> fail(unlisted ? none : "timed out " + m.what()))
                 .onMessage(Ignored.class, m -> Behaviors.same())
                 .build();
     }
