@@ -9,7 +9,10 @@
  * returning index 1 (a); and a group spread over processes, as a prefork server's: 4 child processes
  * (forked 0-3) each making and binding its own UDP socket, bound 3, 2, 1, 0, each answering a datagram
  * with its number. Before the dump and on SIGUSR2: which member gets the datagram or connection of
- * each of 16 fixed sources (127.0.0.2-17, one port), the same after as before. Prints PASS or FAIL: reason.
+ * each of 16 fixed sources (127.0.0.2-17, one port), the same after as before. With "inflight", UDP
+ * members 1 and 3, then TCP listener 2 and MPTCP listener 2 are held only in flight, passed in an
+ * unread message of one unix socket pair and of another the process holds (as a prefork server hands its
+ * listeners to a worker) and their fds closed; on SIGUSR2 they are received back first. Prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -156,8 +159,29 @@ static int verdict(int code, pid_t workers[4]) {
     return code;
 }
 
-int main(void) {
+/* Passes the n sockets *fds[i] in one message on pair[0] and closes them, or (back) receives them on pair[1]. */
+static void in_flight(int pair[2], int *fds[], int n, int back) {
+    char data = 'f', control[CMSG_SPACE(4 * sizeof(int))];
+    struct iovec io = {.iov_base = &data, .iov_len = 1};
+    struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = control, .msg_controllen = CMSG_SPACE(n * sizeof(int))};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    if (!back) {
+        c->cmsg_level = SOL_SOCKET, c->cmsg_type = SCM_RIGHTS, c->cmsg_len = CMSG_LEN(n * sizeof(int));
+        for (int i = 0; i < n; i++) memcpy(CMSG_DATA(c) + i * sizeof(int), fds[i], sizeof(int));
+        if (sendmsg(pair[0], &m, 0) != 1) fail("pass the members in flight");
+        for (int i = 0; i < n; i++) close(*fds[i]);
+        return;
+    }
+    if (recvmsg(pair[1], &m, MSG_DONTWAIT) != 1 || !(c = CMSG_FIRSTHDR(&m)) || c->cmsg_type != SCM_RIGHTS
+        || c->cmsg_len != CMSG_LEN(n * sizeof(int)))
+        fail("receive the members in flight");
+    for (int i = 0; i < n; i++) memcpy(fds[i], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+}
+
+int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    int inflight = argc > 1 && !strcmp(argv[1], "inflight"), pair[2][2];
+    if (socketpair(AF_UNIX, SOCK_DGRAM, 0, pair[0]) || socketpair(AF_UNIX, SOCK_DGRAM, 0, pair[1])) fail("socketpair");
     signal(SIGUSR2, on_usr2);
     struct groups g = {.udport = 0, .tcport = 0, .progport = 0};
     pid_t workers[4];
@@ -191,8 +215,11 @@ int main(void) {
         return verdict(1, workers);
     }
     printf("sources to members: udp %s tcp %s mptcp %s workers %s\n", udp, tcp, mptcp, work);
+    int *udpassed[] = {&g.udp[1], &g.udp[3]}, *tcpassed[] = {&g.tcp[2], &g.mptcp[2]}, ntcp = g.mptcport ? 2 : 1;
+    if (inflight) in_flight(pair[0], udpassed, 2, 0), in_flight(pair[1], tcpassed, ntcp, 0);
     printf("ready\n");
     while (!check) pause();
+    if (inflight) in_flight(pair[0], udpassed, 2, 1), in_flight(pair[1], tcpassed, ntcp, 1);
     char udp2[SOURCES + 1], tcp2[SOURCES + 1], mptcp2[SOURCES + 1], prog2[SOURCES + 1], work2[SOURCES + 1];
     map(&g, udp2, tcp2, mptcp2, prog2, work2);
     if (strcmp(udp, udp2) || strcmp(tcp, tcp2) || strcmp(mptcp, mptcp2) || strcmp(prog, prog2) || strcmp(work, work2)) {

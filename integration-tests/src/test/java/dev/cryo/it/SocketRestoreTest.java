@@ -1033,6 +1033,19 @@ class SocketRestoreTest {
     }
 
     /**
+     * Members of SO_REUSEPORT groups held only in flight, passed in an unread message of a unix socket
+     * (SCM_RIGHTS: a prefork server handing its listeners to a worker), with their fds closed: the dump
+     * counted only the fd tables' members and refused the groups ("is member 3 of a SO_REUSEPORT group of
+     * 4 sockets, 2 of them held outside the tree"). The count is made once every task is collected, with
+     * the members in flight, and they come back in their places (reuseportorder.c inflight: 2 of 4 UDP
+     * sockets, a TCP and an MPTCP listener of 4 in flight; on SIGUSR2 received back, then each source's member).
+     */
+    @Test
+    void reuseportGroupMembersHeldOnlyInFlightComeBackInTheirPlaces() throws Exception {
+        assertPass(DumpRestore.workloadVerdict(tmp, "reuseportorder", "inflight"));
+    }
+
+    /**
      * A SO_REUSEPORT group of three UDP sockets, each with its own unread datagrams: queued again by
      * sending them from their sources, they were spread by the group's hash over the members bound so
      * far, and the restore failed after the killing dump ("3 of its 6 unread datagrams could be queued

@@ -1153,6 +1153,10 @@ public final class DumpSupervisor {
                     }
                     if (pending.isEmpty()) {
                         stage("collected every task");
+                        String incomplete = sockets.reuseportGroupsIncomplete(); // members in flight count: all dumped now
+                        if (incomplete != null) {
+                            return abort(incomplete);
+                        }
                         return pagesRead();
                     }
                     return Behaviors.same();

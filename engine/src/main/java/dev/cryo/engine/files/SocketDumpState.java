@@ -1012,35 +1012,43 @@ public final class SocketDumpState {
     /** The reuseport groups of each task's sockets (one BPF iterator run over its fd table), by fd, by pid. */
     private final Map<Integer, Map<Integer, ReuseportGroups.Member>> reuseport = new java.util.concurrent.ConcurrentHashMap<>();
 
-    Map<Integer, ReuseportGroups.Member> reuseportGroups(dev.cryo.kernel.Pid pid) {
-        return reuseport.computeIfAbsent(pid.value(), ReuseportGroups::of);
+    /**
+     * The reuseport groups of {@code pid}'s sockets, by fd: a task's read once (frozen, its table stands
+     * still); cryo's own afresh, since the files in flight it takes to dump come and go in its table.
+     */
+    Map<Integer, ReuseportGroups.Member> reuseportGroups(Pid pid) {
+        return pid.value() == ProcessHandle.current().pid() ? ReuseportGroups.of(pid.value())
+                : reuseport.computeIfAbsent(pid.value(), ReuseportGroups::of);
     }
 
-    private final Map<Integer, Integer> reuseportHeld = new HashMap<>();
+    /** Per reuseport group dumped: its size, the indexes of the members dumped, and where its first member is. */
+    private final Map<Integer, ReuseportSeen> reuseportSeen = new LinkedHashMap<>();
+
+    private record ReuseportSeen(int members, Set<Integer> indexes, String first) {}
 
     /**
-     * How many of the {@code members} of reuseport group {@code group} the tree's fd tables hold (each
-     * index once); the other tasks' tables are read only when {@code holder}'s does not hold them all.
+     * Notes member {@code m} of a reuseport group, dumped from an fd of the tree or in flight in a
+     * message of one of its unix sockets; {@code where} names it ("pid N fd M: socket I").
      */
-    synchronized int reuseportMembersInTree(int group, int members, Pid holder) {
-        long own = reuseportGroups(holder).values().stream().filter(m -> m.group() == group && m.index() >= 0)
-                .map(ReuseportGroups.Member::index).distinct().count(); // a socket dup'ed counts once
-        if (own >= members) { // a server's workers that inherited the group, as nginx's do
-            return (int) own;
-        }
-        return reuseportHeld.computeIfAbsent(group, g -> {
-            Set<Integer> seen = new java.util.HashSet<>();
-            for (Pid p : tree) {
-                Map<Integer, ReuseportGroups.Member> of;
-                try {
-                    of = reuseportGroups(p);
-                } catch (RuntimeException gone) { // exited before the freeze: the seize says so
-                    continue;
-                }
-                of.values().stream().filter(m -> m.group() == g && m.index() >= 0).forEach(m -> seen.add(m.index()));
+    synchronized void noteReuseportMember(ReuseportGroups.Member m, String where) {
+        reuseportSeen.computeIfAbsent(m.group(), g -> new ReuseportSeen(m.members(), new java.util.HashSet<>(),
+                where + " is member " + m.index())).indexes().add(m.index()); // a socket dup'ed counts once
+    }
+
+    /**
+     * Once every task is collected: why a reuseport group the tree dumped has members it does not hold
+     * (neither in an fd table nor in flight in a message of its own), or null. The restore would append
+     * the tree's members to the others, or make them a group apart, and the kernel picks a member by its place.
+     */
+    public synchronized String reuseportGroupsIncomplete() {
+        for (ReuseportSeen g : reuseportSeen.values()) {
+            if (g.indexes().size() < g.members()) {
+                return g.first() + " of a SO_REUSEPORT group of " + g.members() + " sockets, " + (g.members()
+                        - g.indexes().size()) + " of them held outside the tree (the kernel picks a member by its place"
+                        + " in the group, which the restore could not give back); not supported";
             }
-            return seen.size();
-        });
+        }
+        return null;
     }
 
     /** The tun/tap devices this dump made persistent, by name: whether each was persistent before. */

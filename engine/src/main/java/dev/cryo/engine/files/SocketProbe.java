@@ -2,6 +2,7 @@ package dev.cryo.engine.files;
 
 import dev.cryo.engine.DumpException;
 import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.net.ReuseportGroups;
 import dev.cryo.kernel.net.SockAddr;
@@ -103,12 +104,10 @@ final class SocketProbe implements AutoCloseable {
                     + " sockets, past the first " + ReuseportGroups.MAX_MEMBERS + " cryo looks through for its place"
                     + " (which the kernel picks a member by); not supported");
         }
-        int held = m.index() < 0 ? m.members() : st.reuseportMembersInTree(m.group(), m.members(), p.fd.pid());
-        if (held < m.members()) { // the restore would append the tree's members to the others, or make them a group apart
-            throw new DumpException(p.fd.where() + ": socket " + p.ino + " is member " + m.index() + " of a SO_REUSEPORT"
-                    + " group of " + m.members() + " sockets, " + (m.members() - held) + " of them held outside the tree"
-                    + " (the kernel picks a member by its place in the group, which the restore could not give back);"
-                    + " not supported");
+        if (m.index() >= 0) { // whether the tree holds every member is known once every task is collected
+            Pid receiver = InFlightFiles.receiverOf(p.fd);
+            st.noteReuseportMember(m, (receiver.equals(p.fd.pid()) ? p.fd.where() : "a socket in flight to pid " + receiver)
+                    + ": socket " + p.ino);
         }
         p.reuseportIndex = m.index();
         if (m.program() == null) {
