@@ -264,6 +264,9 @@ public final class Agent {
                             parts.migration().settings().restore().rtPriority()),
                     new java.util.concurrent.CompletableFuture<>()));
             timers.startSingleTimer("expire-" + m.id(), new Expire(m.id()), parts.migration().timeout());
+            // while the rounds run: a container's restore then reads none of its new net namespace's ~220 sysctls
+            // that the image holds as a new namespace has them
+            dev.cryo.engine.namespaces.FreshNetSysctls.readAhead(parts.migration().timeout());
             ctx.getLog().info("migration {}: receiving into {}", m.id(), dir);
             // the message of "ready" is this host's profile: the source checks it before it freezes anything
             m.replyTo().tell(new ReceiveStatus(m.id(), "ready", dev.cryo.engine.HostProfile.local().encode(),

@@ -7,6 +7,7 @@ import dev.cryo.kernel.Pid;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Gives a net namespace the restore made (forked with CLONE_NEWNET, lo already up as it was, see
@@ -29,10 +30,11 @@ public final class NetNamespaceRestore {
     public static void configure(List<NetNamespaceImage> nets) {
         long t0 = System.nanoTime();
         long[] sysctls = new long[1];
+        Map<String, String> fresh = FreshNetSysctls.take();
         for (NetNamespaceImage n : nets) {
             inNamespace(n, p -> {
                 long s0 = System.nanoTime();
-                sysctls(p, n, false);
+                sysctls(p, n, false, fresh);
                 sysctls[0] += System.nanoTime() - s0;
                 NetDevices.make(p, n.devices());
             });
@@ -41,7 +43,7 @@ public final class NetNamespaceRestore {
             inNamespace(n, p -> {
                 NetDevices.link(p, n.devices()); // macvlans and bridge ports, whose lower devices and bridges exist now
                 long s0 = System.nanoTime();
-                sysctls(p, n, true); // those of its devices, which exist now
+                sysctls(p, n, true, null); // those of its devices, which exist now
                 sysctls[0] += System.nanoTime() - s0;
             });
         }
@@ -67,8 +69,9 @@ public final class NetNamespaceRestore {
                 routed[1] += System.nanoTime() - r0;
             });
         }
-        log.debug("{} net namespace(s) made in {} µs: devices and sysctls {} µs (sysctls {} µs), addresses and routes {} µs"
+        log.debug("{} net namespace(s) made in {} µs: devices and sysctls {} µs (sysctls {} µs{}), addresses and routes {} µs"
                 + " (routes {} µs, firewall {} µs)", nets.size(), (System.nanoTime() - t0) / 1000, (t1 - t0) / 1000, sysctls[0] / 1000,
+                fresh == null ? "" : ", a new namespace's read ahead",
                 (System.nanoTime() - t1) / 1000, routed[0] / 1000, routed[1] / 1000);
     }
 
@@ -106,26 +109,33 @@ public final class NetNamespaceRestore {
         }
     }
 
-    /** The namespace's changed sysctls ({@link NetSysctls}), of its devices or the others, in the image's order. */
-    private static void sysctls(Pid p, NetNamespaceImage n, boolean devices) {
+    /**
+     * The namespace's changed sysctls ({@link NetSysctls}), of its devices or the others, in the image's order. With
+     * {@code fresh} (a new namespace's, {@link FreshNetSysctls}) an entry that holds a new namespace's value is not read
+     * until the first write, which may change others.
+     */
+    private static void sysctls(Pid p, NetNamespaceImage n, boolean devices, Map<String, String> fresh) {
         List<String> failed = Namespaces.inside(p, "net", () -> {
             List<String> bad = new ArrayList<>();
             java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocate(4096);
-            n.sysctls().forEach((k, v) -> {
-                if (NetSysctls.isDevice(k) != devices) {
-                    return;
+            boolean readEach = fresh == null;
+            for (Map.Entry<String, String> e : n.sysctls().entrySet()) {
+                String k = e.getKey(), v = e.getValue();
+                if (NetSysctls.isDevice(k) != devices || !readEach && v.equals(fresh.get(k))) {
+                    continue;
                 }
                 // one open for the read and the write, one read (KeptSysctls): conf/all and conf/default alone are
                 // ~220 files, each opened twice and read to its end before, 81-222 ms of b's downtime at load 30-40
                 try (java.nio.channels.FileChannel f = java.nio.channels.FileChannel.open(java.nio.file.Path.of("/proc/sys/" + k),
                         java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
                     if (!v.equals(KeptSysctls.pread(f, buffer))) {
+                        readEach = true; // the kernel may have set others with it
                         f.write(java.nio.ByteBuffer.wrap(v.getBytes(java.nio.charset.StandardCharsets.UTF_8)), 0);
                     }
-                } catch (java.io.IOException e) {
-                    bad.add(k + " = " + v + " (" + e.getMessage() + ")");
+                } catch (java.io.IOException x) {
+                    bad.add(k + " = " + v + " (" + x.getMessage() + ")");
                 }
-            });
+            }
             return bad;
         });
         if (!failed.isEmpty()) {

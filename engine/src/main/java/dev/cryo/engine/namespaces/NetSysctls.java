@@ -51,9 +51,14 @@ final class NetSysctls {
         return KeptSysctls.of(files());
     }
 
+    /** Every sysctl of a new net namespace on this host. */
+    static Map<String, String> fresh() {
+        return Namespaces.fresh("net", NetSysctls::read);
+    }
+
     /** Those of {@code mine} (a namespace's {@link #all}) a restore writes. */
     static Map<String, String> changed(Map<String, String> mine) {
-        Map<String, String> fresh = Namespaces.fresh("net", NetSysctls::read);
+        Map<String, String> fresh = fresh();
         List<String> keys = new ArrayList<>(mine.keySet());
         // a write to stable_secret sets addr_gen_mode to stable privacy: the secret goes first
         keys.sort(Comparator.comparingInt(NetSysctls::rank).thenComparing(k -> !k.endsWith("/stable_secret")));
