@@ -3,14 +3,19 @@
  * (unshare(CLONE_FS), chdir) and Go programs a namespace on a locked OS thread. "cwd": the thread
  * unshares its fs, enters /usr and sets umask 027; "root": it also chroots into /usr. On SIGUSR2 the
  * thread checks it still has them, then goes back to / (and umask 0) to show its fs is its own: the
- * main thread must keep its cwd (the test's directory) and umask 022. Prints PASS or FAIL: reason.
+ * main thread must keep its cwd (the test's directory) and umask 022. "uts": the thread unshares a uts
+ * namespace named cryo-thread / cryo-domain, then renames it after the check: the main thread's names
+ * must stay. "net PATH": the thread joins the net namespace bound at PATH (ip netns add's) and must be in
+ * it after the restore, the main thread not. Prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include "workload.h"
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <time.h>
 
 static const char *mode;
@@ -21,6 +26,38 @@ static struct stat usr;
 static int same_dir(const char *path, const struct stat *want) {
     struct stat st;
     return stat(path, &st) == 0 && st.st_dev == want->st_dev && st.st_ino == want->st_ino;
+}
+
+static const char *net_path;
+
+static int in_net(const char *task) {
+    struct stat ns, want;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%s/ns/net", task);
+    return stat(path, &ns) == 0 && stat(net_path, &want) == 0 && ns.st_ino == want.st_ino;
+}
+
+/* "uts" and "net": the namespace the thread made or joined alone. */
+static void *alone_ns(void *arg) {
+    (void)arg;
+    int uts = strcmp(mode, "uts") == 0;
+    if (uts && (unshare(CLONE_NEWUTS) != 0 || sethostname("cryo-thread", 11) != 0 || setdomainname("cryo-domain", 11) != 0))
+        fail("unshare(CLONE_NEWUTS) and its names");
+    if (!uts) {
+        int fd = open(net_path, O_RDONLY);
+        if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) fail("setns into the bound net namespace");
+        close(fd);
+    }
+    set_up = 1;
+    struct timespec nap = {0, 10000000};
+    while (!check) nanosleep(&nap, NULL);
+    struct utsname u;
+    if (uts && (uname(&u) != 0 || strcmp(u.nodename, "cryo-thread") != 0 || strcmp(u.domainname, "cryo-domain") != 0))
+        thread_failure = "the thread's host or domain name is not its own";
+    else if (uts && sethostname("renamed", 7) != 0) thread_failure = "sethostname in the thread";
+    else if (!uts && !in_net("thread-self")) thread_failure = "the thread is not in the bound net namespace";
+    verdict_ready = 1;
+    return NULL;
 }
 
 static void *alone(void *arg) {
@@ -45,6 +82,10 @@ static void *alone(void *arg) {
 
 int main(int argc, char **argv) {
     mode = argc > 1 ? argv[1] : "cwd";
+    net_path = argc > 2 ? argv[2] : "";
+    int ns = strcmp(mode, "uts") == 0 || strcmp(mode, "net") == 0;
+    struct utsname host;
+    if (uname(&host) != 0) fail("uname");
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
     umask(022);
@@ -52,12 +93,16 @@ int main(int argc, char **argv) {
     if (stat("/usr", &usr) != 0 || stat(".", &here) != 0) fail("stat");
     if (same_dir(".", &usr)) fail("run it from another directory than /usr");
     pthread_t t;
-    if (pthread_create(&t, NULL, alone, NULL) != 0) fail("pthread_create");
+    if (pthread_create(&t, NULL, ns ? alone_ns : alone, NULL) != 0) fail("pthread_create");
     while (!set_up) usleep(1000);
     printf("ready\n");
     while (!check) pause();
     while (!verdict_ready) usleep(1000);
     if (thread_failure) fail(thread_failure);
+    struct utsname now;
+    if (uname(&now) != 0 || strcmp(now.nodename, host.nodename) != 0 || strcmp(now.domainname, host.domainname) != 0)
+        fail("the main thread's host or domain name changed");
+    if (*net_path && in_net("self")) fail("the main thread is in the thread's net namespace");
     mode_t mask = umask(022);
     if (mask != 022) fail("the main thread's umask is not 022");
     if (!same_dir(".", &here)) fail("the main thread's cwd moved with its thread's");

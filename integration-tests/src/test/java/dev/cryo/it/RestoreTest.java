@@ -279,13 +279,24 @@ class RestoreTest {
      * A thread that unshared its cwd, root and umask (unshare(CLONE_FS), as Samba's worker threads, each in a
      * directory of its own) was refused; before that it came back with its process's. It comes back with its own,
      * still its own: its chdir after the restore leaves its process's cwd (threadown.c: cwd /usr and umask 027, with
-     * "root" chrooted into /usr too; the comparator compares each thread's cwd, root and umask).
+     * "root" chrooted into /usr too; the comparator compares each thread's cwd, root and umask). Likewise a thread
+     * in a uts namespace it made alone (named cryo-thread, renamed after the restore while its process's name stays)
+     * and one that joined a net namespace bound on the host (ip netns add, as Go's netns libraries do on a locked OS
+     * thread), which were refused (the comparator compares which namespaces a thread is in that its process is not).
      */
     @ParameterizedTest
-    @ValueSource(strings = {"cwd", "root"})
-    void aThreadWithACwdRootAndUmaskOfItsOwnComesBackWithThem(String what) throws Exception {
-        try (DetachedProcess p = Workloads.program(tmp.resolve("threadown.out"), "threadown", what)) {
+    @ValueSource(strings = {"cwd", "root", "uts", "net"})
+    void aThreadComesBackWithWhatItUnsharedAlone(String what) throws Exception {
+        String netns = "cryo-thread-" + ProcessHandle.current().pid();
+        if (what.equals("net")) {
+            assertEquals(0, new ProcessBuilder("ip", "netns", "add", netns).inheritIO().start().waitFor());
+        }
+        try (DetachedProcess p = Workloads.program(tmp.resolve("threadown.out"), "threadown", what, "/run/netns/" + netns)) {
             assertPassOnce(checkAndReap(dumpAndRestore(p, tmp.resolve("img"))));
+        } finally {
+            if (what.equals("net")) {
+                new ProcessBuilder("ip", "netns", "del", netns).inheritIO().start().waitFor();
+            }
         }
     }
 

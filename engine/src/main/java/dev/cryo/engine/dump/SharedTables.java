@@ -87,7 +87,7 @@ public final class SharedTables {
                 withParent.put(p.value(), flags);
             }
         }
-        live.forEach(ThreadsAlone::check);
+        ThreadsAlone.check(live);
         SharedTables tables = new SharedTables(Map.copyOf(withParent), Map.copyOf(parentOf));
         Integer rootParent = parentOf.get(root.value());
         if (rootParent != null && rootParent > 0) {

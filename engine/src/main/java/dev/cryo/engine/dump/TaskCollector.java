@@ -358,6 +358,7 @@ public final class TaskCollector {
         // read last: signals sent while cryo ran code in the task wait in its queues (Tracer.keepSignalsQueued)
         threads.replaceAll(th -> th.withPendingSignals(tracer.peekSiginfo(th.tid(), false)));
         ThreadFsReader.addOwnFs(pid, threads, ProcFs.root(pid));
+        ThreadNsReader.addOwnNamespaces(pid, threads);
         if (dev.cryo.kernel.ExitedLeaders.exited(pid)) {
             threads.add(0, ExitedLeader.of(pid, threads.get(0), remote.gadget()));
         }

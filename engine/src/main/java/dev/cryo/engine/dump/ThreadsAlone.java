@@ -13,11 +13,14 @@ import java.util.Map;
 
 /**
  * What one thread unshared for itself that a restore cannot make again, refused by name: a restore makes every
- * thread in its process's namespaces (setns or unshare of net, uts, ipc, mnt, cgroup, or a pid or time namespace
- * for its children, in one thread, as Go programs do on a locked OS thread) and with its process's fd table
- * (unshare(CLONE_FILES)), so it came back with its process's, silently. A cwd, root and umask of its own is
- * carried ({@link ThreadFsReader}). One pass over each process's threads: the task list once, the main thread's
- * links once, /proc stat only where a thread differs (an exiting task's table is gone, and differs).
+ * thread in its process's namespaces (setns or unshare of ipc, mnt, cgroup, or a pid or time namespace for its
+ * children, in one thread, as Go programs do on a locked OS thread) and with its process's fd table
+ * (unshare(CLONE_FILES)), so it came back with its process's, silently. Carried ({@link ThreadNsReader}): a uts
+ * namespace the thread made for itself alone, and a net namespace bound on the host (ip netns add's, entered by
+ * its path, as Go's netns libraries do); a uts namespace another task of the tree or the host is in, or shared
+ * by two threads, and a net namespace bound nowhere are refused. A cwd, root and umask of its own is carried
+ * ({@link ThreadFsReader}). One pass over each process's threads: the task list once, the main thread's links
+ * once, /proc stat only where a thread differs (an exiting task's table is gone, and differs).
  */
 final class ThreadsAlone {
     private ThreadsAlone() {}
@@ -26,8 +29,21 @@ final class ThreadsAlone {
     private static final List<String> KINDS = List.of("net", "uts", "ipc", "mnt", "cgroup", "pid_for_children",
             "time_for_children");
 
-    /** Refuses what a thread of live process {@code p} unshared alone that a restore would not make. */
-    static void check(Pid p) {
+    /** Refuses what a thread of the live processes {@code live} unshared alone that a restore would not make. */
+    static void check(List<Pid> live) {
+        Map<String, String> uts = new HashMap<>(); // whose each uts namespace is: a process's, the host's, a thread's
+        for (Pid p : live) {
+            String link = Namespaces.link(p.toString(), "uts");
+            if (link != null) {
+                uts.putIfAbsent(link, "pid " + p + "'s");
+            }
+        }
+        String host = Namespaces.link("1", "uts");
+        uts.put(host != null ? host : Namespaces.link("self", "uts"), "the host's");
+        live.forEach(p -> check(p, uts));
+    }
+
+    private static void check(Pid p, Map<String, String> uts) {
         List<Pid> threads;
         try {
             threads = ProcFs.tasks(p);
@@ -51,11 +67,25 @@ final class ThreadsAlone {
                 if (kind.equals("pid_for_children") && ours != null && !ours.equals(pid)) {
                     continue; // the main thread unshared it beside threads: NamespaceScan refuses it, saying why the kernel cannot
                 }
-                if (theirs != null && ours != null && !theirs.equals(ours)) { // null: gone, or a zombie leader
-                    throw new DumpException("pid " + p + " thread " + t + ": its " + kind + " namespace (" + theirs
-                            + ") is not its process's (" + ours + "); a namespace of one thread (setns or unshare in"
-                            + " that thread alone) is not supported yet");
+                if (theirs == null || ours == null || theirs.equals(ours)) { // null: gone, or a zombie leader
+                    continue;
                 }
+                if (kind.equals("uts")) {
+                    String whose = uts.putIfAbsent(theirs, "thread " + t + "'s");
+                    if (whose == null) {
+                        continue; // its own: made again
+                    }
+                    throw new DumpException("pid " + p + " thread " + t + ": its uts namespace (" + theirs + ") is "
+                            + whose + ", entered with setns; a restore makes a thread's own uts namespace only:"
+                            + " not supported yet");
+                }
+                if (kind.equals("net") && !dev.cryo.engine.namespaces.NetNamespaceScan.boundAt(theirs).isEmpty()) {
+                    continue; // joined again where it is bound
+                }
+                throw new DumpException("pid " + p + " thread " + t + ": its " + kind + " namespace (" + theirs
+                        + ") is not its process's (" + ours + "); a namespace of one thread (setns or unshare in"
+                        + " that thread alone) is not supported yet" + (kind.equals("net") ? " unless it is bound on"
+                        + " the host (ip netns add)" : ""));
             }
             if (!shares(p, t) && !exiting(p) && !exiting(t)) {
                 throw new DumpException("pid " + p + " thread " + t + " has an fd table of its own (unshare(CLONE_FILES)"

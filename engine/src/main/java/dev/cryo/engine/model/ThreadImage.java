@@ -7,13 +7,15 @@ import java.util.List;
  * mask, rseq, robust list, clear-child-tid, sigaltstack, signals pending for it alone, its name
  * (comm, per thread), its parent-death signal, its security state, its scheduling state, and the
  * relative sleep it was in when dumped ({@code sleep}, null when none), its fault switches
- * ({@link ThreadTraps}), and its own cwd, root and umask ({@code fs}, null when it shares its process's).
+ * ({@link ThreadTraps}), its own cwd, root and umask ({@code fs}, null when it shares its process's), and the
+ * namespaces it made or entered alone ({@code ns}, null when it is in its process's).
  */
 public record ThreadImage(int tid, long[] regs, byte[] xstate, long sigmask, long rseqAddress, int rseqLength,
                           int rseqSignature, long robustListHead, long robustListLength, long clearChildTid,
                           long altStackSp, int altStackFlags, long altStackSize, List<byte[]> pendingSignals,
                           String name, int pdeathSignal, ThreadSecurity security,
-                          SchedImage sched, SleepImage sleep, ThreadTraps traps, ThreadFs fs) {
+                          SchedImage sched, SleepImage sleep, ThreadTraps traps, ThreadFs fs,
+                          ThreadNs ns) {
     public ThreadImage {
         regs = regs.clone();
         xstate = xstate.clone();
@@ -30,7 +32,7 @@ public record ThreadImage(int tid, long[] regs, byte[] xstate, long sigmask, lon
                        ThreadTraps traps) {
         this(tid, regs, xstate, sigmask, rseqAddress, rseqLength, rseqSignature, robustListHead, robustListLength,
                 clearChildTid, altStackSp, altStackFlags, altStackSize, pendingSignals, name, pdeathSignal, security,
-                sched, sleep, traps, null);
+                sched, sleep, traps, null, null);
     }
 
     /** A thread with no fault switch set. */
@@ -46,18 +48,24 @@ public record ThreadImage(int tid, long[] regs, byte[] xstate, long sigmask, lon
     public ThreadImage withPendingSignals(List<byte[]> pending) {
         return new ThreadImage(tid, regs, xstate, sigmask, rseqAddress, rseqLength, rseqSignature, robustListHead,
                 robustListLength, clearChildTid, altStackSp, altStackFlags, altStackSize, pending, name, pdeathSignal,
-                security, sched, sleep, traps, fs);
+                security, sched, sleep, traps, fs, ns);
     }
 
     public ThreadImage withPdeathSignal(int signal) {
         return new ThreadImage(tid, regs, xstate, sigmask, rseqAddress, rseqLength, rseqSignature, robustListHead,
                 robustListLength, clearChildTid, altStackSp, altStackFlags, altStackSize, pendingSignals, name, signal,
-                security, sched, sleep, traps, fs);
+                security, sched, sleep, traps, fs, ns);
     }
 
     public ThreadImage withFs(ThreadFs own) {
         return new ThreadImage(tid, regs, xstate, sigmask, rseqAddress, rseqLength, rseqSignature, robustListHead,
                 robustListLength, clearChildTid, altStackSp, altStackFlags, altStackSize, pendingSignals, name,
-                pdeathSignal, security, sched, sleep, traps, own);
+                pdeathSignal, security, sched, sleep, traps, own, ns);
+    }
+
+    public ThreadImage withNs(ThreadNs own) {
+        return new ThreadImage(tid, regs, xstate, sigmask, rseqAddress, rseqLength, rseqSignature, robustListHead,
+                robustListLength, clearChildTid, altStackSp, altStackFlags, altStackSize, pendingSignals, name,
+                pdeathSignal, security, sched, sleep, traps, fs, own);
     }
 }

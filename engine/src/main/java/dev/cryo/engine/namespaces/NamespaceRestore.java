@@ -78,19 +78,34 @@ public final class NamespaceRestore {
      * cryo opens the path in its own view of the files and the task takes that fd.
      */
     private static void joinNet(TaskContext t, String path) {
+        joinNet(t, path, null);
+    }
+
+    /**
+     * As above, by one thread of the task alone ({@code thread}: its injector; null: the task's main thread, its
+     * calls queued with the rest), which entered that namespace alone.
+     */
+    public static void joinNet(TaskContext t, String path, dev.cryo.kernel.ptrace.Injector thread) {
+        Call call = thread != null ? thread::call : t::call;
+        String who = "pid " + t.pid() + (thread != null ? " thread " + thread.tid() : "");
         long fd;
         try (dev.cryo.kernel.Fd ns = dev.cryo.kernel.Sys.open(path, Fcntl.O_RDONLY | Fcntl.O_CLOEXEC)) {
             fd = dev.cryo.engine.restore.stage.FileRestore.take(t, (int) ProcessHandle.current().pid(), ns.value());
         } catch (dev.cryo.kernel.KernelException e) {
-            throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + ": the net namespace it was in, bound at "
+            throw new dev.cryo.engine.restore.RestoreException(who + ": the net namespace it was in, bound at "
                     + path + " (ip netns add), cannot be opened: " + e.getMessage() + "; make it again there (ip netns"
                     + " add, with its addresses) before the restore");
         }
         try {
-            t.call("setns(" + path + ", CLONE_NEWNET)", SyscallNr.SETNS, fd, Clone.NEWNET);
+            call.call("setns(" + path + ", CLONE_NEWNET)", SyscallNr.SETNS, fd, Clone.NEWNET);
         } finally {
-            t.call("close", SyscallNr.CLOSE, fd);
+            call.call("close", SyscallNr.CLOSE, fd);
         }
+    }
+
+    /** An injected call, by the main thread or by another. */
+    private interface Call {
+        long call(String name, int nr, long... args);
     }
 
     /**

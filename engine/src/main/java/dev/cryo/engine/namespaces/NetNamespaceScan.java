@@ -58,7 +58,7 @@ public final class NetNamespaceScan {
      * with {@code ip netns exec}, its veth peers) is still there, so the restore joins it again at that
      * path rather than make a new one. Under /run/netns first, where {@code ip netns} names it.
      */
-    static String boundAt(String link) {
+    public static String boundAt(String link) {
         if (link == null || link.equals(Namespaces.link("self", "net"))) {
             return "";
         }

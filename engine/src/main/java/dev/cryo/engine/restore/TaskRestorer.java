@@ -23,6 +23,7 @@ import dev.cryo.engine.restore.stage.TaskContext;
 import dev.cryo.engine.restore.stage.TaskKill;
 import dev.cryo.engine.restore.stage.ThreadCreation;
 import dev.cryo.engine.restore.stage.ThreadFsRestore;
+import dev.cryo.engine.restore.stage.ThreadNsRestore;
 import dev.cryo.engine.restore.stage.ThreadPidFds;
 import dev.cryo.engine.restore.stage.ProcFileOwners;
 import dev.cryo.engine.restore.stage.ThreadProcFileReopening;
@@ -69,6 +70,7 @@ public final class TaskRestorer {
             new AuditLoginUid(), // before the threads, which inherit it
             new ThreadCreation(),
             new ThreadFsRestore(), // a thread's own cwd, root and umask, while it may chroot
+            new ThreadNsRestore(), // the namespaces a thread made or entered alone, while it may
             new OwnKeyrings(), // once the threads exist: the main thread's thread keyring is its alone
             new ThreadPidFds(),
             new ThreadProcFileReopening(),

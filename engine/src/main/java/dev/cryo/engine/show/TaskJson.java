@@ -186,6 +186,9 @@ final class TaskJson {
         if (t.fs() != null) {
             m.put("fs", t.fs().json());
         }
+        if (t.ns() != null) {
+            m.put("ns", t.ns().json());
+        }
         return m;
     }
 

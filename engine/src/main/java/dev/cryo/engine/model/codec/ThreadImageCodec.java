@@ -6,6 +6,7 @@ import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.image.RecordFields;
 import dev.cryo.engine.model.ThreadImage;
 import dev.cryo.engine.model.ThreadFs;
+import dev.cryo.engine.model.ThreadNs;
 import dev.cryo.engine.model.ThreadTraps;
 
 public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
@@ -13,7 +14,7 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
 
     public Class<ThreadImage> type() { return ThreadImage.class; }
     public int id() { return ModelCodecs.THREAD_IMAGE_ID; }
-    public int version() { return 4; } // 2: the fault switches (ThreadTraps), 3: syscall user dispatch, 4: ThreadFs
+    public int version() { return 5; } // 2: the fault switches (ThreadTraps), 3: syscall user dispatch, 4: ThreadFs, 5: ThreadNs
 
     public void write(Output out, ThreadImage t) {
         out.writeVarInt(t.tid(), false);
@@ -47,6 +48,11 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
             ModelFields.writeText(o, fs.root(), ModelLimits.PATH, "ThreadFs.root");
             o.writeVarInt(fs.umask(), false);
         });
+        RecordFields.writeNullable(out, t.ns(), (o, ns) -> {
+            RecordFields.writeNullable(o, ns.hostname(), (o2, h) -> ModelFields.writeText(o2, h, ModelLimits.TEXT, "ThreadNs.hostname"));
+            RecordFields.writeNullable(o, ns.domainname(), (o2, d) -> ModelFields.writeText(o2, d, ModelLimits.TEXT, "ThreadNs.domainname"));
+            RecordFields.writeNullable(o, ns.netBoundAt(), (o2, n) -> ModelFields.writeText(o2, n, ModelLimits.PATH, "ThreadNs.netBoundAt"));
+        });
     }
 
     public ThreadImage read(Input in, int version) {
@@ -61,7 +67,19 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
                 RecordFields.readRecord(in, SchedImageCodec.INSTANCE),
                 RecordFields.readNullable(in, i -> RecordFields.readRecord(i, SleepImageCodec.INSTANCE)),
                 version >= 2 ? traps(in, version) : ThreadTraps.NONE,
-                version >= 4 ? RecordFields.readNullable(in, ThreadImageCodec::fs) : null);
+                version >= 4 ? RecordFields.readNullable(in, ThreadImageCodec::fs) : null,
+                version >= 5 ? RecordFields.readNullable(in, ThreadImageCodec::ns) : null);
+    }
+
+    private static ThreadNs ns(Input in) {
+        String host = RecordFields.readNullable(in, i -> ModelFields.readText(i, ModelLimits.TEXT, "ThreadNs.hostname"));
+        String domain = RecordFields.readNullable(in, i -> ModelFields.readText(i, ModelLimits.TEXT, "ThreadNs.domainname"));
+        String net = RecordFields.readNullable(in, i -> ModelFields.readText(i, ModelLimits.PATH, "ThreadNs.netBoundAt"));
+        try {
+            return new ThreadNs(host, domain, net);
+        } catch (IllegalArgumentException e) {
+            throw new com.esotericsoftware.kryo.KryoException(e.getMessage());
+        }
     }
 
     private static ThreadFs fs(Input in) {

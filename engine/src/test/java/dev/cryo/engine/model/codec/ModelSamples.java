@@ -86,7 +86,9 @@ public final class ModelSamples {
                 tid % 2 == 0 ? new SleepImage(35, 1, 2_000_000_123L) : null,
                 tid % 2 == 0 ? new dev.cryo.engine.model.ThreadTraps(true, true, 1, 1, 0x7f00_0000_4000L + tid,
                         0x7f00_0000_5000L, 0x2000) : dev.cryo.engine.model.ThreadTraps.NONE,
-                tid % 2 == 0 ? null : new dev.cryo.engine.model.ThreadFs("/srv/share-" + tid, "/", 027));
+                tid % 2 == 0 ? null : new dev.cryo.engine.model.ThreadFs("/srv/share-" + tid, "/", 027),
+                tid % 2 == 0 ? new dev.cryo.engine.model.ThreadNs(null, null, "/run/netns/blue-" + tid)
+                        : new dev.cryo.engine.model.ThreadNs("worker-" + tid, "(none)", null));
     }
 
     static FileRef file(String path, long ino) {

@@ -1,0 +1,44 @@
+package dev.cryo.engine.dump;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.engine.model.ThreadNs;
+import dev.cryo.kernel.Namespaces;
+import dev.cryo.kernel.Pid;
+
+import java.util.List;
+
+/**
+ * The dump half of the namespaces a thread made or entered alone ({@link ThreadNs}), read from the frozen task:
+ * the host and domain names of a uts namespace of its own, the host path of the net namespace it entered
+ * ({@code ip netns add}'s). What else a thread holds alone is refused before the freeze ({@link ThreadsAlone});
+ * a net namespace bound nowhere by the time of the freeze is refused here.
+ */
+final class ThreadNsReader {
+    private ThreadNsReader() {}
+
+    /** Sets the namespaces of each of {@code threads} that is in a uts or net namespace its process is not in. */
+    static void addOwnNamespaces(Pid pid, List<ThreadImage> threads) {
+        if (threads.size() < 2) {
+            return;
+        }
+        String uts = Namespaces.link(pid.toString(), "uts"), net = Namespaces.link(pid.toString(), "net");
+        for (int i = 0; i < threads.size(); i++) {
+            Pid t = Pid.of(threads.get(i).tid());
+            String dir = pid + "/task/" + t, theirUts = Namespaces.link(dir, "uts"), theirNet = Namespaces.link(dir, "net");
+            boolean ownUts = uts != null && theirUts != null && !theirUts.equals(uts);
+            boolean ownNet = net != null && theirNet != null && !theirNet.equals(net);
+            if (t.equals(pid) || !ownUts && !ownNet) {
+                continue;
+            }
+            String[] names = ownUts ? Namespaces.inside(t, "uts", Namespaces::utsNames) : new String[2];
+            String boundAt = ownNet ? dev.cryo.engine.namespaces.NetNamespaceScan.boundAt(theirNet) : null;
+            if (boundAt != null && boundAt.isEmpty()) {
+                throw new DumpException("pid " + pid + " thread " + t + ": its net namespace (" + theirNet + ") is not its"
+                        + " process's (" + net + ") nor bound on the host (ip netns add); a net namespace of one thread"
+                        + " is not supported yet unless it is bound on the host");
+            }
+            threads.set(i, threads.get(i).withNs(new ThreadNs(names[0], names[1], boundAt)));
+        }
+    }
+}
