@@ -280,9 +280,8 @@ public final class NamespaceScan {
             if (own.containsKey(pid)) {
                 String link = own.get(pid);
                 // a zombie shows the link but reads no offsets (its nsproxy is gone): read through a live task
-                o = links.entrySet().stream().filter(e -> link.equals(e.getValue().get(TIME_KIDS)))
-                        .map(Map.Entry::getKey).filter(t -> !ProcFs.text(dev.cryo.kernel.ExitedLeaders.proc(t) + "/timens_offsets").isBlank())
-                        .findFirst().map(NamespaceScan::offsets).orElseThrow(() -> new DumpException("pid " + pid
+                o = offsetsOfOneOf(links.entrySet().stream().filter(e -> link.equals(e.getValue().get(TIME_KIDS)))
+                        .map(Map.Entry::getKey).toList()).orElseThrow(() -> new DumpException("pid " + pid
                                 + ": the offsets of its time namespace (" + link + ") cannot be read: it made another"
                                 + " for its children since, and no task of the tree has it as its children's; not supported yet"));
             }
@@ -294,10 +293,34 @@ public final class NamespaceScan {
         return out;
     }
 
+    /**
+     * The offsets of a time namespace as the first of {@code tasks} (each has it as its children's) shows
+     * them: a zombie's read is blank, and the read of one that this pre-seize scan saw and that has gone
+     * since (a child that exited: zdtm's fork2 forks them all the time) fails; both are passed over.
+     */
+    static java.util.Optional<TimeNsImage.Offsets> offsetsOfOneOf(List<Integer> tasks) {
+        for (int t : tasks) {
+            String path = dev.cryo.kernel.ExitedLeaders.proc(t) + "/timens_offsets", text;
+            try {
+                text = ProcFs.text(path);
+            } catch (KernelException gone) {
+                continue;
+            }
+            if (!text.isBlank()) {
+                return java.util.Optional.of(offsets(t, path, text));
+            }
+        }
+        return java.util.Optional.empty();
+    }
+
     private static TimeNsImage.Offsets offsets(int pid) {
         String path = dev.cryo.kernel.ExitedLeaders.proc(pid) + "/timens_offsets";
+        return offsets(pid, path, ProcFs.text(path));
+    }
+
+    private static TimeNsImage.Offsets offsets(int pid, String path, String text) {
         try {
-            return TimeNsImage.Offsets.parse(path, ProcFs.text(path));
+            return TimeNsImage.Offsets.parse(path, text);
         } catch (IllegalArgumentException e) {
             throw new DumpException("pid " + pid + ": " + e.getMessage());
         }

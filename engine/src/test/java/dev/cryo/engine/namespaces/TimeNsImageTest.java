@@ -2,6 +2,9 @@ package dev.cryo.engine.namespaces;
 
 import org.junit.jupiter.api.Test;
 
+import java.util.List;
+import java.util.Optional;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -28,5 +31,19 @@ class TimeNsImageTest {
         var e = assertThrows(IllegalArgumentException.class,
                 () -> TimeNsImage.Offsets.parse("/proc/7/timens_offsets", "monotonic 1 0\n"));
         assertEquals("/proc/7/timens_offsets: no monotonic or boottime line in 'monotonic 1 0'", e.getMessage());
+    }
+
+    /**
+     * zdtm's fork2 in its ns flavor (its children come and go all the time, in the time namespace zdtm_ct
+     * made): a child the pre-seize scan saw, gone when it read the namespace's offsets through it, failed the
+     * dump ("open /proc/N/timens_offsets: ENOENT"). Such a task is passed over for the next one, here this JVM.
+     */
+    @Test
+    void theOffsetsAreReadThroughATaskStillThereNotOneGone() throws Exception {
+        Process exited = new ProcessBuilder("true").start();
+        exited.waitFor(); // and reaped: its /proc entry is gone
+        int gone = (int) exited.pid(), self = (int) ProcessHandle.current().pid();
+        assertEquals(Optional.of(new TimeNsImage.Offsets(0, 0, 0, 0)), NamespaceScan.offsetsOfOneOf(List.of(gone, self)));
+        assertEquals(Optional.empty(), NamespaceScan.offsetsOfOneOf(List.of(gone)));
     }
 }
