@@ -3,6 +3,8 @@ package dev.cryo.it;
 import dev.cryo.kernel.testing.DetachedProcess;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -61,7 +63,7 @@ class DumpKillTrialTest {
              // its echo awaited 60 s: the freeze up to the kill, the lock's end and TCP's next retransmission add up
              DetachedProcess p = Workloads.sockets(tmp, "tcpclient", Integer.toString(echo.port()), "60")) {
             echo.awaitEchoedMore(echo.echoed.get());
-            killedAtPostDump(p, () -> assertEquals(1, DumpFailureTest.lockTables(p.pid()).size(),
+            killedAtPostDump(p, true, () -> assertEquals(1, DumpFailureTest.lockTables(p.pid()).size(),
                     "the lock holds the connection"), "--tcp-established");
             long killed = System.nanoTime();
             DetachedProcess.awaitCondition(() -> {
@@ -87,22 +89,25 @@ class DumpKillTrialTest {
     @Test
     void bytesTakenFromAPtyAreBackAfterCryoIsKilledHoldingThem() throws Exception {
         try (DetachedProcess p = Workloads.program(tmp.resolve("line.out"), "ptyline")) {
-            killedAtPostDump(p, () -> { });
+            killedAtPostDump(p, true, () -> { });
             assertEquals(null, survival(p), "the pty's bytes are back, the program untraced"); // ends it
         }
     }
 
     /**
-     * The same with the errors the dump read to carry them (SO_ERROR: reading it takes it): tcpreset.c's connection
-     * reset by its peer, its ECONNRESET unread. Before, it went back only at the dump's release, and cryo's death lost
-     * it: 'FAIL: the reset end polls 0x11' (no POLLERR).
+     * The same with the errors the dump reads to carry them: tcpreset.c's connection reset by its peer, its ECONNRESET
+     * unread, in a -R dump and in a killing one (its post-dump script runs before the kill). The dump took them
+     * (SO_ERROR: reading it takes it) and gave them back at the dump's release, later for a -R dump's at the end of the
+     * collect (6b6a6021), so cryo's death lost them: 'FAIL: the reset end polls 0x11' (no POLLERR), still so for the
+     * killing dump. They are read now without being taken (sk_err, a BPF iterator), so nothing needs to go back.
      */
-    @Test
-    void aResetErrorTheDumpReadIsBackAfterCryoIsKilledHoldingIt() throws Exception {
+    @ParameterizedTest(name = "leave running {0}")
+    @ValueSource(booleans = {true, false})
+    void aResetErrorTheDumpReadIsStillThereAfterCryoIsKilled(boolean leaveRunning) throws Exception {
         org.junit.jupiter.api.Assumptions.assumeTrue(dev.cryo.kernel.net.NetworkLock.available(), "no nf_tables");
         String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpreset.c").toString();
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpreset.out"), prog))) {
-            killedAtPostDump(p, () -> { }, "--tcp-established");
+            killedAtPostDump(p, leaveRunning, () -> { }, "--tcp-established");
             DetachedProcess.awaitCondition(() -> {
                 try {
                     return DumpFailureTest.lockTables(p.pid()).isEmpty();
@@ -119,15 +124,19 @@ class DumpKillTrialTest {
     }
 
     /**
-     * Dumps {@code p} with -R and {@code options}, holds the dump at its post-dump script, runs {@code atPostDump},
-     * then SIGKILLs cryo (and the script's sleep).
+     * Dumps {@code p} with {@code options} (and -R if {@code leaveRunning}), holds the dump at its post-dump script,
+     * runs {@code atPostDump}, then SIGKILLs cryo (and the script's sleep).
      */
-    private void killedAtPostDump(DetachedProcess p, Check atPostDump, String... options) throws Exception {
+    private void killedAtPostDump(DetachedProcess p, boolean leaveRunning, Check atPostDump, String... options)
+            throws Exception {
         Path mark = tmp.resolve("post-dump");
         String script = "[ \"$CRTOOLS_SCRIPT_ACTION\" = post-dump ] || exit 0; echo $$ > " + mark + ".new; mv "
                 + mark + ".new " + mark + "; exec sleep 600";
         List<String> args = new ArrayList<>(List.of("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(),
-                "-R", "--no-progress", "--action-script", script));
+                "--no-progress", "--action-script", script));
+        if (leaveRunning) {
+            args.add("-R");
+        }
         args.addAll(List.of(options));
         Process cryo = CryoProcess.start(tmp.resolve("cryo.log"), args.toArray(String[]::new));
         try {

@@ -450,7 +450,7 @@ class SocketRestoreTest {
         assertTrue(Cli.run("show", tmp.resolve("img").toString()).out().contains("ECONNRESET"));
     }
 
-    /** The dump takes that error to read it: a tree left running (-R) gets it back, on the same open file. */
+    /** The dump took that error to read it, and gave it back to a tree left running (-R); now it reads it and leaves it. */
     @Test
     void aResetErrorTheDumpReadIsGivenBackToATreeLeftRunning() throws Exception {
         Assumptions.assumeTrue(NetworkLock.available(), "nf_tables is not available");

@@ -1195,7 +1195,7 @@ public final class DumpSupervisor {
         List<String> problems = new ArrayList<>();
         ttyBytes.putBackFrozen(); // in the image now: back in the frozen tree, should cryo die from here on
         if (request.leaveRunning() && !hold && sockets != null) {
-            problems.addAll(sockets.giveBackErrors()); // the tree runs on: the same, for the errors the dump read
+            problems.addAll(sockets.undoChanges()); // the tree runs on: the same, for what the dump changed (a tun made persistent)
         }
         boolean[] tracersClear = {false}; // the image is committed only once the look is in
         ctx.pipeToSelf(tracersLook, (refusal, e) -> new TracersLooked(e != null ? "looking for tracers of outside processes: "

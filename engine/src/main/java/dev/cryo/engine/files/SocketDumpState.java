@@ -53,8 +53,8 @@ public final class SocketDumpState {
     private final Set<Long> claimed = new HashSet<>();
     /** Sockets in repair mode, each with whether it had SO_REUSEADDR (leaving repair mode clears it). */
     private final Map<Fd, Boolean> repaired = new LinkedHashMap<>();
-    /** Sockets whose pending error the dump took, with how to give it back if the tree runs on ({@link #abandon}). */
-    private final Map<Fd, Runnable> takenErrors = new LinkedHashMap<>();
+    /** Files the dump changed (a tun device made persistent), with how to undo it if the tree runs on ({@link #abandon}). */
+    private final Map<Fd, Runnable> undoIfRunning = new LinkedHashMap<>();
     /** Connections dumped to come back closed (--tcp-close), held so that cryo's close is their last ({@link #release}). */
     private final List<Fd> closing = new ArrayList<>();
     /** The connections the lock holds (a set: a server's hundreds are looked up once each). */
@@ -713,8 +713,8 @@ public final class SocketDumpState {
             backIntoRepair(); // done by killing() already, unless a kill went another way
             repaired.keySet().forEach(Fd::close);
             repaired.clear();
-            takenErrors.keySet().forEach(Fd::close);
-            takenErrors.clear();
+            undoIfRunning.keySet().forEach(Fd::close);
+            undoIfRunning.clear();
             if (migrating && !flows.isEmpty()) {
                 resetClosing();
                 liftAfterMigration();
@@ -783,8 +783,8 @@ public final class SocketDumpState {
     }
 
     /**
-     * The dump took socket {@code sock}'s pending error (reading it is taking it): cryo keeps the
-     * socket, and {@code giveBack} runs if the tree runs on (the dump failed, or -R).
+     * The dump changed file {@code sock} (a tun device it made persistent for the kill): cryo keeps it, and
+     * {@code giveBack} runs if the tree runs on (the dump failed, or -R).
      */
     public synchronized void giveBackIfRunning(Fd sock, Runnable giveBack) {
         if (ended) { // taken by a dumper still collecting when the dump ended: back at once
@@ -795,7 +795,7 @@ public final class SocketDumpState {
             }
             return;
         }
-        takenErrors.put(sock, giveBack);
+        undoIfRunning.put(sock, giveBack);
     }
 
     /**
@@ -823,13 +823,13 @@ public final class SocketDumpState {
     }
 
     /**
-     * Gives back now the errors the dump took ({@link #giveBackIfRunning}): for a tree that runs on after the
-     * dump (-R), once every task is collected, while it is still frozen and the lock still holds its connections,
-     * as at the release, so that cryo's death from then on (a post-dump script) loses none. Returns the problems.
+     * Undoes now what the dump changed ({@link #giveBackIfRunning}): for a tree that runs on after the dump (-R),
+     * once every task is collected, while it is still frozen, as at the release, so that cryo's death from then on
+     * (a post-dump script) leaves nothing changed. Returns the problems.
      */
-    public synchronized List<String> giveBackErrors() {
+    public synchronized List<String> undoChanges() {
         List<String> problems = new ArrayList<>();
-        for (Map.Entry<Fd, Runnable> e : takenErrors.entrySet()) {
+        for (Map.Entry<Fd, Runnable> e : undoIfRunning.entrySet()) {
             try {
                 e.getValue().run();
             } catch (RuntimeException failed) {
@@ -838,7 +838,7 @@ public final class SocketDumpState {
                 e.getKey().close();
             }
         }
-        takenErrors.clear();
+        undoIfRunning.clear();
         return problems;
     }
 
@@ -855,7 +855,7 @@ public final class SocketDumpState {
         ended = true;
         closing.forEach(Fd::close);
         closing.clear();
-        List<String> problems = giveBackErrors();
+        List<String> problems = undoChanges();
         for (Map.Entry<Fd, Boolean> r : repaired.entrySet()) {
             Fd s = r.getKey();
             try {

@@ -136,6 +136,19 @@ final class SocketProbe implements AutoCloseable {
         return (dev.cryo.kernel.Terminals.poll(sock, 0) & dev.cryo.kernel.Terminals.POLLERR) != 0;
     }
 
+    /**
+     * The error the socket holds that the program has not read (sk_err), read without taking it
+     * (SockFields): the tree, running on or resumed after cryo's death, still reads it. {@code what} names the socket.
+     */
+    int unreadError(String what) {
+        try {
+            return dev.cryo.kernel.net.SockFields.UNREAD_ERROR.of(sock);
+        } catch (RuntimeException e) {
+            throw refuse(what + " holds an error the program has not read yet, which cryo reads without taking it with"
+                    + " a BPF iterator that cannot run here (" + e.getMessage() + "); not supported");
+        }
+    }
+
     DumpException refuse(String why) {
         return new DumpException(fd.where() + ": " + why);
     }

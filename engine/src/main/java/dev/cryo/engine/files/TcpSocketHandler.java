@@ -108,7 +108,7 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
         boolean neverConnected = neverConnected(p.sock);
         boolean timedOut = info[TCPI_RETRANSMITS] != 0 || info[TCPI_PROBES] != 0 || info[TCPI_BACKOFF] != 0;
         if (neverConnected && erred && !timedOut && primary) {
-            return refusedAttempt(p, local, st);
+            return refusedAttempt(p, local);
         } else if (neverConnected && !(erred && !timedOut)) {
             throw p.refuse("TCP socket " + local + ": its connection attempt failed (it was never connected)"
                     + (erred ? " by a timeout, and the program has not read its error yet" : "") + "; not supported");
@@ -140,7 +140,7 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
         TcpSocket t = new TcpSocket(p.ino, p.family, SockDiag.TCP_CLOSE, local, peer != null ? peer : new SockAddr(p.family,
                 new byte[p.family == SockAddr.AF_INET ? 4 : 16], 0), 0,
                 p.options(false), primary, c, false, "");
-        return erred && primary ? takeError(p, t, st, what) : t;
+        return erred && primary ? takeError(p, t, what) : t;
     }
 
     /**
@@ -154,61 +154,37 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
 
     /**
      * The error a reset left (ECONNRESET, EPIPE when the peer's FIN came first) that the program has
-     * not read: it can only be read by taking it (SO_ERROR), so cryo keeps the socket, and if the
-     * tree runs on (the dump failed, or -R) makes it again in place, on the same open file (its epoll
-     * watches stay): disconnected, rebuilt with its unread bytes and reset again ({@link #closeAgain}).
-     * A timeout's ETIMEDOUT (retransmissions or keepalive probes unanswered) is made again the same way
-     * with a timeout ({@link #timeOutAgain}). Other errors (ICMP's, ss -K's ECONNABORTED) cannot be made
-     * again: the program is given ECONNRESET for it and the dump is refused, saying so. The socket is
-     * made again inside its net namespace (one of the tree's: from a thread of cryo's that joins it).
+     * not read, or a timeout's ETIMEDOUT (retransmissions or keepalive probes unanswered): read without
+     * taking it ({@link SocketProbe#unreadError}), so the socket of a tree that runs on keeps it; the
+     * restore makes it again ({@link #closeAgain}, {@link #timeOutAgain}). Other errors (ICMP's, ss -K's
+     * ECONNABORTED) cannot be made again: refused, saying so.
      */
-    private static TcpSocket takeError(SocketProbe p, TcpSocket t, SocketDumpState st, String what) {
-        int error = Sockets.getInt(p.sock, Sockets.SOL_SOCKET, Sockets.SO_ERROR);
-        boolean again = error == dev.cryo.kernel.Errno.ECONNRESET || error == dev.cryo.kernel.Errno.EPIPE
-                || error == dev.cryo.kernel.Errno.ETIMEDOUT;
-        TcpSocket taken = new TcpSocket(t.ino(), t.family(), t.state(), t.local(), t.remote(), 0, t.options(), true,
-                t.connection(), false, "", again ? error : dev.cryo.kernel.Errno.ECONNRESET);
-        int netns = st.netnsOf(t.ino());
-        Runnable giveBack = netns == 0 ? () -> giveBack(taken, p.sock)
-                : () -> dev.cryo.kernel.Namespaces.inside(dev.cryo.kernel.Pid.of(netns), "net", () -> {
-                    giveBack(taken, p.sock);
-                    return null;
-                });
-        if (again) {
-            st.giveBackIfRunning(p.sock, giveBack);
-        } else {
-            giveBack.run();
-            throw p.refuse(what + " failed with " + dev.cryo.kernel.Errno.describe(error) + ", which the program had"
-                    + " not read yet; cryo had to read it and can only make a reset's or a timeout's error again:"
-                    + " the program now reads ECONNRESET for it; not supported");
+    private static TcpSocket takeError(SocketProbe p, TcpSocket t, String what) {
+        int error = p.unreadError(what);
+        if (error != dev.cryo.kernel.Errno.ECONNRESET && error != dev.cryo.kernel.Errno.EPIPE
+                && error != dev.cryo.kernel.Errno.ETIMEDOUT) {
+            throw p.refuse(what + " failed with " + dev.cryo.kernel.Errno.describe(error) + ", which the program has"
+                    + " not read yet; cryo can only make a reset's or a timeout's error again; not supported");
         }
-        return taken;
+        return new TcpSocket(t.ino(), t.family(), t.state(), t.local(), t.remote(), 0, t.options(), true,
+                t.connection(), false, "", error);
     }
 
     /**
      * A connection attempt refused (its peer's reset: ECONNREFUSED) whose error the program has not
-     * read yet: a non-blocking connect() it has not polled since. Taken like a reset's error
-     * ({@link #takeError}); made again by attempting it from the same port to a loopback socket of
-     * cryo's that is bound and does not listen, which refuses it ({@link #refusedAgain}).
+     * read yet: a non-blocking connect() it has not polled since. Read without taking it ({@link #takeError});
+     * made again by attempting it from the same port to a loopback socket of cryo's that is bound and
+     * does not listen, which refuses it ({@link #refusedAgain}).
      */
-    private static TcpSocket refusedAttempt(SocketProbe p, SockAddr local, SocketDumpState st) {
-        int error = Sockets.getInt(p.sock, Sockets.SOL_SOCKET, Sockets.SO_ERROR);
-        TcpSocket t = new TcpSocket(p.ino, p.family, SockDiag.TCP_CLOSE, local, local, 0,
-                p.options(false), true, null, false, "",
-                dev.cryo.kernel.Errno.ECONNREFUSED);
-        Runnable giveBack = () -> {
-            Sockets.disconnect(p.sock);
-            refusedAgain(t, p.sock);
-        };
+    private static TcpSocket refusedAttempt(SocketProbe p, SockAddr local) {
+        int error = p.unreadError("TCP socket " + local);
         if (error != dev.cryo.kernel.Errno.ECONNREFUSED) {
-            giveBack.run();
             throw p.refuse("TCP socket " + local + ": its connection attempt failed with "
-                    + dev.cryo.kernel.Errno.describe(error) + ", which the program had not read yet; cryo had to read"
-                    + " it and can only make a refusal's error again: the program now reads ECONNREFUSED for it;"
-                    + " not supported");
+                    + dev.cryo.kernel.Errno.describe(error) + ", which the program has not read yet; cryo can only make"
+                    + " a refusal's error again; not supported");
         }
-        st.giveBackIfRunning(p.sock, giveBack);
-        return t;
+        return new TcpSocket(p.ino, p.family, SockDiag.TCP_CLOSE, local, local, 0, p.options(false), true, null, false, "",
+                dev.cryo.kernel.Errno.ECONNREFUSED);
     }
 
     /** {@link #refusedAttempt} made again on {@code s} (unconnected), its O_NONBLOCK as it was. */
@@ -234,12 +210,6 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
             }
             awaitState(t, s, SockDiag.TCP_CLOSE, "the refusal of its connection attempt");
         }
-    }
-
-    /** {@link #takeError}: the socket made again in place, with its unread bytes and its reset's error. */
-    private static void giveBack(TcpSocket t, Fd s) {
-        Sockets.disconnect(s);
-        closeAgain(t, s, t.connection());
     }
 
     private static final int TCPI_RETRANSMITS = 2, TCPI_PROBES = 3, TCPI_BACKOFF = 4, TCPI_UNACKED = 24;

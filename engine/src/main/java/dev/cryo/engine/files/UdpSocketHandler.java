@@ -169,63 +169,44 @@ public final class UdpSocketHandler implements SocketFdHandler<UdpSocketHandler.
                 throw p.refuse(kind + " " + p.ino + " (" + local + ") is not visible to sock_diag (another network"
                         + " namespace?)");
             }
-            int error = p.errorPending() ? takeError(p, d, kind, st) : 0;
-            try {
-                return dump(p, d, st, lite, error);
-            } finally {
-                if (error != 0) { // the tree runs on after -R or a failed dump: its error is there again
-                    makeError(p.sock, d.local(), d.remote(), error, st.netnsOf(p.ino));
-                }
-            }
+            return dump(p, d, st, lite, p.errorPending() ? unreadError(p, d, kind) : 0);
         }
     }
 
     /**
      * The ICMP error a connected socket holds that the program has not read (its datagram met a closed
-     * port: ECONNREFUSED): taken (SO_ERROR, the only way to read it) when an ICMP error of cryo's can
-     * make it again, which {@link #makeError} does at the restore and, for the tree running on, once
-     * the socket is dumped. An error queue (IP_RECVERR) is refused: its messages cannot be queued again.
+     * port: ECONNREFUSED), read without taking it ({@link SocketProbe#unreadError}), when an ICMP error of
+     * cryo's can make it again, which {@link #makeError} does at the restore. An error queue (IP_RECVERR)
+     * is refused: its messages cannot be queued again.
      */
-    private static int takeError(SocketProbe p, SockDiag.InetSocket d, String kind, SocketDumpState st) {
+    private static int unreadError(SocketProbe p, SockDiag.InetSocket d, String kind) {
         String what = kind + " " + d.local() + " -> " + d.remote() + " holds an error the program has not read yet";
         boolean recverr = Sockets.getInt(p.sock, Sockets.SOL_IP, Sockets.IP_RECVERR) != 0 || (p.family == SockAddr.AF_INET6
                 && Sockets.getInt(p.sock, Sockets.SOL_IPV6, Sockets.IPV6_RECVERR) != 0);
         if (recverr || d.remote().port() == 0) {
             throw p.refuse(what + (recverr ? " and keeps an error queue (IP_RECVERR), whose messages cannot be queued"
-                    + " again" : " and is not connected") + "; reading it would take it from the program; not supported");
+                    + " again" : " and is not connected") + "; not supported");
         }
         if (d.local().family() == SockAddr.AF_INET6 && d.remote().isV4Mapped() != d.local().isV4Mapped()) {
-            throw p.refuse(what + ", one of its addresses IPv4-mapped and not the other; reading it would take it from"
-                    + " the program; not supported");
+            throw p.refuse(what + ", one of its addresses IPv4-mapped and not the other; not supported");
         }
-        int error = Sockets.getInt(p.sock, Sockets.SOL_SOCKET, Sockets.SO_ERROR);
+        int error = p.unreadError(kind + " " + d.local() + " -> " + d.remote());
         // a dual-stack socket connected to an IPv4 peer hears ICMP (v4) errors
         int family = d.remote().isV4Mapped() ? SockAddr.AF_INET : p.family;
         if (UdpInjector.icmpFor(family, error) == null) {
             throw p.refuse(what + " (" + dev.cryo.kernel.Errno.name(error) + "), which no ICMP error gives: cryo cannot"
-                    + " make it again, and reading it took it from the program; not supported");
+                    + " make it again; not supported");
         }
         return error;
     }
 
     /**
-     * Makes {@code error} again in socket {@code s}, connected from {@code local} to {@code remote}: an
-     * ICMP error quoting a datagram it sent there, sent in the socket's net namespace ({@code netns}: a
-     * task inside it, 0 for cryo's), and waits until it has arrived.
+     * Makes {@code error} again in socket {@code s}, connected from {@code local} to {@code remote} (built in
+     * its net namespace already): an ICMP error quoting a datagram it sent there, and waits until it has arrived.
      */
-    static void makeError(Fd s, SockAddr local, SockAddr remote, int error, int netns) {
-        Runnable send = () -> {
-            try (UdpInjector inject = new UdpInjector()) {
-                inject.error(local, remote, error);
-            }
-        };
-        if (netns == 0) {
-            send.run();
-        } else {
-            Namespaces.inside(Pid.of(netns), "net", () -> {
-                send.run();
-                return null;
-            });
+    static void makeError(Fd s, SockAddr local, SockAddr remote, int error) {
+        try (UdpInjector inject = new UdpInjector()) {
+            inject.error(local, remote, error);
         }
         for (int i = 0; i < 2000 && (dev.cryo.kernel.Terminals.poll(s, 0) & dev.cryo.kernel.Terminals.POLLERR) == 0; i++) {
             java.util.concurrent.locks.LockSupport.parkNanos(1_000_000); // it comes over lo at once; a loaded host may run the softirq later
@@ -433,7 +414,7 @@ public final class UdpSocketHandler implements SocketFdHandler<UdpSocketHandler.
             Sockets.shutdownMask(s, u.shutdown(), u.remote().port() == 0);
         }
         if (u.error() != 0) { // last: the fill's look at the queue and the cork's send would take it
-            makeError(s, u.local(), u.remote(), u.error(), 0); // built in its net namespace already
+            makeError(s, u.local(), u.remote(), u.error());
         }
     }
 

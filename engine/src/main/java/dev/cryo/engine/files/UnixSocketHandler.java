@@ -467,7 +467,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
     /** The messages queued at a seqpacket socket holding an error, counted without a receive (which would take it). */
     private static int queuedMessages(SocketProbe p, String what) {
         try {
-            return dev.cryo.kernel.net.ReceiveQueues.messages(p.sock);
+            return dev.cryo.kernel.net.SockFields.QUEUED_MESSAGES.of(p.sock);
         } catch (RuntimeException e) {
             throw p.refuse(what + " holds an error the program has not read yet (ECONNRESET: its peer closed with bytes"
                     + " it had not read), and cryo cannot count its queued messages without taking it (" + e.getMessage()

@@ -60,7 +60,7 @@ public final class ErroredQueues {
     /** The messages queued at {@code sock}, an fd of cryo's holding an error; fails where cryo's BPF iterators cannot run. */
     public static List<Queued> read(Fd sock) {
         List<Queued> out = parse(ITERATOR, sock);
-        if (out == null && ReceiveQueues.messages(sock) != 0) {
+        if (out == null && SockFields.QUEUED_MESSAGES.of(sock) != 0) {
             throw new IllegalStateException("cryo_errq found no socket with an error at fd " + sock.value() + " of cryo");
         }
         return out == null ? List.of() : out;
