@@ -139,9 +139,19 @@ public final class Sys {
 
     /** fstat(fd)'s st_uid and st_gid: the owner of an open file, whatever mount namespace it was opened in. */
     public static int[] owner(Fd fd) {
+        Memory st = fstat(fd);
+        return new int[] {st.getInt(28), st.getInt(32)};
+    }
+
+    /** fstat(fd)'s st_ino: a socket's inode, the same through every fd of it. */
+    public static long inode(Fd fd) {
+        return fstat(fd).getLong(8);
+    }
+
+    private static Memory fstat(Fd fd) {
         Memory st = new Memory(144); // struct stat on x86_64
         call(() -> "fstat(" + fd + ")", SyscallNr.FSTAT, fd.value(), address(st), 0, 0);
-        return new int[] {st.getInt(28), st.getInt(32)};
+        return st;
     }
 
     /** openat(dir, name, flags | O_CLOEXEC). */

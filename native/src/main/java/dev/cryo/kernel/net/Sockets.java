@@ -680,6 +680,19 @@ public final class Sockets {
      * where their own bytes begin cannot be seen without consuming (CRIU sees the same).
      */
     public static List<Message> peekQueue(Fd s, int maxMessage, boolean keepFds) {
+        synchronized (PEEKING[(int) Long.remainderUnsigned(Sys.inode(s), PEEKING.length)]) {
+            return peekQueueAlone(s, maxMessage, keepFds);
+        }
+    }
+
+    /**
+     * One peek of a socket's queue at a time, by inode (striped): the peek offset (SO_PEEK_OFF) and the options a
+     * peek sets are the socket's, shared by every fd of it, so two peeks at once (two dumpers' copies of one socket:
+     * a unix socket's dump and another task's look for sockets in flight) each skipped what the other had read.
+     */
+    private static final Object[] PEEKING = java.util.stream.IntStream.range(0, 64).mapToObj(i -> new Object()).toArray();
+
+    private static List<Message> peekQueueAlone(Fd s, int maxMessage, boolean keepFds) {
         int saved = getInt(s, SOL_SOCKET, SO_PEEK_OFF);
         // a unix datagram or seqpacket socket whose peer is gone reads 0 at the end of its queue, like
         // an empty message: with SO_PASSCRED on for the peek, every real message comes with credentials

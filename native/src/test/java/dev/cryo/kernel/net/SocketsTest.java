@@ -105,6 +105,42 @@ class SocketsTest {
         }
     }
 
+    /**
+     * Two peeks of one queue at once, each through its own fd of the socket (two dumpers' copies: a unix socket's
+     * dump, and the look for sockets in flight another task's dump makes): the peek offset is the socket's, so each
+     * skipped what the other had read, and a dump's image could lack messages. They take turns now.
+     */
+    @Test
+    void twoPeeksOfOneQueueAtOnceEachSeeItAll() throws Exception {
+        Fd[] pair = Sockets.socketpair(SockAddr.AF_UNIX, Sockets.SOCK_SEQPACKET);
+        dev.cryo.kernel.Pid self = dev.cryo.kernel.Pid.of((int) ProcessHandle.current().pid());
+        try (Fd pidfd = dev.cryo.kernel.Sys.pidfdOpen(self); Fd other = dev.cryo.kernel.Sys.pidfdGetfd(pidfd, self, pair[0].value())) {
+            int n = 200;
+            for (int i = 0; i < n; i++) {
+                Sockets.send(pair[1], b("m" + i), 0);
+            }
+            java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(2);
+            java.util.concurrent.ExecutorService two = java.util.concurrent.Executors.newFixedThreadPool(2);
+            try {
+                for (int round = 0; round < 20; round++) {
+                    List<java.util.concurrent.Future<Integer>> seen = List.of(pair[0], other).stream()
+                            .map(fd -> two.submit(() -> {
+                                start.await();
+                                return Sockets.peekQueue(fd, 64).size();
+                            })).toList();
+                    for (java.util.concurrent.Future<Integer> f : seen) {
+                        assertEquals(n, f.get(), "round " + round);
+                    }
+                }
+            } finally {
+                two.shutdownNow();
+            }
+        } finally {
+            pair[0].close();
+            pair[1].close();
+        }
+    }
+
     @Test
     void diagShowsPendingConnectionsOfAListener() throws Exception {
         String name = "\0cryo-test-" + ProcessHandle.current().pid();
