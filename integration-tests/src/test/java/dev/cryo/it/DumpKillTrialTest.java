@@ -95,6 +95,45 @@ class DumpKillTrialTest {
     }
 
     /**
+     * The same when cryo is killed inside the collect, after it took the pty's bytes and before every task is
+     * collected: ptyline.c with a uring.c ("waiting") process in its tree, whose read request in flight holds
+     * cryo's collect of that task for 5 s (then refused); cryo is SIGKILLed 2 s after it traced the tree. Before,
+     * the bytes went back only once every task was collected: 'FAIL: the master's unread bytes: only '' within 10 s'.
+     */
+    @Test
+    void bytesTakenFromAPtyAreBackAfterCryoIsKilledInsideTheCollect() throws Exception {
+        String uring = dev.cryo.kernel.testing.TestPrograms.compile("/c/uring.c", "-luring").toString();
+        String pty = dev.cryo.kernel.testing.TestPrograms.compile("/c/ptyline.c").toString();
+        Path ring = tmp.resolve("uring.out"), ringPid = tmp.resolve("uring.pid");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("line.out"), "sh", "-c", uring + " "
+                + tmp.resolve("uring.dat") + " waiting > " + ring + " & echo $! > " + ringPid + "; exec " + pty))) {
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return Files.exists(ring) && Files.readString(ring).contains("ready");
+                } catch (java.io.IOException e) {
+                    throw new IllegalStateException(e);
+                }
+            }, Duration.ofSeconds(60), "uring.c's ring with its read in flight");
+            try {
+                Process cryo = CryoProcess.start(tmp.resolve("cryo.log"), "dump", "-t", p.pid().toString(), "-D",
+                        tmp.resolve("img").toString(), "-R", "--no-progress");
+                try {
+                    assertEquals(true, awaitTraced(p, cryo) >= 0, Files.readString(tmp.resolve("cryo.log")));
+                    Thread.sleep(2000); // the pty taken; the ring's request holds the collect for 5 s
+                    assertEquals(true, cryo.isAlive(), Files.readString(tmp.resolve("cryo.log")));
+                } finally {
+                    cryo.destroyForcibly(); // SIGKILL
+                    cryo.waitFor(60, TimeUnit.SECONDS);
+                }
+                assertEquals(null, survival(p), "the pty's bytes are back, the program untraced"); // ends it
+            } finally {
+                dev.cryo.kernel.Sys.kill(dev.cryo.kernel.Pid.of(Integer.parseInt(Files.readString(ringPid).trim())),
+                        dev.cryo.kernel.Signals.SIGKILL);
+            }
+        }
+    }
+
+    /**
      * The same with the errors the dump reads to carry them: tcpreset.c's connection reset by its peer, its ECONNRESET
      * unread, in a -R dump and in a killing one (its post-dump script runs before the kill). The dump took them
      * (SO_ERROR: reading it takes it) and gave them back at the dump's release, later for a -R dump's at the end of the

@@ -1193,7 +1193,6 @@ public final class DumpSupervisor {
     private Behavior<Command> pagesRead() {
         boolean early = thawsEarly();
         List<String> problems = new ArrayList<>();
-        ttyBytes.putBackFrozen(); // in the image now: back in the frozen tree, should cryo die from here on
         if (request.leaveRunning() && !hold && sockets != null) {
             problems.addAll(sockets.undoChanges()); // the tree runs on: the same, for what the dump changed (a tun made persistent)
         }
