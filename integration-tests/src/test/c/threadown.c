@@ -6,7 +6,10 @@
  * main thread must keep its cwd (the test's directory) and umask 022. "uts": the thread unshares a uts
  * namespace named cryo-thread / cryo-domain, then renames it after the check: the main thread's names
  * must stay. "net PATH": the thread joins the net namespace bound at PATH (ip netns add's) and must be in
- * it after the restore, the main thread not. Prints PASS or FAIL: reason.
+ * it after the restore, the main thread not. "files": the thread unshares its fd table, closes its copy of
+ * /dev/null (fd N), dups the pipe's write end to fd 9 with close-on-exec and sets close-on-exec on the read end;
+ * after the restore it checks that, writes through fd 9 (the main thread reads it from the pipe) and closes the
+ * write end, which the main thread must still hold, as /dev/null, without fd 9. Prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include "workload.h"
@@ -29,6 +32,30 @@ static int same_dir(const char *path, const struct stat *want) {
 }
 
 static const char *net_path;
+static int pipe_fds[2], null_fd;
+
+static int cloexec(int fd) {
+    int f = fcntl(fd, F_GETFD);
+    return f < 0 ? -1 : (f & FD_CLOEXEC) != 0;
+}
+
+/* "files": the fd table the thread made its own. */
+static void *alone_files(void *arg) {
+    (void)arg;
+    if (unshare(CLONE_FILES) != 0 || close(null_fd) != 0 || dup2(pipe_fds[1], 9) != 9
+            || fcntl(9, F_SETFD, FD_CLOEXEC) != 0 || fcntl(pipe_fds[0], F_SETFD, FD_CLOEXEC) != 0)
+        fail("unshare(CLONE_FILES) and its table");
+    set_up = 1;
+    struct timespec nap = {0, 10000000};
+    while (!check) nanosleep(&nap, NULL);
+    if (cloexec(null_fd) != -1) thread_failure = "the thread holds /dev/null again";
+    else if (cloexec(9) != 1) thread_failure = "the thread's fd 9 is not there with close-on-exec";
+    else if (cloexec(pipe_fds[0]) != 1) thread_failure = "the thread's read end lost its close-on-exec";
+    else if (write(9, "x", 1) != 1) thread_failure = "write through the thread's fd 9";
+    else if (close(pipe_fds[1]) != 0) thread_failure = "close of the thread's write end";
+    verdict_ready = 1;
+    return NULL;
+}
 
 static int in_net(const char *task) {
     struct stat ns, want;
@@ -83,7 +110,8 @@ static void *alone(void *arg) {
 int main(int argc, char **argv) {
     mode = argc > 1 ? argv[1] : "cwd";
     net_path = argc > 2 ? argv[2] : "";
-    int ns = strcmp(mode, "uts") == 0 || strcmp(mode, "net") == 0;
+    int ns = strcmp(mode, "uts") == 0 || strcmp(mode, "net") == 0, files = strcmp(mode, "files") == 0;
+    if (files && (pipe(pipe_fds) != 0 || (null_fd = open("/dev/null", O_RDONLY)) < 0)) fail("pipe and /dev/null");
     struct utsname host;
     if (uname(&host) != 0) fail("uname");
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -93,12 +121,17 @@ int main(int argc, char **argv) {
     if (stat("/usr", &usr) != 0 || stat(".", &here) != 0) fail("stat");
     if (same_dir(".", &usr)) fail("run it from another directory than /usr");
     pthread_t t;
-    if (pthread_create(&t, NULL, ns ? alone_ns : alone, NULL) != 0) fail("pthread_create");
+    if (pthread_create(&t, NULL, files ? alone_files : ns ? alone_ns : alone, NULL) != 0) fail("pthread_create");
     while (!set_up) usleep(1000);
     printf("ready\n");
     while (!check) pause();
     while (!verdict_ready) usleep(1000);
     if (thread_failure) fail(thread_failure);
+    char c;
+    if (files && (read(pipe_fds[0], &c, 1) != 1 || c != 'x')) fail("the thread's write through fd 9 did not reach the pipe");
+    if (files && (cloexec(pipe_fds[1]) != 0 || cloexec(null_fd) != 0 || cloexec(pipe_fds[0]) != 0))
+        fail("the main thread's fds changed with its thread's");
+    if (files && cloexec(9) != -1) fail("the main thread has the thread's fd 9");
     struct utsname now;
     if (uname(&now) != 0 || strcmp(now.nodename, host.nodename) != 0 || strcmp(now.domainname, host.domainname) != 0)
         fail("the main thread's host or domain name changed");

@@ -497,12 +497,13 @@ class NotCarriedTest {
                 unshare("user", ": its user namespace \\(user:\\[\\d+\\]\\) has no uid map written yet"),
                 // what one thread unshared for itself (Go's locked OS threads): a restore made every thread with its
                 // process's namespaces and fd table, so it came back without, silently (a cwd, root and umask of its
-                // own, Samba's worker threads', a uts namespace of its own and a net namespace bound on the host are
-                // carried: RestoreTest#aThreadComesBackWithWhatItUnsharedAlone)
+                // own, Samba's worker threads', a uts namespace of its own, a net namespace bound on the host and an fd
+                // table of its own holding its process's open files are carried: RestoreTest#aThreadComesBackWithWhatItUnsharedAlone)
                 oneThread("a net namespace of one thread bound nowhere", "0x40000000", "", " thread \\d+: its net namespace"
                         + " \\(net:\\[\\d+\\]\\) is not its process's \\(net:\\[\\d+\\]\\); a namespace of one thread"
                         + " .* unless it is bound on the host"),
-                oneThread("an fd table of one thread", "0x400", "", " thread \\d+ has an fd table of its own"),
+                oneThread("an fd of one thread's own table alone", "0x400", "os.open('/dev/null', os.O_RDONLY)\n",
+                        " thread \\d+: its fd \\d+ \\(/dev/null\\) is in its own fd table alone \\(unshare\\(CLONE_FILES\\)"),
                 // one made by a task of another of the tree's is carried (NamespaceTest); one made inside
                 // another by the same task, which leaves no task in the outer one (bwrap --dev /dev run by a user), is not
                 new Item("a user namespace its creator made inside another of its own", List.of("unshare", "-Ur", "/bin/sh",

@@ -283,9 +283,11 @@ class RestoreTest {
      * in a uts namespace it made alone (named cryo-thread, renamed after the restore while its process's name stays)
      * and one that joined a net namespace bound on the host (ip netns add, as Go's netns libraries do on a locked OS
      * thread), which were refused (the comparator compares which namespaces a thread is in that its process is not).
+     * And a thread with an fd table of its own (unshare(CLONE_FILES)) holding some of its process's open files, at
+     * numbers and with close-on-exec flags of its own (the comparator compares each thread's fd numbers and flags).
      */
     @ParameterizedTest
-    @ValueSource(strings = {"cwd", "root", "uts", "net"})
+    @ValueSource(strings = {"cwd", "root", "uts", "net", "files"})
     void aThreadComesBackWithWhatItUnsharedAlone(String what) throws Exception {
         String netns = "cryo-thread-" + ProcessHandle.current().pid();
         if (what.equals("net")) {

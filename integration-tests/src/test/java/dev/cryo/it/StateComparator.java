@@ -34,7 +34,7 @@ import java.util.regex.Pattern;
  *       and what sched_getattr adds (flags, a deadline task's times, utilization clamps),
  *       {@code comm}, {@code timerslack_ns}, its {@code cgroup}, the LSM label ({@code attr/current}), the I/O
  *       priority and the robust futex list's head; its cwd and root, and which of its {@code ns/*} links are not
- *       its process's (what it unshared or entered alone);</li>
+ *       its process's (what it unshared or entered alone), and its own fd table's numbers and close-on-exec flags;</li>
  *   <li>per task: {@code limits}, {@code timers} (id, signal and value, notification, clock),
  *       {@code maps} (range, protections, offset, device, inode, path) with each mapping's
  *       {@code smaps} VmFlags, every fd's link target and {@code fdinfo} (flags, mnt_id, ino,
@@ -513,6 +513,28 @@ final class StateComparator {
         put(into, "thread cwd", readLink(dir.resolve("cwd")));
         put(into, "thread root", readLink(dir.resolve("root")));
         put(into, "ns not its process's", nsOfItsOwn(pid, dir));
+        if (tid != pid) {
+            put(into, "fd table", fdTable(pid, tid, dir));
+        }
+    }
+
+    /** "its process's", or the numbers of the thread's own table (unshare(CLONE_FILES)), "c" after a close-on-exec one. */
+    private static String fdTable(int pid, int tid, Path dir) throws IOException {
+        try {
+            if (dev.cryo.kernel.Sys.shareResource(dev.cryo.kernel.Pid.of(pid), dev.cryo.kernel.Pid.of(tid),
+                    dev.cryo.kernel.Sys.KCMP_FILES)) {
+                return "its process's";
+            }
+        } catch (RuntimeException e) {
+            return "(unreadable: " + e.getClass().getSimpleName() + ")"; // a zombie leader's, or gone
+        }
+        List<String> fds = new ArrayList<>();
+        for (int fd : ints(dir.resolve("fd"))) {
+            String flags = lines(dir.resolve("fdinfo/" + fd)).stream().filter(l -> l.startsWith("flags:")).findFirst()
+                    .orElse("flags: 0").substring(6).strip();
+            fds.add(fd + ((Integer.parseInt(flags, 8) & 02000000) != 0 ? "c" : ""));
+        }
+        return String.join(",", fds);
     }
 
     /** The kinds of namespace thread {@code dir} is in that its process's main thread is not. */

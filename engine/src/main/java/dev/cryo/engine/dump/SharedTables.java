@@ -148,7 +148,7 @@ public final class SharedTables {
         }
     }
 
-    static boolean exiting(ProcStat st) {
+    private static boolean exiting(ProcStat st) {
         return st.state() == 'Z' || st.state() == 'X' || (st.flags() & ProcStat.PF_EXITING) != 0;
     }
 }

@@ -4,7 +4,6 @@ import dev.cryo.engine.DumpException;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Namespaces;
 import dev.cryo.kernel.Pid;
-import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.proc.ProcFs;
 
 import java.util.HashMap;
@@ -12,15 +11,15 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * What one thread unshared for itself that a restore cannot make again, refused by name: a restore makes every
- * thread in its process's namespaces (setns or unshare of ipc, mnt, cgroup, or a pid or time namespace for its
- * children, in one thread, as Go programs do on a locked OS thread) and with its process's fd table
- * (unshare(CLONE_FILES)), so it came back with its process's, silently. Carried ({@link ThreadNsReader}): a uts
- * namespace the thread made for itself alone, and a net namespace bound on the host (ip netns add's, entered by
- * its path, as Go's netns libraries do); a uts namespace another task of the tree or the host is in, or shared
- * by two threads, and a net namespace bound nowhere are refused. A cwd, root and umask of its own is carried
- * ({@link ThreadFsReader}). One pass over each process's threads: the task list once, the main thread's links
- * once, /proc stat only where a thread differs (an exiting task's table is gone, and differs).
+ * The namespaces one thread made or entered for itself that a restore cannot make again, refused by name before
+ * the freeze: a restore makes every thread in its process's namespaces (setns or unshare of ipc, mnt, cgroup, or a
+ * pid or time namespace for its children, in one thread, as Go programs do on a locked OS thread), so it came back
+ * in its process's, silently. Carried ({@link ThreadNsReader}): a uts namespace the thread made for itself alone,
+ * and a net namespace bound on the host (ip netns add's, entered by its path, as Go's netns libraries do); a uts
+ * namespace another task of the tree or the host is in, or shared by two threads, and a net namespace bound nowhere
+ * are refused. A cwd, root and umask ({@link ThreadFsReader}) and an fd table ({@link ThreadFilesReader}) of its
+ * own are read, or refused, from the frozen task. One pass over each process's threads: the task list once, the
+ * main thread's links once.
  */
 final class ThreadsAlone {
     private ThreadsAlone() {}
@@ -87,26 +86,6 @@ final class ThreadsAlone {
                         + " that thread alone) is not supported yet" + (kind.equals("net") ? " unless it is bound on"
                         + " the host (ip netns add)" : ""));
             }
-            if (!shares(p, t) && !exiting(p) && !exiting(t)) {
-                throw new DumpException("pid " + p + " thread " + t + " has an fd table of its own (unshare(CLONE_FILES)"
-                        + " in that thread); a restore gives every thread its process's: not supported yet");
-            }
-        }
-    }
-
-    private static boolean shares(Pid p, Pid t) {
-        try {
-            return Sys.shareResource(p, t, Sys.KCMP_FILES);
-        } catch (RuntimeException e) {
-            return true; // exited meanwhile: nothing to carry
-        }
-    }
-
-    private static boolean exiting(Pid p) {
-        try {
-            return SharedTables.exiting(ProcFs.stat(p));
-        } catch (KernelException e) {
-            return true; // gone
         }
     }
 }

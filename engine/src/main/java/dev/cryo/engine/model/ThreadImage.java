@@ -8,14 +8,15 @@ import java.util.List;
  * (comm, per thread), its parent-death signal, its security state, its scheduling state, and the
  * relative sleep it was in when dumped ({@code sleep}, null when none), its fault switches
  * ({@link ThreadTraps}), its own cwd, root and umask ({@code fs}, null when it shares its process's), and the
- * namespaces it made or entered alone ({@code ns}, null when it is in its process's).
+ * namespaces it made or entered alone ({@code ns}, null when it is in its process's), and its own fd table
+ * ({@code files}, null when it shares its process's).
  */
 public record ThreadImage(int tid, long[] regs, byte[] xstate, long sigmask, long rseqAddress, int rseqLength,
                           int rseqSignature, long robustListHead, long robustListLength, long clearChildTid,
                           long altStackSp, int altStackFlags, long altStackSize, List<byte[]> pendingSignals,
                           String name, int pdeathSignal, ThreadSecurity security,
                           SchedImage sched, SleepImage sleep, ThreadTraps traps, ThreadFs fs,
-                          ThreadNs ns) {
+                          ThreadNs ns, ThreadFdTable files) {
     public ThreadImage {
         regs = regs.clone();
         xstate = xstate.clone();
@@ -32,7 +33,7 @@ public record ThreadImage(int tid, long[] regs, byte[] xstate, long sigmask, lon
                        ThreadTraps traps) {
         this(tid, regs, xstate, sigmask, rseqAddress, rseqLength, rseqSignature, robustListHead, robustListLength,
                 clearChildTid, altStackSp, altStackFlags, altStackSize, pendingSignals, name, pdeathSignal, security,
-                sched, sleep, traps, null, null);
+                sched, sleep, traps, null, null, null);
     }
 
     /** A thread with no fault switch set. */
@@ -48,24 +49,30 @@ public record ThreadImage(int tid, long[] regs, byte[] xstate, long sigmask, lon
     public ThreadImage withPendingSignals(List<byte[]> pending) {
         return new ThreadImage(tid, regs, xstate, sigmask, rseqAddress, rseqLength, rseqSignature, robustListHead,
                 robustListLength, clearChildTid, altStackSp, altStackFlags, altStackSize, pending, name, pdeathSignal,
-                security, sched, sleep, traps, fs, ns);
+                security, sched, sleep, traps, fs, ns, files);
     }
 
     public ThreadImage withPdeathSignal(int signal) {
         return new ThreadImage(tid, regs, xstate, sigmask, rseqAddress, rseqLength, rseqSignature, robustListHead,
                 robustListLength, clearChildTid, altStackSp, altStackFlags, altStackSize, pendingSignals, name, signal,
-                security, sched, sleep, traps, fs, ns);
+                security, sched, sleep, traps, fs, ns, files);
     }
 
     public ThreadImage withFs(ThreadFs own) {
         return new ThreadImage(tid, regs, xstate, sigmask, rseqAddress, rseqLength, rseqSignature, robustListHead,
                 robustListLength, clearChildTid, altStackSp, altStackFlags, altStackSize, pendingSignals, name,
-                pdeathSignal, security, sched, sleep, traps, own, ns);
+                pdeathSignal, security, sched, sleep, traps, own, ns, files);
     }
 
     public ThreadImage withNs(ThreadNs own) {
         return new ThreadImage(tid, regs, xstate, sigmask, rseqAddress, rseqLength, rseqSignature, robustListHead,
                 robustListLength, clearChildTid, altStackSp, altStackFlags, altStackSize, pendingSignals, name,
-                pdeathSignal, security, sched, sleep, traps, fs, own);
+                pdeathSignal, security, sched, sleep, traps, fs, own, files);
+    }
+
+    public ThreadImage withFiles(ThreadFdTable own) {
+        return new ThreadImage(tid, regs, xstate, sigmask, rseqAddress, rseqLength, rseqSignature, robustListHead,
+                robustListLength, clearChildTid, altStackSp, altStackFlags, altStackSize, pendingSignals, name,
+                pdeathSignal, security, sched, sleep, traps, fs, ns, own);
     }
 }

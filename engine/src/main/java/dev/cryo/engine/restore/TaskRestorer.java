@@ -22,6 +22,7 @@ import dev.cryo.engine.restore.stage.StubAdoption;
 import dev.cryo.engine.restore.stage.TaskContext;
 import dev.cryo.engine.restore.stage.TaskKill;
 import dev.cryo.engine.restore.stage.ThreadCreation;
+import dev.cryo.engine.restore.stage.ThreadFilesRestore;
 import dev.cryo.engine.restore.stage.ThreadFsRestore;
 import dev.cryo.engine.restore.stage.ThreadNsRestore;
 import dev.cryo.engine.restore.stage.ThreadPidFds;
@@ -89,6 +90,7 @@ public final class TaskRestorer {
             new LeaseBreaks(),
             new PendingSignals(),
             new TimerArming(),
+            new ThreadFilesRestore(), // a thread's own fd table, once its process's is final
             new RegisterInstall(),
             new Scheduling()); // from outside, once no call is injected
 

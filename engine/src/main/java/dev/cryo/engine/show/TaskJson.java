@@ -189,6 +189,9 @@ final class TaskJson {
         if (t.ns() != null) {
             m.put("ns", t.ns().json());
         }
+        if (t.files() != null) {
+            m.put("fdTable", t.files().json());
+        }
         return m;
     }
 

@@ -5,6 +5,7 @@ import com.esotericsoftware.kryo.io.Output;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.image.RecordFields;
 import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.engine.model.ThreadFdTable;
 import dev.cryo.engine.model.ThreadFs;
 import dev.cryo.engine.model.ThreadNs;
 import dev.cryo.engine.model.ThreadTraps;
@@ -14,7 +15,7 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
 
     public Class<ThreadImage> type() { return ThreadImage.class; }
     public int id() { return ModelCodecs.THREAD_IMAGE_ID; }
-    public int version() { return 5; } // 2: the fault switches (ThreadTraps), 3: syscall user dispatch, 4: ThreadFs, 5: ThreadNs
+    public int version() { return 6; } // 2: the fault switches (ThreadTraps), 3: syscall user dispatch, 4: ThreadFs, 5: ThreadNs, 6: ThreadFdTable
 
     public void write(Output out, ThreadImage t) {
         out.writeVarInt(t.tid(), false);
@@ -53,6 +54,14 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
             RecordFields.writeNullable(o, ns.domainname(), (o2, d) -> ModelFields.writeText(o2, d, ModelLimits.TEXT, "ThreadNs.domainname"));
             RecordFields.writeNullable(o, ns.netBoundAt(), (o2, n) -> ModelFields.writeText(o2, n, ModelLimits.PATH, "ThreadNs.netBoundAt"));
         });
+        RecordFields.writeNullable(out, t.files(), (o, files) -> {
+            o.writeVarInt(files.entries().size(), true);
+            for (ThreadFdTable.Entry e : files.entries()) {
+                o.writeVarInt(e.fd(), true);
+                o.writeVarInt(e.processFd(), true);
+                o.writeBoolean(e.cloexec());
+            }
+        });
     }
 
     public ThreadImage read(Input in, int version) {
@@ -68,7 +77,21 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
                 RecordFields.readNullable(in, i -> RecordFields.readRecord(i, SleepImageCodec.INSTANCE)),
                 version >= 2 ? traps(in, version) : ThreadTraps.NONE,
                 version >= 4 ? RecordFields.readNullable(in, ThreadImageCodec::fs) : null,
-                version >= 5 ? RecordFields.readNullable(in, ThreadImageCodec::ns) : null);
+                version >= 5 ? RecordFields.readNullable(in, ThreadImageCodec::ns) : null,
+                version >= 6 ? RecordFields.readNullable(in, ThreadImageCodec::files) : null);
+    }
+
+    private static ThreadFdTable files(Input in) {
+        int n = ModelFields.readCount(in, "ThreadFdTable", ModelLimits.FDS, "entries");
+        java.util.List<ThreadFdTable.Entry> entries = new java.util.ArrayList<>(n);
+        try {
+            for (int i = 0; i < n; i++) {
+                entries.add(new ThreadFdTable.Entry(in.readVarInt(true), in.readVarInt(true), in.readBoolean()));
+            }
+        } catch (IllegalArgumentException e) {
+            throw new com.esotericsoftware.kryo.KryoException(e.getMessage());
+        }
+        return new ThreadFdTable(entries);
     }
 
     private static ThreadNs ns(Input in) {

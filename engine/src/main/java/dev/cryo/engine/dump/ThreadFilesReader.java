@@ -1,0 +1,79 @@
+package dev.cryo.engine.dump;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.engine.model.ThreadFdTable;
+import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.proc.ProcFs;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The dump half of a thread's own fd table ({@link ThreadFdTable}), read from the frozen task: a thread that
+ * unshared its fd table (kcmp KCMP_FILES: not its process's) gets each of its fds recorded as the open file its
+ * process holds at some fd (kcmp KCMP_FILE; the same number first, then those whose link reads the same), with its
+ * own close-on-exec flag. Refused by name: an fd of the thread's table alone (an open file its process does not
+ * hold: the dump reads and restores the process's fds only), and two threads sharing a table that is not their
+ * process's (a restore gives each its own).
+ */
+final class ThreadFilesReader {
+    private ThreadFilesReader() {}
+
+    /** Sets the fd table of each of {@code threads} that holds its own. */
+    static void addOwnTables(Pid pid, List<ThreadImage> threads) {
+        if (threads.size() < 2 || dev.cryo.kernel.ExitedLeaders.exited(pid)) {
+            return; // an exited leader's table is gone: its threads' cannot be told apart from it
+        }
+        List<Pid> own = new ArrayList<>();
+        List<Integer> processFds = null;
+        for (int i = 0; i < threads.size(); i++) {
+            Pid t = Pid.of(threads.get(i).tid());
+            if (t.equals(pid) || Sys.shareResource(pid, t, Sys.KCMP_FILES)) {
+                continue;
+            }
+            for (Pid other : own) {
+                if (Sys.shareResource(other, t, Sys.KCMP_FILES)) {
+                    throw new DumpException("pid " + pid + " thread " + t + " has an fd table of its own (unshare("
+                            + "CLONE_FILES) in that thread) that it shares with thread " + other + " but not with its"
+                            + " process: a restore gives each thread its own; not supported yet");
+                }
+            }
+            own.add(t);
+            if (processFds == null) {
+                processFds = ProcFs.fds(pid);
+            }
+            threads.set(i, threads.get(i).withFiles(table(pid, t, processFds)));
+        }
+    }
+
+    private static ThreadFdTable table(Pid pid, Pid t, List<Integer> processFds) {
+        List<ThreadFdTable.Entry> entries = new ArrayList<>();
+        for (int fd : ProcFs.fds(t)) {
+            int at = processFd(pid, t, fd, processFds);
+            if (at < 0) {
+                throw new DumpException("pid " + pid + " thread " + t + ": its fd " + fd + " (" + ProcFs.fdTarget(t, fd)
+                        + ") is in its own fd table alone (unshare(CLONE_FILES) in that thread), an open file its process"
+                        + " does not hold; a restore makes a thread's table of its process's open files only: not"
+                        + " supported yet");
+            }
+            entries.add(new ThreadFdTable.Entry(fd, at, ProcFs.fdInfo(t, fd).cloexec()));
+        }
+        return new ThreadFdTable(entries);
+    }
+
+    /** The fd of the process that is the open file at {@code fd} of thread {@code t}; -1: none. */
+    private static int processFd(Pid pid, Pid t, int fd, List<Integer> processFds) {
+        if (processFds.contains(fd) && Sys.sameOpenFile(pid, fd, t, fd)) {
+            return fd;
+        }
+        String target = ProcFs.fdTarget(t, fd);
+        for (int m : processFds) {
+            if (ProcFs.fdTarget(pid, m).equals(target) && Sys.sameOpenFile(pid, m, t, fd)) {
+                return m;
+            }
+        }
+        return -1;
+    }
+}
