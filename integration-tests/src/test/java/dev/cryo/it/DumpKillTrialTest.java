@@ -134,6 +134,27 @@ class DumpKillTrialTest {
     }
 
     /**
+     * A tun device of the host's that is not persistent (tunqueues.c), which a killing dump keeps for the restore by
+     * making it persistent, before the kill takes its last file: made so during the collect, it stayed so when cryo died
+     * before the kill, and the device outlived the program on the host ('FAIL: the device came back persistent' from
+     * tunqueues.c's check). It is made persistent right before the kill now.
+     */
+    @Test
+    void aTunDeviceIsNotLeftPersistentWhenCryoIsKilledBeforeTheKill() throws Exception {
+        String device = "c55k" + Long.toHexString(System.nanoTime() & 0xfffffL);
+        try {
+            try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tun.out"),
+                    dev.cryo.kernel.testing.TestPrograms.compile("/c/tunqueues.c").toString(), device, "plain"))) {
+                killedAtPostDump(p, false, () -> { });
+                assertEquals(null, survival(p), "the device as it was, the program untraced"); // ends it
+            }
+        } finally {
+            new ProcessBuilder("ip", "link", "del", device).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor();
+        }
+    }
+
+    /**
      * The same with the errors the dump reads to carry them: tcpreset.c's connection reset by its peer, its ECONNRESET
      * unread, in a -R dump and in a killing one (its post-dump script runs before the kill). The dump took them
      * (SO_ERROR: reading it takes it) and gave them back at the dump's release, later for a -R dump's at the end of the

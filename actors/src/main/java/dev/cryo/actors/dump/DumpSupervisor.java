@@ -1193,9 +1193,6 @@ public final class DumpSupervisor {
     private Behavior<Command> pagesRead() {
         boolean early = thawsEarly();
         List<String> problems = new ArrayList<>();
-        if (request.leaveRunning() && !hold && sockets != null) {
-            problems.addAll(sockets.undoChanges()); // the tree runs on: the same, for what the dump changed (a tun made persistent)
-        }
         boolean[] tracersClear = {false}; // the image is committed only once the look is in
         ctx.pipeToSelf(tracersLook, (refusal, e) -> new TracersLooked(e != null ? "looking for tracers of outside processes: "
                 + dev.cryo.actors.Failures.describe(e) : refusal));

@@ -53,8 +53,10 @@ public final class SocketDumpState {
     private final Set<Long> claimed = new HashSet<>();
     /** Sockets in repair mode, each with whether it had SO_REUSEADDR (leaving repair mode clears it). */
     private final Map<Fd, Boolean> repaired = new LinkedHashMap<>();
-    /** Files the dump changed (a tun device made persistent), with how to undo it if the tree runs on ({@link #abandon}). */
-    private final Map<Fd, Runnable> undoIfRunning = new LinkedHashMap<>();
+    /** The tun/tap devices a kill would take with their last file, each with cryo's copy of one: made persistent by {@link #killing}. */
+    private final List<HeldTun> persistAtKill = new ArrayList<>();
+
+    private record HeldTun(Fd file, String device, int ifindex) {}
     /** Connections dumped to come back closed (--tcp-close), held so that cryo's close is their last ({@link #release}). */
     private final List<Fd> closing = new ArrayList<>();
     /** The connections the lock holds (a set: a server's hundreds are looked up once each). */
@@ -168,6 +170,14 @@ public final class SocketDumpState {
      */
     public synchronized void killing() {
         List<String> problems = backIntoRepair();
+        for (HeldTun t : persistAtKill) { // the tree frozen, its image complete: nothing else changes it before the kill
+            try {
+                dev.cryo.kernel.net.TunDevices.persist(t.file(), t.device(), true);
+                tunMadePersistent(t.ifindex());
+            } catch (KernelException e) {
+                problems.add("tun/tap device " + t.device() + " could not be kept for the restore: " + e.getMessage());
+            }
+        }
         // only --tcp-established keeps a lock past a kill (release): without it a held listener's table would stay
         if (watchdog != null && !migrating && options.tcpEstablished()) {
             watchdog.keep();
@@ -713,8 +723,7 @@ public final class SocketDumpState {
             backIntoRepair(); // done by killing() already, unless a kill went another way
             repaired.keySet().forEach(Fd::close);
             repaired.clear();
-            undoIfRunning.keySet().forEach(Fd::close);
-            undoIfRunning.clear();
+            closeHeldTuns();
             if (migrating && !flows.isEmpty()) {
                 resetClosing();
                 liftAfterMigration();
@@ -783,19 +792,21 @@ public final class SocketDumpState {
     }
 
     /**
-     * The dump changed file {@code sock} (a tun device it made persistent for the kill): cryo keeps it, and
-     * {@code giveBack} runs if the tree runs on (the dump failed, or -R).
+     * Tun/tap device {@code device} is not persistent and {@code file}, cryo's copy of a file of the tree's attached
+     * to it, may be its last: {@link #killing} makes it persistent right before the kill, so that it waits for the
+     * restore; a tree that runs on (-R, a failed dump, cryo's death) finds it as it was. This object closes {@code file}.
      */
-    public synchronized void giveBackIfRunning(Fd sock, Runnable giveBack) {
-        if (ended) { // taken by a dumper still collecting when the dump ended: back at once
-            try {
-                giveBack.run();
-            } finally {
-                sock.close();
-            }
+    public synchronized void persistAtKill(Fd file, String device, int ifindex) {
+        if (ended) { // a dumper still collecting when the dump ended
+            file.close();
             return;
         }
-        undoIfRunning.put(sock, giveBack);
+        persistAtKill.add(new HeldTun(file, device, ifindex));
+    }
+
+    private void closeHeldTuns() {
+        persistAtKill.forEach(t -> t.file().close());
+        persistAtKill.clear();
     }
 
     /**
@@ -822,26 +833,6 @@ public final class SocketDumpState {
         }
     }
 
-    /**
-     * Undoes now what the dump changed ({@link #giveBackIfRunning}): for a tree that runs on after the dump (-R),
-     * once every task is collected, while it is still frozen, as at the release, so that cryo's death from then on
-     * (a post-dump script) leaves nothing changed. Returns the problems.
-     */
-    public synchronized List<String> undoChanges() {
-        List<String> problems = new ArrayList<>();
-        for (Map.Entry<Fd, Runnable> e : undoIfRunning.entrySet()) {
-            try {
-                e.getValue().run();
-            } catch (RuntimeException failed) {
-                problems.add("could not give back what the dump took: " + failed.getMessage());
-            } finally {
-                e.getKey().close();
-            }
-        }
-        undoIfRunning.clear();
-        return problems;
-    }
-
     /** The dump failed or the tree stays: connections leave repair mode and the lock goes. */
     public synchronized void abandon() {
         try {
@@ -855,7 +846,8 @@ public final class SocketDumpState {
         ended = true;
         closing.forEach(Fd::close);
         closing.clear();
-        List<String> problems = undoChanges();
+        closeHeldTuns();
+        List<String> problems = new ArrayList<>();
         for (Map.Entry<Fd, Boolean> r : repaired.entrySet()) {
             Fd s = r.getKey();
             try {

@@ -26,7 +26,8 @@ import static dev.cryo.engine.show.ShowFormat.hex;
  * {@code --dev tun}, a VPN daemon's, a user-space network stack's). The device is the kernel's
  * and holds what the host set on it — addresses, routes, MTU, owner, offloads —, but a device
  * that is not persistent goes away with its last file, which the killing dump closes. So the dump
- * makes it persistent (given back if the tree runs on), and it waits with all of that for the
+ * makes it persistent right before its kill (a tree that runs on, or that cryo's death lets go,
+ * keeps it as it was: SocketDumpState#persistAtKill), and it waits with all of that for the
  * restore, which attaches a new file to it (TUNSETIFF with its flags) and, once the tree runs,
  * makes it non-persistent again as it was (a failed restore leaves it waiting for the next). The
  * restore refuses a device that is gone or is another one now (its index
@@ -163,11 +164,8 @@ public final class TunFileHandler implements FdHandler<TunFileHandler.TunFile> {
             }
             boolean persistent = ctx.sockets().tunPersistentBefore(name, (flags & TunDevices.IFF_PERSIST) != 0);
             if (!persistent && (flags & TunDevices.IFF_PERSIST) == 0) {
-                // the killing dump closes its last file: kept, with its addresses and routes, for the restore
-                TunDevices.persist(copy, name, true);
-                ctx.sockets().tunMadePersistent(ifindex);
-                Fd held = copy;
-                ctx.sockets().giveBackIfRunning(held, () -> TunDevices.persist(held, name, false));
+                // a killing dump closes its last file: kept, with its addresses and routes, for the restore
+                ctx.sockets().persistAtKill(copy, name, ifindex);
                 copy = null;
             }
             return new TunFile(name, ifindex, flags & ~TunDevices.IFF_PERSIST, persistent, detached);
