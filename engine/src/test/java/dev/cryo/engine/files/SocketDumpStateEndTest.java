@@ -10,7 +10,6 @@ import org.junit.jupiter.api.Test;
 
 import java.net.InetAddress;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -42,11 +41,14 @@ class SocketDumpStateEndTest {
     }
 
     @Test
-    void anErrorTakenAfterTheDumpEndedIsGivenBackAtOnce() {
+    void aTunFileHandedOverAfterTheDumpEndedIsClosedAtOnce() throws Exception {
         SocketDumpState st = ended();
-        AtomicBoolean given = new AtomicBoolean();
         Fd s = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_STREAM, 0);
-        st.giveBackIfRunning(s, () -> given.set(true));
-        assertTrue(given.get(), "given back at once, not kept for an abandon that has run already");
+        java.nio.file.Path fd = java.nio.file.Path.of("/proc/self/fd/" + s.value());
+        String was = java.nio.file.Files.readSymbolicLink(fd).toString();
+        st.persistAtKill(s, "cryo-none", 1);
+        assertFalse(java.nio.file.Files.exists(fd, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                && java.nio.file.Files.readSymbolicLink(fd).toString().equals(was),
+                "closed at once, not kept for a kill that will not come");
     }
 }
