@@ -42,6 +42,11 @@ for script in ('zdtm_mount_cgroups', 'zdtm_umount_cgroups'):
     old = ("        if 'rootless' in opts and opts['rootless']:\n            return\n        subprocess.check_call(\n"
            "            [\"flock\", \"zdtm_mount_cgroups.lock\", \"./%s\", str(uuid)])\n" % script)
     s = s.replace(old, guard + old.split('return\n', 1)[1])
+# glibc's pthread_exit loads libgcc_s.so.1 (for the unwinder), which ldd does not list: the ns/uns roots lacked it and
+# pthread02 aborted at its start ("libgcc_s.so.1 must be installed for pthread_exit to work")
+old = "        for b in l_bins:\n            self.__copy_libs(b)\n"
+if 'libgcc_s' not in s:
+    s = s.replace(old, old + "        for lib in glob.glob('/lib/*/libgcc_s.so.1'):\n            self.__copy_one(lib)\n", 1)
 open('zdtm.py', 'w').write(s)
 PY
 echo "zdtm ready in $dir/criu-$version/test"
