@@ -52,6 +52,9 @@ class NotCarriedTest {
     }
 
     /** A python whose second thread unshares {@code flags} (CLONE_*) for itself, then runs {@code then}. */
+    /** Python lines that start a second thread from the one running them, sharing what that one unshared. */
+    private static final String SECOND_THREAD = "threading.Thread(target=time.sleep, args=(600,), daemon=True).start()\n";
+
     private static Item oneThread(String name, String flags, String then, String message) {
         return python(name, "import ctypes, os, threading, time\nlibc = ctypes.CDLL(None, use_errno=True)\n"
                 + "done = threading.Event()\ndef alone():\n    assert libc.unshare(" + flags + ") == 0\n"
@@ -502,6 +505,14 @@ class NotCarriedTest {
                 oneThread("a net namespace of one thread bound nowhere", "0x40000000", "", " thread \\d+: its net namespace"
                         + " \\(net:\\[\\d+\\]\\) is not its process's \\(net:\\[\\d+\\]\\); a namespace of one thread"
                         + " .* unless it is bound on the host"),
+                // what a thread unshared and a thread it made since shares: a restore makes it for one thread alone
+                oneThread("a uts namespace two threads share", "0x04000000", SECOND_THREAD, " thread \\d+: its uts"
+                        + " namespace \\(uts:\\[\\d+\\]\\) is thread \\d+'s too"),
+                oneThread("a current directory two threads share", "0x200", "os.chdir('/')\n" + SECOND_THREAD, " thread \\d+"
+                        + " has a current directory, root and umask of its own \\(unshare\\(CLONE_FS\\) in that thread\\)"
+                        + " shares it with thread \\d+ but not with its process"),
+                oneThread("an fd table two threads share", "0x400", SECOND_THREAD, " thread \\d+ has an fd table of its"
+                        + " own \\(unshare\\(CLONE_FILES\\) in that thread\\) that it shares with thread \\d+"),
                 oneThread("an fd of one thread's own table alone", "0x400", "os.open('/dev/null', os.O_RDONLY)\n",
                         " thread \\d+: its fd \\d+ \\(/dev/null\\) is in its own fd table alone \\(unshare\\(CLONE_FILES\\)"),
                 // one made by a task of another of the tree's is carried (NamespaceTest); one made inside

@@ -75,8 +75,8 @@ final class ThreadsAlone {
                         continue; // its own: made again
                     }
                     throw new DumpException("pid " + p + " thread " + t + ": its uts namespace (" + theirs + ") is "
-                            + whose + ", entered with setns; a restore makes a thread's own uts namespace only:"
-                            + " not supported yet");
+                            + whose + " too (entered with setns, or inherited from the thread that made it); a restore"
+                            + " makes a uts namespace for one thread alone: not supported yet");
                 }
                 if (kind.equals("net") && !dev.cryo.engine.namespaces.NetNamespaceScan.boundAt(theirs).isEmpty()) {
                     continue; // joined again where it is bound
