@@ -7,6 +7,11 @@
  *
  * On SIGUSR2 checks: BOX shows the second tmpfs (over, no under); once that is unmounted, BOX
  * shows the first one with its file. Prints "PASS" or "FAIL: <reason>".
+ *
+ * coveredtmpfs BOX LID — LID, a directory above BOX, is covered too by a mount without BOX's
+ * directory, so that no path reaches BOX (firejail binds /dev, with the host's stacked /dev/shm
+ * mounts, on /run/firejail/mnt/dev, then a read-only directory over that): the dump refused it
+ * ('umount2(BOX, MNT_DETACH): ENOENT'). The check takes LID's cover off first.
  */
 #define _GNU_SOURCE
 #include <string.h>
@@ -21,11 +26,16 @@ int main(int argc, char **argv)
     signal(SIGUSR2, on_usr2);
     if (argc < 2)
         fail("usage: coveredtmpfs BOX");
-    if (!reads(argv[1], "over", "over\n") || reads(argv[1], "under", "under\n"))
-        fail("set up: BOX does not show the covering tmpfs");
+    if (argc > 2 ? access(argv[1], F_OK) == 0
+                 : !reads(argv[1], "over", "over\n") || reads(argv[1], "under", "under\n"))
+        fail("set up: BOX does not show the covering tmpfs, or LID does not hide it");
     printf("ready\n");
     while (!check)
         pause();
+    if (argc > 2 && access(argv[1], F_OK) == 0)
+        fail("BOX shows through LID's cover");
+    if (argc > 2 && umount2(argv[2], 0))
+        fail("unmount LID's cover");
     if (!reads(argv[1], "over", "over\n"))
         fail("the covering tmpfs's file");
     if (reads(argv[1], "under", "under\n"))

@@ -401,6 +401,30 @@ class NamespaceTest {
     }
 
     /**
+     * firejail's sandbox: it binds /dev, with the host's /dev/shm (two tmpfs stacked on it on this host), on
+     * /run/firejail/mnt/dev, then a read-only directory over that, so no path reaches the covered tmpfs's point: the
+     * dump refused it ('... is covered by 1 later mounts on the same point, and its files cannot be read apart from
+     * the mounts on them: umount2(/run/firejail/mnt/dev/shm, MNT_DETACH): ENOENT'), the tree running on. The copy now
+     * takes off the mount above until the path reaches the point, then the ones stacked on it. It also blacklists
+     * /mnt by binding /mnt on itself, then that read-only directory, of the same file system, over it: told apart by
+     * its device alone the cover passed for the bind below it, was left on, and the tmpfs under /mnt could not be
+     * read ('the tmpfs on /mnt/... cannot be read'). Here BOX/d holds the two stacked tmpfs, BOX is bound on itself,
+     * and an empty directory beside it (the same file system) is bound over BOX.
+     */
+    @Test
+    void aCoveredTmpfsWhosePathAMountAboveHidesComesBackWithItsFiles() throws Exception {
+        Path box = Files.createDirectories(tmp.resolve("box/d")).getParent();
+        Path lid = Files.createDirectory(tmp.resolve("lid"));
+        String setup = "mount --bind " + box + " " + box
+                + " && mount -t tmpfs -o size=1m cryo-under " + box + "/d && echo under > " + box + "/d/under"
+                + " && mount -t tmpfs -o size=1m cryo-over " + box + "/d && echo over > " + box + "/d/over"
+                + " && mount --bind " + lid + " " + box + " && exec \"$0\" \"$@\"";
+        List<String> unshare = new ArrayList<>(unshare("ns"));
+        unshare.addAll(List.of("sh", "-c", setup));
+        assertPassedOnce(verdictInNamespaces(tmp, "coveredtmpfs", unshare, box + "/d", box.toString()));
+    }
+
+    /**
      * zdtm's tempfs_overmounted: tmpfs mounts on a/b (two stacked, a third on the upper one's directory) that
      * mounts on a, a directory above, cover as well: the dump refused the first ('covered by 1 later mounts on the
      * same point, and a copy of it shows another file system'), as taking off the mounts on its own point left the

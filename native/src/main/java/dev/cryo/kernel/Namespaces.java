@@ -143,37 +143,60 @@ public final class Namespaces {
      * tmpfs under another on its point, both under two tmpfs mounted later on a directory above): in a private
      * copy of {@code pid}'s mount namespace, while {@code point} reaches no file system of device {@code dev},
      * the top mount where the path stops reaching what it should (the point itself, else the nearest directory
-     * above) is lazily unmounted; {@code ancestors} gives, by point, the devices of the mounts the path goes
-     * through to it, which are never taken off. First the {@code above} mounts stacked on its point go, as in
-     * {@link #mountAlone} (a bind of the same file system on it shows the same device). Then it is cloned alone.
+     * above) is lazily unmounted; {@code ancestors} gives, by point, the mounts the path goes through to it
+     * (of the task's table), which are never taken off. First, while a mount on a directory above hides the point itself, that mount
+     * goes; then the {@code above} mounts stacked on its point, as in {@link #mountAlone} (a bind of the same file system
+     * on it shows the same device). Then it is cloned alone.
      */
-    public static Fd mountUncovered(Pid pid, String point, int above, long dev, java.util.Map<String, Long> ancestors) {
+    public static Fd mountUncovered(Pid pid, String point, int above, long dev,
+                                    java.util.Map<String, dev.cryo.kernel.proc.MountInfo.Mount> ancestors) {
         boolean userNs = ownedElsewhere(pid);
         return onThread(pid, "mnt", () -> {
-            Sys.call(() -> "unshare(CLONE_FS)", SyscallNr.UNSHARE, Clone.FS, 0, 0, 0);
-            try (Fd ns = Sys.open("/proc/" + pid + "/ns/mnt", Fcntl.O_RDONLY | Fcntl.O_CLOEXEC)) {
-                Sys.call(() -> "setns(/proc/" + pid + "/ns/mnt)", SyscallNr.SETNS, ns.value(), Clone.NEWNS, 0, 0);
-            }
-            privateCopy(userNs);
-            for (int i = 0; i < above; i++) {
-                umounted(point);
-            }
-            for (int round = 0; round < 256 && !Long.valueOf(dev).equals(devOf(point)); round++) {
-                String q = point;
-                while (true) {
-                    Long d = devOf(q);
-                    if (d != null && !d.equals(ancestors.get(q)) && umounted(q)) {
-                        break;
-                    }
-                    if (q.equals("/")) {
-                        throw new SyscallException("umount2(a mount covering " + point + ")", Errno.EINVAL);
-                    }
-                    int slash = q.lastIndexOf('/');
-                    q = slash <= 0 ? "/" : q.substring(0, slash);
+            // this thread's /proc directory, opened in cryo's /proc: the namespace's own /proc may not show the thread
+            try (Fd self = Sys.open("/proc/thread-self", Fcntl.O_PATH | Fcntl.O_DIRECTORY)) {
+                Sys.call(() -> "unshare(CLONE_FS)", SyscallNr.UNSHARE, Clone.FS, 0, 0, 0);
+                try (Fd ns = Sys.open("/proc/" + pid + "/ns/mnt", Fcntl.O_RDONLY | Fcntl.O_CLOEXEC)) {
+                    Sys.call(() -> "setns(/proc/" + pid + "/ns/mnt)", SyscallNr.SETNS, ns.value(), Clone.NEWNS, 0, 0);
                 }
+                privateCopy(userNs);
+                // a mount on a directory above may hide the point itself (firejail's read-only directory on
+                // /run/firejail/mnt/dev, where it bound /dev): the path reaches it again before the mounts stacked on it go
+                for (int round = 0; round < 256 && devOf(point) == null; round++) {
+                    takeOffNearestCover(self, point, ancestors);
+                }
+                for (int i = 0; i < above; i++) {
+                    umounted(point);
+                }
+                for (int round = 0; round < 256 && !Long.valueOf(dev).equals(devOf(point)); round++) {
+                    takeOffNearestCover(self, point, ancestors);
+                }
+                return cloneOf(point, Sys.cString(point));
             }
-            return cloneOf(point, Sys.cString(point));
         });
+    }
+
+    /**
+     * Lazily unmounts the top mount where {@code point}'s path stops reaching what it should: the point itself,
+     * else the nearest directory above whose top mount is not the one {@code ancestors} gives for it. A mount is
+     * told by its file system and root, not its device alone: firejail's read-only directory bound over /mnt is of
+     * the root's file system, as is the bind of /mnt it covers.
+     */
+    private static void takeOffNearestCover(Fd self, String point,
+                                            java.util.Map<String, dev.cryo.kernel.proc.MountInfo.Mount> ancestors) {
+        java.util.List<dev.cryo.kernel.proc.MountInfo.Mount> table = ownMounts(self);
+        String q = point;
+        while (true) {
+            dev.cryo.kernel.proc.MountInfo.Mount top = topAt(table, q), a = ancestors.get(q);
+            boolean ancestor = top != null && a != null && top.stDev() == a.stDev() && top.root().equals(a.root());
+            if (top != null && !ancestor && devOf(q) != null && umounted(q)) { // a point hidden itself: one above
+                return;
+            }
+            if (q.equals("/")) {
+                throw new SyscallException("umount2(a mount covering " + point + ")", Errno.EINVAL);
+            }
+            int slash = q.lastIndexOf('/');
+            q = slash <= 0 ? "/" : q.substring(0, slash);
+        }
     }
 
     /**
@@ -234,6 +257,28 @@ public final class Namespaces {
         } catch (java.io.IOException e) {
             return null;
         }
+    }
+
+    /** The calling thread's mount table, as it is now ({@code self}: the thread's /proc directory). */
+    private static java.util.List<dev.cryo.kernel.proc.MountInfo.Mount> ownMounts(Fd self) {
+        java.io.ByteArrayOutputStream text = new java.io.ByteArrayOutputStream();
+        try (Fd f = Sys.openAt(self, "mountinfo", Fcntl.O_RDONLY)) {
+            for (byte[] b = Terminals.read(f, 65536); b.length > 0; b = Terminals.read(f, 65536)) {
+                text.writeBytes(b);
+            }
+        }
+        return dev.cryo.kernel.proc.MountInfo.parse("mountinfo of thread " + self, text.toString(StandardCharsets.UTF_8));
+    }
+
+    /** The mount on top of {@code point} in {@code table} (none stacked on it), or null where none is. */
+    private static dev.cryo.kernel.proc.MountInfo.Mount topAt(java.util.List<dev.cryo.kernel.proc.MountInfo.Mount> table,
+                                                            String point) {
+        for (dev.cryo.kernel.proc.MountInfo.Mount m : table) {
+            if (m.point().equals(point) && table.stream().noneMatch(x -> x.parent() == m.id() && x.point().equals(point))) {
+                return m;
+            }
+        }
+        return null;
     }
 
     /** Whether a mount was on {@code path} and is unmounted (lazily) now; false when none is (EINVAL). */

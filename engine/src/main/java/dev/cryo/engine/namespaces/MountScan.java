@@ -464,12 +464,12 @@ public final class MountScan {
     }
 
     /**
-     * {@code ancestors} (null: none): the devices of the mounts the path to {@code m} goes through, by point; when the
+     * {@code ancestors} (null: none): the mounts the path to {@code m} goes through, by point; when the
      * copy without the mounts on its point shows another file system (mounts on a directory above cover it too), the
      * copy is taken again with every cover off ({@link dev.cryo.kernel.Namespaces#mountUncovered}).
      */
     private static List<MountImage.Entry> readAlone(Pid p, Mount m, int above, boolean alone, long[] bytes,
-                                                    Set<String> points, String what, Map<String, Long> ancestors) {
+                                                    Set<String> points, String what, Map<String, Mount> ancestors) {
         try (dev.cryo.kernel.Fd fd = dev.cryo.kernel.Namespaces.mountAlone(p, m.point(), above, alone)) {
             Path top = Path.of("/proc/self/fd/" + fd.value() + "/.");
             Object[] seen = key(top);
@@ -493,7 +493,7 @@ public final class MountScan {
     }
 
     private static List<MountImage.Entry> readUncovered(Pid p, Mount m, int above, long[] bytes, Set<String> points, String what,
-                                                        Map<String, Long> ancestors) {
+                                                        Map<String, Mount> ancestors) {
         try (dev.cryo.kernel.Fd fd = dev.cryo.kernel.Namespaces.mountUncovered(p, m.point(), above, m.stDev(), ancestors)) {
             Path top = Path.of("/proc/self/fd/" + fd.value() + "/.");
             if (((Number) key(top)[0]).longValue() != m.stDev()) {
@@ -521,17 +521,17 @@ public final class MountScan {
         return above;
     }
 
-    /** The devices of {@code m}'s ancestors in {@code table}, by point (the top one where several are on one point). */
-    private static Map<String, Long> ancestors(List<Mount> table, Mount m) {
+    /** The mounts of {@code m}'s ancestors in {@code table}, by point (the top one where several are on one point). */
+    private static Map<String, Mount> ancestors(List<Mount> table, Mount m) {
         Map<Integer, Mount> byId = new HashMap<>();
         table.forEach(x -> byId.put(x.id(), x));
         List<Mount> chain = new ArrayList<>();
         for (Mount c = byId.get(m.parent()); c != null && !chain.contains(c); c = byId.get(c.parent())) {
             chain.add(c);
         }
-        Map<String, Long> out = new HashMap<>();
+        Map<String, Mount> out = new HashMap<>();
         for (int k = chain.size() - 1; k >= 0; k--) { // from the root down: the nearest one on a point wins
-            out.put(chain.get(k).point(), chain.get(k).stDev());
+            out.put(chain.get(k).point(), chain.get(k));
         }
         return out;
     }
