@@ -1967,8 +1967,9 @@ class RealServersTest {
      * /var/run/wireguard and an rtnetlink socket in the link group) tunnelling to a second wireguard-go
      * in a net namespace of the test's: a ping crosses both tun devices. The killing dump makes the
      * device persistent, which the kernel tells the link group (an RTM_NEWLINK): wireguard-go's socket
-     * held it while frozen and the dump refused it three times over. Now that message, the dump's own,
-     * is taken out; the restored wireguard-go pings across again with the session it had (the peer's
+     * held it while frozen and the dump refused it three times over. That message, the dump's own, was
+     * then taken out; now the device is made persistent only right before the kill, after the sockets'
+     * dump, so no socket of the tree holds it while dumped. The restored wireguard-go pings across again with the session it had (the peer's
      * last handshake unchanged: no new one) and answers its UAPI with its peer.
      */
     @Test

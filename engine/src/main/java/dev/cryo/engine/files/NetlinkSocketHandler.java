@@ -70,9 +70,6 @@ public final class NetlinkSocketHandler implements SocketFdHandler<NetlinkSocket
                         + " supported");
             }
             byte[] head = Sockets.recv(p.sock, NLMSG_HDRLEN, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT);
-            if (head != null && p.protocol == Sockets.NETLINK_ROUTE && SocketDumpState.inOurNetns(p.sock)) {
-                head = withoutOwnLinkNotices(p.sock, ctx);
-            }
             if (head != null) {
                 throw p.refuse("netlink socket (protocol " + p.protocol + ") holds " + unread(head));
             }
@@ -93,39 +90,7 @@ public final class NetlinkSocketHandler implements SocketFdHandler<NetlinkSocket
         }
     }
 
-    private static final int NLMSG_HDRLEN = 16, NLM_F_MULTI = 2, IFINFOMSG_INDEX = 4, MAX_NOTICE = 65536;
-
-    /**
-     * Takes out of the queue of rtnetlink socket {@code s} the messages the dump itself made, at its head: the
-     * RTM_NEWLINKs of the tun/tap devices it made persistent (a killing dump keeps the device for the restore, and
-     * the kernel tells the link's watchers, wireguard-go's socket, while the tree is frozen). They tell of nothing
-     * the tree did, so they are neither carried nor left for a tree that runs on. Returns the head of what is left,
-     * or null.
-     */
-    private static byte[] withoutOwnLinkNotices(Fd s, DumpContext ctx) {
-        while (true) {
-            byte[] skb = Sockets.recv(s, MAX_NOTICE, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT);
-            if (skb == null || !ownLinkNotices(skb, ctx)) {
-                return skb;
-            }
-            Sockets.recv(s, MAX_NOTICE, Sockets.MSG_DONTWAIT);
-        }
-    }
-
-    /** Whether every message of {@code skb} is an RTM_NEWLINK of a device this dump made persistent. */
-    private static boolean ownLinkNotices(byte[] skb, DumpContext ctx) {
-        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(skb).order(java.nio.ByteOrder.nativeOrder());
-        int at = 0;
-        while (at + NLMSG_HDRLEN + IFINFOMSG_INDEX + 4 <= skb.length) {
-            int len = b.getInt(at), type = Short.toUnsignedInt(b.getShort(at + 4));
-            if (len < NLMSG_HDRLEN || type != Sockets.RTM_NEWLINK
-                    || !ctx.sockets().ownLinkNotice(b.getInt(at + NLMSG_HDRLEN + IFINFOMSG_INDEX))) {
-                return false;
-            }
-            at += (len + 3) & ~3;
-        }
-        return at > 0 && at >= skb.length;
-    }
+    private static final int NLMSG_HDRLEN = 16, NLM_F_MULTI = 2;
 
     /**
      * The refusal's words for what the first unread message is. An answer to the program's own request

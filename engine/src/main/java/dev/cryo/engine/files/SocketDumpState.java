@@ -56,7 +56,7 @@ public final class SocketDumpState {
     /** The tun/tap devices a kill would take with their last file, each with cryo's copy of one: made persistent by {@link #killing}. */
     private final List<HeldTun> persistAtKill = new ArrayList<>();
 
-    private record HeldTun(Fd file, String device, int ifindex) {}
+    private record HeldTun(Fd file, String device) {}
     /** Connections dumped to come back closed (--tcp-close), held so that cryo's close is their last ({@link #release}). */
     private final List<Fd> closing = new ArrayList<>();
     /** The connections the lock holds (a set: a server's hundreds are looked up once each). */
@@ -172,8 +172,9 @@ public final class SocketDumpState {
         List<String> problems = backIntoRepair();
         for (HeldTun t : persistAtKill) { // the tree frozen, its image complete: nothing else changes it before the kill
             try {
+                // the kernel tells the link's watchers (an RTM_NEWLINK of an up device): the tree, its sockets
+                // dumped, is killed next
                 dev.cryo.kernel.net.TunDevices.persist(t.file(), t.device(), true);
-                tunMadePersistent(t.ifindex());
             } catch (KernelException e) {
                 problems.add("tun/tap device " + t.device() + " could not be kept for the restore: " + e.getMessage());
             }
@@ -796,12 +797,12 @@ public final class SocketDumpState {
      * to it, may be its last: {@link #killing} makes it persistent right before the kill, so that it waits for the
      * restore; a tree that runs on (-R, a failed dump, cryo's death) finds it as it was. This object closes {@code file}.
      */
-    public synchronized void persistAtKill(Fd file, String device, int ifindex) {
+    public synchronized void persistAtKill(Fd file, String device) {
         if (ended) { // a dumper still collecting when the dump ended
             file.close();
             return;
         }
-        persistAtKill.add(new HeldTun(file, device, ifindex));
+        persistAtKill.add(new HeldTun(file, device));
     }
 
     private void closeHeldTuns() {
@@ -1041,34 +1042,6 @@ public final class SocketDumpState {
             }
         }
         return null;
-    }
-
-    /** The tun/tap devices this dump made persistent, by name: whether each was persistent before. */
-    private final Map<String, Boolean> tunPersistent = new java.util.HashMap<>();
-
-    /**
-     * Whether tun/tap device {@code device} was persistent before this dump ({@code now}, the first
-     * time a file of it is asked about: the first asker makes it persistent, and the others would see that).
-     */
-    public synchronized boolean tunPersistentBefore(String device, boolean now) {
-        return tunPersistent.computeIfAbsent(device, d -> now);
-    }
-
-    /** The indexes of the tun/tap devices of cryo's net namespace this dump made persistent. */
-    private final java.util.Set<Integer> tunMadePersistent = new java.util.HashSet<>();
-
-    /** Notes that this dump made tun/tap device {@code ifindex} persistent: rtnetlink tells of it (see {@link #ownLinkNotice}). */
-    public synchronized void tunMadePersistent(int ifindex) {
-        tunMadePersistent.add(ifindex);
-    }
-
-    /**
-     * Whether {@code ifindex} is a device this dump made persistent: TUNSETPERSIST announces the device's new
-     * state (an RTM_NEWLINK to every socket of the namespace that joined the link group, wireguard-go's), a
-     * message the tree would not have had without the dump.
-     */
-    public synchronized boolean ownLinkNotice(int ifindex) {
-        return tunMadePersistent.contains(ifindex);
     }
 
     /** Whether task {@code pid} is in this (cryo's) network namespace. */

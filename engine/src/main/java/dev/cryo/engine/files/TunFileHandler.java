@@ -162,10 +162,10 @@ public final class TunFileHandler implements FdHandler<TunFileHandler.TunFile> {
                 return new TunFile(name, ifindex, flags & ~TunDevices.IFF_PERSIST,
                         (flags & TunDevices.IFF_PERSIST) != 0, detached, true, vnet, TunDevices.sendBuffer(copy, name));
             }
-            boolean persistent = ctx.sockets().tunPersistentBefore(name, (flags & TunDevices.IFF_PERSIST) != 0);
-            if (!persistent && (flags & TunDevices.IFF_PERSIST) == 0) {
+            boolean persistent = (flags & TunDevices.IFF_PERSIST) != 0; // the dump makes it so only at the kill
+            if (!persistent) {
                 // a killing dump closes its last file: kept, with its addresses and routes, for the restore
-                ctx.sockets().persistAtKill(copy, name, ifindex);
+                ctx.sockets().persistAtKill(copy, name);
                 copy = null;
             }
             return new TunFile(name, ifindex, flags & ~TunDevices.IFF_PERSIST, persistent, detached);

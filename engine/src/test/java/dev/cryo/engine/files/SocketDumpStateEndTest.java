@@ -46,7 +46,7 @@ class SocketDumpStateEndTest {
         Fd s = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_STREAM, 0);
         java.nio.file.Path fd = java.nio.file.Path.of("/proc/self/fd/" + s.value());
         String was = java.nio.file.Files.readSymbolicLink(fd).toString();
-        st.persistAtKill(s, "cryo-none", 1);
+        st.persistAtKill(s, "cryo-none");
         assertFalse(java.nio.file.Files.exists(fd, java.nio.file.LinkOption.NOFOLLOW_LINKS)
                 && java.nio.file.Files.readSymbolicLink(fd).toString().equals(was),
                 "closed at once, not kept for a kill that will not come");
