@@ -12,6 +12,10 @@
  * directory, so that no path reaches BOX (firejail binds /dev, with the host's stacked /dev/shm
  * mounts, on /run/firejail/mnt/dev, then a read-only directory over that): the dump refused it
  * ('umount2(BOX, MNT_DETACH): ENOENT'). The check takes LID's cover off first.
+ *
+ * coveredtmpfs BOX LID FILE — FILE in LID is also a bind of the covering tmpfs's file "over", which
+ * the cover hides too (firejail's /etc/machine-id, a file of its tmpfs, under its tmpfs on /etc):
+ * the dump refused it ('cannot be seen (/proc/self/fd/N/.: Not a directory)').
  */
 #define _GNU_SOURCE
 #include <string.h>
@@ -36,6 +40,8 @@ int main(int argc, char **argv)
         fail("BOX shows through LID's cover");
     if (argc > 2 && umount2(argv[2], 0))
         fail("unmount LID's cover");
+    if (argc > 3 && !reads(argv[2], argv[3], "over\n"))
+        fail("LID's file bound from the covering tmpfs's file");
     if (!reads(argv[1], "over", "over\n"))
         fail("the covering tmpfs's file");
     if (reads(argv[1], "under", "under\n"))

@@ -408,8 +408,10 @@ class NamespaceTest {
      * takes off the mount above until the path reaches the point, then the ones stacked on it. It also blacklists
      * /mnt by binding /mnt on itself, then that read-only directory, of the same file system, over it: told apart by
      * its device alone the cover passed for the bind below it, was left on, and the tmpfs under /mnt could not be
-     * read ('the tmpfs on /mnt/... cannot be read'). Here BOX/d holds the two stacked tmpfs, BOX is bound on itself,
-     * and an empty directory beside it (the same file system) is bound over BOX.
+     * read ('the tmpfs on /mnt/... cannot be read'); and a file of a tmpfs it binds on /etc/machine-id, under the
+     * tmpfs it then binds on /etc, was refused ('cannot be seen (/proc/self/fd/N/.: Not a directory)': the copy of a
+     * covered bind was read as a directory). Here BOX/d holds the two stacked tmpfs, BOX is bound on itself, the upper
+     * tmpfs's file is bound on BOX/f, and an empty directory beside BOX (the same file system) is bound over it.
      */
     @Test
     void aCoveredTmpfsWhosePathAMountAboveHidesComesBackWithItsFiles() throws Exception {
@@ -418,10 +420,11 @@ class NamespaceTest {
         String setup = "mount --bind " + box + " " + box
                 + " && mount -t tmpfs -o size=1m cryo-under " + box + "/d && echo under > " + box + "/d/under"
                 + " && mount -t tmpfs -o size=1m cryo-over " + box + "/d && echo over > " + box + "/d/over"
+                + " && touch " + box + "/f && mount --bind " + box + "/d/over " + box + "/f"
                 + " && mount --bind " + lid + " " + box + " && exec \"$0\" \"$@\"";
         List<String> unshare = new ArrayList<>(unshare("ns"));
         unshare.addAll(List.of("sh", "-c", setup));
-        assertPassedOnce(verdictInNamespaces(tmp, "coveredtmpfs", unshare, box + "/d", box.toString()));
+        assertPassedOnce(verdictInNamespaces(tmp, "coveredtmpfs", unshare, box + "/d", box.toString(), "f"));
     }
 
     /**

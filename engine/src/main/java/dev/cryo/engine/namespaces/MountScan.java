@@ -384,7 +384,8 @@ public final class MountScan {
     private static Object[] alone(Pid p, Mount m, List<Mount> mine, String rel) throws IOException {
         try (dev.cryo.kernel.Fd fd = dev.cryo.kernel.Namespaces.mountUncovered(p, m.point(), stackedAbove(mine, m), m.stDev(),
                 ancestors(mine, m))) {
-            return key(Path.of("/proc/self/fd/" + fd.value() + "/" + (rel.isEmpty() || rel.equals("/") ? "." : rel.substring(1))));
+            // the clone itself where no path below it is asked: a bind of a file (firejail's /etc/machine-id) is no directory
+            return key(Path.of("/proc/self/fd/" + fd.value() + (rel.isEmpty() || rel.equals("/") ? "" : rel)));
         } catch (dev.cryo.kernel.KernelException e) {
             throw new IOException(e.getMessage());
         }
