@@ -4,10 +4,12 @@
  * prints "ready" once the leader is a zombie, then waits for SIGUSR2 (blocked in every thread, taken
  * by sigwait) and checks that the counter moves on, that both threads kept their tids, that the
  * leader is still an exited zombie and the process has three threads, and that a mutex the counter
- * takes works; then prints PASS or FAIL.
+ * takes works; then prints PASS or FAIL. With "fs" the checker first takes a cwd of its own
+ * (unshare(CLONE_FS), chdir /usr) and checks it kept it, the counter not.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 
 static volatile long ticks;
 static volatile pid_t counterTid;
+static int ownFs;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static char leaderState(void) {
@@ -57,6 +60,10 @@ static void *counter(void *arg) {
 static void *checker(void *arg) {
     sigset_t *usr2 = arg;
     pid_t self = gettid();
+    if (ownFs && (unshare(CLONE_FS) != 0 || chdir("/usr") != 0)) {
+        printf("FAIL: unshare(CLONE_FS), chdir /usr\n");
+        return NULL;
+    }
     while (leaderState() != 'Z' || counterTid == 0) {
         usleep(1000);
     }
@@ -73,7 +80,13 @@ static void *checker(void *arg) {
     char state = leaderState();
     int threads = threadCount();
     int locked = pthread_mutex_lock(&lock) == 0 && pthread_mutex_unlock(&lock) == 0;
-    if (ticks != before && counterThere && self == gettid() && state == 'Z' && threads == 3 && locked) {
+    char cwd[256] = "", counterCwd[256] = "";
+    snprintf(path, sizeof path, "/proc/%d/task/%d/cwd", getpid(), counterTid);
+    ssize_t n = readlink(path, counterCwd, sizeof counterCwd - 1);
+    counterCwd[n > 0 ? n : 0] = 0;
+    if (ownFs && (!getcwd(cwd, sizeof cwd) || strcmp(cwd, "/usr") != 0 || strcmp(counterCwd, "/usr") == 0)) {
+        printf("FAIL cwd %s, the counter's %s\n", cwd, counterCwd);
+    } else if (ticks != before && counterThere && self == gettid() && state == 'Z' && threads == 3 && locked) {
         printf("PASS\n");
     } else {
         printf("FAIL ticks %ld->%ld counter there %d leader %c threads %d locked %d\n", before, ticks, counterThere,
@@ -85,7 +98,8 @@ static void *checker(void *arg) {
     return NULL;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    ownFs = argc > 1 && strcmp(argv[1], "fs") == 0;
     setvbuf(stdout, NULL, _IOLBF, 0);
     static sigset_t usr2;
     sigemptyset(&usr2);

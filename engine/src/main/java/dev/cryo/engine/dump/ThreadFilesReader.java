@@ -23,8 +23,8 @@ final class ThreadFilesReader {
 
     /** Sets the fd table of each of {@code threads} that holds its own. */
     static void addOwnTables(Pid pid, List<ThreadImage> threads) {
-        if (threads.size() < 2 || dev.cryo.kernel.ExitedLeaders.exited(pid)) {
-            return; // an exited leader's table is gone: its threads' cannot be told apart from it
+        if (threads.size() < 2) {
+            return; // (an exited leader's table is gone: kcmp and /proc read its stand-in thread's, the process's)
         }
         List<Pid> own = new ArrayList<>();
         List<Integer> processFds = null;

@@ -23,8 +23,8 @@ final class ThreadFsReader {
 
     /** Sets the fs of each of {@code threads} that holds its own; {@code root}: its process's root directory. */
     static void addOwnFs(Pid pid, List<ThreadImage> threads, String root) {
-        if (threads.size() < 2 || dev.cryo.kernel.ExitedLeaders.exited(pid)) {
-            return; // an exited leader's fs is gone: its threads' cannot be told apart from it
+        if (threads.size() < 2) {
+            return; // (an exited leader's fs is gone: kcmp and /proc read its stand-in thread's, the process's)
         }
         List<Pid> own = new ArrayList<>();
         for (int i = 0; i < threads.size(); i++) {
