@@ -264,6 +264,7 @@ public final class DumpSupervisor {
         landlock.prepare(tree); // started now, ready by the frozen collect
         dev.cryo.kernel.DirNotifications.warmUp(); // loaded in the background for the frozen collect
         dev.cryo.kernel.SemUndoList.warmUp();
+        dev.cryo.kernel.net.ReuseportGroups.warmUp(); // every TCP or UDP socket's first read, frozen
         if (request.preCopy() || request.sockets() != null && request.sockets().tcpEstablished()) {
             socketState().armAhead(tree); // a lock's watchdog spawned now, not in the freeze
         }

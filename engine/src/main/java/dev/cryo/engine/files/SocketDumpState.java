@@ -927,7 +927,6 @@ public final class SocketDumpState {
         lockedAhead = !flows.isEmpty(); // a connection made later is added by its repair, as before
         if (!held.isEmpty() || !heldUdp.isEmpty() || !flows.isEmpty()) {
             relock();
-            ReuseportGroups.warmUp(); // their groups are read in the frozen window
         }
         return java.util.Set.copyOf(held.keySet());
     }
