@@ -796,9 +796,11 @@ public final class SocketDumpState {
      * Tun/tap device {@code device} is not persistent and {@code file}, cryo's copy of a file of the tree's attached
      * to it, may be its last: {@link #killing} makes it persistent right before the kill, so that it waits for the
      * restore; a tree that runs on (-R, a failed dump, cryo's death) finds it as it was. This object closes {@code file}.
+     * A migration keeps none: its source is killed only once the copy runs on the destination, which then holds its own
+     * file of any device it could find (made persistent, it outlived the migrated tree on the source's host).
      */
     public synchronized void persistAtKill(Fd file, String device) {
-        if (ended) { // a dumper still collecting when the dump ended
+        if (ended || migrating) { // a dumper still collecting when the dump ended, or no restore to wait for
             file.close();
             return;
         }

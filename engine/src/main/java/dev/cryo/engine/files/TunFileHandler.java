@@ -27,7 +27,8 @@ import static dev.cryo.engine.show.ShowFormat.hex;
  * and holds what the host set on it — addresses, routes, MTU, owner, offloads —, but a device
  * that is not persistent goes away with its last file, which the killing dump closes. So the dump
  * makes it persistent right before its kill (a tree that runs on, or that cryo's death lets go,
- * keeps it as it was: SocketDumpState#persistAtKill), and it waits with all of that for the
+ * keeps it as it was: SocketDumpState#persistAtKill; a migration, whose source dies only once its copy
+ * runs, makes nothing persistent), and it waits with all of that for the
  * restore, which attaches a new file to it (TUNSETIFF with its flags) and, once the tree runs,
  * makes it non-persistent again as it was (a failed restore leaves it waiting for the next). The
  * restore refuses a device that is gone or is another one now (its index

@@ -51,4 +51,39 @@ class SocketDumpStateEndTest {
                 && java.nio.file.Files.readSymbolicLink(fd).toString().equals(was),
                 "closed at once, not kept for a kill that will not come");
     }
+
+    /**
+     * A migration's source is killed only once its copy runs on the destination: nothing waits there for the
+     * device. Before, the kill made a host tun device persistent as for a restore to come, and it outlived the
+     * migrated tree on the source's host (here: still in /sys/class/net once its last file, the tree's, is closed).
+     * A dump for a restore still keeps it.
+     */
+    @Test
+    void aMigrationsKillLeavesNoTunDevicePersistentWhereADumpsKeepsIt() throws Exception {
+        for (boolean migrating : new boolean[] {true, false}) {
+            String name = "cryovs55" + (migrating ? "m" : "d");
+            java.nio.file.Path sys = java.nio.file.Path.of("/sys/class/net", name);
+            Pid self = Pid.of((int) ProcessHandle.current().pid());
+            try {
+                try (Fd tree = dev.cryo.kernel.Sys.open("/dev/net/tun", dev.cryo.kernel.Fcntl.O_RDWR);
+                     Fd pidfd = dev.cryo.kernel.Sys.pidfdOpen(self)) {
+                    dev.cryo.kernel.net.TunDevices.attach(tree, name, dev.cryo.kernel.net.TunDevices.IFF_TUN);
+                    SocketDumpState st = new SocketDumpState(new SocketDumpState.Options(false, false, false), self,
+                            List.of(), migrating);
+                    st.persistAtKill(dev.cryo.kernel.Sys.pidfdGetfd(pidfd, self, tree.value()), name);
+                    st.killing();
+                    st.release(true, !migrating);
+                } // the tree's file: its last
+                assertEquals(!migrating, java.nio.file.Files.exists(sys), (migrating ? "a migration" : "a dump")
+                        + " left tun device " + name + (migrating ? "" : " not") + " persistent");
+            } finally {
+                if (java.nio.file.Files.exists(sys)) {
+                    try (Fd f = dev.cryo.kernel.Sys.open("/dev/net/tun", dev.cryo.kernel.Fcntl.O_RDWR)) {
+                        dev.cryo.kernel.net.TunDevices.attach(f, name, dev.cryo.kernel.net.TunDevices.IFF_TUN);
+                        dev.cryo.kernel.net.TunDevices.persist(f, name, false);
+                    }
+                }
+            }
+        }
+    }
 }
