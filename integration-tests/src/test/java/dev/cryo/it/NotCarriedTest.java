@@ -505,6 +505,12 @@ class NotCarriedTest {
                 oneThread("a net namespace of one thread bound nowhere", "0x40000000", "", " thread \\d+: its net namespace"
                         + " \\(net:\\[\\d+\\]\\) is not its process's \\(net:\\[\\d+\\]\\); a namespace of one thread"
                         + " .* unless it is bound on the host"),
+                // a process whose main thread has exited (pthread_exit in main) shows no namespace at its pid and was
+                // taken to be in its parent's: its threads came back there, silently
+                new Item("a process whose main thread exited, its threads in a uts namespace of their own", List.of(
+                        "unshare", "--uts", dev.cryo.kernel.testing.TestPrograms.compile("/c/mainexit.c", "-pthread").toString()),
+                        ": its main thread has exited and its threads are in a uts namespace \\(uts:\\[\\d+\\]\\) other than"
+                        + " the host's"),
                 // what a thread unshared and a thread it made since shares: a restore makes it for one thread alone
                 oneThread("a uts namespace two threads share", "0x04000000", SECOND_THREAD, " thread \\d+: its uts"
                         + " namespace \\(uts:\\[\\d+\\]\\) is thread \\d+'s too"),

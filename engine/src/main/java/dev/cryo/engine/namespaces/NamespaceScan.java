@@ -78,6 +78,7 @@ public final class NamespaceScan {
                 // a child is born in its parent's time_for_children, not in its parent's time namespace
                 String theirs = ref != null ? ref.get(kind.equals("time") ? TIME_KIDS : kind) : host(kind);
                 if (link == null) { // a zombie shows none: it was in its parent's
+                    refuseExitedLeaderApart(p, kind, theirs, ref != null ? "its parent's (pid " + ppid + ")" : "the host's");
                     mine.put(kind, theirs);
                     continue;
                 }
@@ -403,6 +404,25 @@ public final class NamespaceScan {
                 : List.of();
         return new NamespaceImage(p.value(), flags, host, domain, tids, loUp, loAddresses, mounts, ipc, time, pidForChildren,
                 netBoundAt);
+    }
+
+    /**
+     * A process whose main thread has exited while others run on (pthread_exit in main) shows no namespace links at
+     * its pid either, and is taken, as a zombie, to be in its parent's: one whose threads are in a namespace of their
+     * own came back in its parent's, silently (mainexit.c under unshare --uts: its host name was the host's after).
+     */
+    private static void refuseExitedLeaderApart(Pid p, String kind, String theirs, String whose) {
+        for (Pid t : threadsOf(p)) {
+            String live = t.equals(p) ? null : Namespaces.link(p + "/task/" + t, kind);
+            if (live != null && theirs != null && !live.equals(theirs)) {
+                throw new DumpException("pid " + p + ": its main thread has exited and its threads are in a " + kind
+                        + " namespace (" + live + ") other than " + whose + " (" + theirs + "), which a restore would put"
+                        + " them in; not supported yet");
+            }
+            if (live != null) {
+                return;
+            }
+        }
     }
 
     /** Whether task {@code q} is {@code init} or one of its descendants. */
