@@ -5,7 +5,8 @@
  * by sigwait) and checks that the counter moves on, that both threads kept their tids, that the
  * leader is still an exited zombie and the process has three threads, and that a mutex the counter
  * takes works; then prints PASS or FAIL. With "fs" the checker first takes a cwd of its own
- * (unshare(CLONE_FS), chdir /usr) and checks it kept it, the counter not.
+ * (unshare(CLONE_FS), chdir /usr) and checks it kept it, the counter not; with "uts" it unshares a uts
+ * namespace (which cryo refuses in such a process).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -17,7 +18,7 @@
 
 static volatile long ticks;
 static volatile pid_t counterTid;
-static int ownFs;
+static int ownFs, ownUts;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static char leaderState(void) {
@@ -60,6 +61,10 @@ static void *counter(void *arg) {
 static void *checker(void *arg) {
     sigset_t *usr2 = arg;
     pid_t self = gettid();
+    if (ownUts && unshare(CLONE_NEWUTS) != 0) {
+        printf("FAIL: unshare(CLONE_NEWUTS)\n");
+        return NULL;
+    }
     if (ownFs && (unshare(CLONE_FS) != 0 || chdir("/usr") != 0)) {
         printf("FAIL: unshare(CLONE_FS), chdir /usr\n");
         return NULL;
@@ -100,6 +105,7 @@ static void *checker(void *arg) {
 
 int main(int argc, char **argv) {
     ownFs = argc > 1 && strcmp(argv[1], "fs") == 0;
+    ownUts = argc > 1 && strcmp(argv[1], "uts") == 0;
     setvbuf(stdout, NULL, _IOLBF, 0);
     static sigset_t usr2;
     sigemptyset(&usr2);

@@ -511,6 +511,10 @@ class NotCarriedTest {
                         "unshare", "--uts", dev.cryo.kernel.testing.TestPrograms.compile("/c/mainexit.c", "-pthread").toString()),
                         ": its main thread has exited and its threads are in a uts namespace \\(uts:\\[\\d+\\]\\) other than"
                         + " the host's"),
+                new Item("a thread of a process whose main thread exited, in a uts namespace of its own", List.of(
+                        dev.cryo.kernel.testing.TestPrograms.compile("/c/mainexit.c", "-pthread").toString(), "uts"),
+                        " thread \\d+: its uts namespace \\(uts:\\[\\d+\\]\\) is not its process's \\(uts:\\[\\d+\\], thread"
+                        + " \\d+'s\\), whose main thread has exited"),
                 // what a thread unshared and a thread it made since shares: a restore makes it for one thread alone
                 oneThread("a uts namespace two threads share", "0x04000000", SECOND_THREAD, " thread \\d+: its uts"
                         + " namespace \\(uts:\\[\\d+\\]\\) is thread \\d+'s too"),

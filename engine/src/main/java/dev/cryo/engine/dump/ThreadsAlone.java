@@ -42,6 +42,41 @@ final class ThreadsAlone {
         live.forEach(p -> check(p, uts));
     }
 
+    /**
+     * A process whose main thread has exited (pthread_exit in main) shows no links at its pid: its threads are
+     * compared with its first live one, whose namespaces are the process's (NamespaceScan refuses them when not its
+     * parent's), and any that differs is refused: a thread's own namespaces are read through the main thread's.
+     */
+    private static void exitedLeader(Pid p, List<Pid> threads) {
+        Map<String, String> first = null;
+        Pid firstTid = null;
+        for (Pid t : threads) {
+            if (t.equals(p)) {
+                continue;
+            }
+            Map<String, String> links = new HashMap<>();
+            for (String kind : KINDS) {
+                links.put(kind, Namespaces.link(p + "/task/" + t, kind));
+            }
+            if (links.get("net") == null) {
+                continue; // gone, or exiting
+            }
+            if (first == null) {
+                first = links;
+                firstTid = t;
+                continue;
+            }
+            for (String kind : KINDS) {
+                String theirs = links.get(kind), ours = first.get(kind);
+                if (theirs != null && ours != null && !theirs.equals(ours)) {
+                    throw new DumpException("pid " + p + " thread " + t + ": its " + kind + " namespace (" + theirs
+                            + ") is not its process's (" + ours + ", thread " + firstTid + "'s), whose main thread has"
+                            + " exited; a namespace of one thread of such a process is not supported yet");
+                }
+            }
+        }
+    }
+
     private static void check(Pid p, Map<String, String> uts) {
         List<Pid> threads;
         try {
@@ -57,6 +92,10 @@ final class ThreadsAlone {
             main.put(kind, Namespaces.link(p.toString(), kind));
         }
         String pid = Namespaces.link(p.toString(), "pid");
+        if (main.get("net") == null) { // its pid link stays: the pid, not the nsproxy it let go of
+            exitedLeader(p, threads);
+            return;
+        }
         for (Pid t : threads) {
             if (t.equals(p)) {
                 continue;
