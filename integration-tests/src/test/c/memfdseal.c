@@ -11,6 +11,8 @@
  *   closed   sealed F_SEAL_GROW|F_SEAL_SHRINK, mapped, its fd closed (memfd_seals3): it came back
  *            unsealed, the restore taking a memfd's seals from its fds only
  *   allowed  made with MFD_ALLOW_SEALING, no seal set, mapped, its fd closed: it came back not sealable
+ *   noexec   future's, made with MFD_NOEXEC_SEAL (mode 0666, F_SEAL_EXEC: Firefox's IPC memory): the restore
+ *            failed (F_ADD_SEALS EBUSY), as on a memfd with exec bits F_SEAL_EXEC brings F_SEAL_WRITE along
  * Prints "ready". On SIGUSR2: the memfd (through /proc/self/map_files for a closed fd) has the seals it had
  * and its bytes; closed's cannot grow; write's and future's read-only mapping cannot be made writable nor the
  * memfd written through an fd or a new writable mapping; future's writable mapping still writes, and the
@@ -53,16 +55,19 @@ int main(int argc, char **argv) {
         printf("PASS\n");
         return 0;
     }
-    int future = argc > 1 && !strcmp(argv[1], "future");
+    int noexec = argc > 1 && !strcmp(argv[1], "noexec");
+    int future = noexec || (argc > 1 && !strcmp(argv[1], "future"));
     int consumer = argc > 1 && !strcmp(argv[1], "consumer");
     int seal = future ? F_SEAL_FUTURE_WRITE : consumer ? F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL
             : F_SEAL_WRITE;
-    int fd = memfd_create("cryo-sealed", MFD_ALLOW_SEALING);
+    int fd = memfd_create("cryo-sealed", MFD_ALLOW_SEALING | (noexec ? 0x0008 /* MFD_NOEXEC_SEAL */ : 0));
     if (fd < 0 || ftruncate(fd, 8192) || pwrite(fd, "sealed", 6, 0) != 6) fail("memfd");
     char *w = NULL, *m;
     if (future) {
         w = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (w == MAP_FAILED || fcntl(fd, F_ADD_SEALS, seal)) fail("writable mmap, F_ADD_SEALS");
+        if (noexec)
+            seal |= 0x0020; /* F_SEAL_EXEC, which MFD_NOEXEC_SEAL set */
         m = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0); /* the seal takes its VM_MAYWRITE away */
         if (m == MAP_FAILED) fail("mmap");
         close(fd);

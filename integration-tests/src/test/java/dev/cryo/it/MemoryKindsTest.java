@@ -320,9 +320,12 @@ class MemoryKindsTest {
      * closed; F_SEAL_WRITE and more with its fd open, mapped read-only from that fd after the seal by it and a
      * child: systemd's, GLib's, pipewire's way), which was refused: the memfd is sealed so again, its read-only
      * areas cannot be made writable (smaps without "mw", with "sh" as it had), and future's writable one still writes.
+     * noexec: future's made with MFD_NOEXEC_SEAL (Firefox's IPC memory), whose restore failed ('cannot seal the
+     * restored memfd ... again: fcntl(..., F_ADD_SEALS, ...): EBUSY': on the new memfd's 0777, F_SEAL_EXEC brings
+     * F_SEAL_WRITE along, refused while the writable area is there).
      */
     @ParameterizedTest
-    @ValueSource(strings = {"closed", "allowed", "write", "future", "consumer"})
+    @ValueSource(strings = {"closed", "allowed", "write", "future", "consumer", "noexec"})
     void aMappedMemfdNoFdHoldsKeepsItsSeals(String mode) throws Exception {
         try (DetachedProcess p = Workloads.program(tmp.resolve("memfdseal.out"), "memfdseal", mode)) {
             String out = RestoreTest.checkAndReap(RestoreTest.dumpAndRestore(p, tmp.resolve("img")));

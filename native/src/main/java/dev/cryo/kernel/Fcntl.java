@@ -22,7 +22,8 @@ public final class Fcntl {
 
     /** F_SETFD's flag; F_SETLK's lock types; F_SETOWN_EX's owner kinds; seals. */
     public static final int FD_CLOEXEC = 1, F_RDLCK = 0, F_WRLCK = 1, F_UNLCK = 2, F_OWNER_TID = 0, F_OWNER_PID = 1,
-            F_OWNER_PGRP = 2, F_SEAL_SEAL = 1, F_SEAL_WRITE = 8, F_SEAL_FUTURE_WRITE = 0x10;
+            F_OWNER_PGRP = 2, F_SEAL_SEAL = 1, F_SEAL_WRITE = 8, F_SEAL_FUTURE_WRITE = 0x10,
+            F_SEAL_EXEC = 0x20;
 
     /** The seals against writing: a memfd's shared areas made after either have no VM_MAYWRITE. */
     public static final int F_SEALS_AGAINST_WRITING = F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;

@@ -286,12 +286,28 @@ public final class SharedMemoryHub implements AutoCloseable {
 
     private void addSeals(long ino, int s) {
         SharedMemoryFile f = objects.get(ino);
+        if ((s & Fcntl.F_SEAL_EXEC) != 0 && (s & Fcntl.F_SEAL_WRITE) == 0) {
+            // the kernel makes F_SEAL_EXEC on a memfd with an exec bit (memfd_create's 0777) F_SEAL_WRITE too, refused
+            // while an area may write: without F_SEAL_WRITE it had none (MFD_NOEXEC_SEAL's 0666: Firefox's IPC memory,
+            // whose F_SEAL_FUTURE_WRITE left its writable areas on). Its owner and mode are given again after (seal)
+            noExecBits(ino, f);
+        }
         try {
             dev.cryo.kernel.Sys.call(() -> "fcntl(memfd " + f.procPath() + ", F_ADD_SEALS, 0x"
                     + Integer.toHexString(s) + ")", dev.cryo.kernel.SyscallNr.FCNTL, f.fd().value(), F_ADD_SEALS, s, 0);
         } catch (RuntimeException e) {
             throw new RestoreException("cannot seal the restored memfd (inode " + ino + " in the image) again: "
                     + e.getMessage());
+        }
+    }
+
+    private static void noExecBits(long ino, SharedMemoryFile f) {
+        Path p = Path.of(f.procPath());
+        try {
+            Files.setAttribute(p, "unix:mode", (Integer) Files.getAttribute(p, "unix:mode") & 07666);
+        } catch (IOException | UnsupportedOperationException e) {
+            throw new RestoreException("cannot take the exec bits off the restored memfd (inode " + ino + " in the image)"
+                    + " before sealing it against exec: " + e.getMessage());
         }
     }
 
