@@ -670,6 +670,21 @@ class SocketRestoreTest {
     }
 
     /**
+     * AF_VSOCK sockets were refused ('pid N fd 3: AF_VSOCK socket is not supported yet'): a guest agent's or
+     * sshd's listener under systemd's vsock socket units made its program undumpable. A listener on
+     * VMADDR_CID_ANY (backlog 7, buffer sizes of its own), a socket only bound and one never bound come back
+     * so; the listener holds its port and accepts (vsocklisten.c; it connects too where vsock_loopback is).
+     */
+    @Test
+    void vsockListenersAndBoundSocketsComeBack() throws Exception {
+        Assumptions.assumeTrue(java.nio.file.Files.exists(Path.of("/dev/vsock")), "no vsock on this host");
+        int port = 50000 + (int) (ProcessHandle.current().pid() % 10000);
+        assertPass(DumpRestore.workloadVerdict(tmp, "vsocklisten", String.valueOf(port)));
+        String show = Cli.run("show", tmp.resolve("img").toString()).out();
+        assertTrue(show.contains("\"listening\" : 7"), show);
+    }
+
+    /**
      * Connected UDP sockets (IPv4, IPv6) holding an ICMP error the program has not read (its datagram met a
      * closed port: ECONNREFUSED) lost it without a word (after the restore the receive found nothing), then
      * were refused. The dump now takes the error (SO_ERROR) and an ICMP error of cryo's quoting such a

@@ -160,6 +160,7 @@ public final class Bpf {
                 case 8 -> 0x18;
                 case 4 -> 0x00;
                 case 2 -> 0x08;
+                case 1 -> 0x10;
                 default -> throw new IllegalArgumentException("a load of " + size + " bytes");
             };
         }

@@ -59,6 +59,7 @@ public final class FdHandlers {
             new MptcpSocketHandler(),
             new UdpSocketHandler(),
             new RawSocketHandler(),
+            new VsockSocketHandler(),
             new NetlinkSocketHandler(),
             new PacketSocketHandler(),
             new IoUringHandler(),

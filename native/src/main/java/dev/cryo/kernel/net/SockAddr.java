@@ -10,10 +10,12 @@ import java.util.Arrays;
 /**
  * A socket address as the kernel stores it: a unix name (a path, an abstract name starting with a
  * NUL byte, or nothing when unbound), an IPv4/IPv6 address with a port, or a netlink port id with
- * its multicast groups. {@link #encode()} and {@link #decode} convert to and from {@code struct sockaddr}.
+ * its multicast groups, or a vsock context id (cid, in the address's 4 bytes) with a port. {@link #encode()} and {@link #decode} convert to and from {@code struct sockaddr}.
  */
 public record SockAddr(int family, byte[] address, int port) {
-    public static final int AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10, AF_NETLINK = 16, AF_PACKET = 17;
+    public static final int AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10, AF_NETLINK = 16, AF_PACKET = 17, AF_VSOCK = 40;
+    /** linux/vm_sockets.h: any context id or port (bind), and the local host's cid (vsock_loopback). */
+    public static final int VMADDR_CID_ANY = -1, VMADDR_PORT_ANY = -1, VMADDR_CID_LOCAL = 1;
     /** sizeof(struct sockaddr_un.sun_path). */
     public static final int SUN_PATH = 108;
 
@@ -40,6 +42,16 @@ public record SockAddr(int family, byte[] address, int port) {
     }
 
     /** A netlink address: {@code port} is the nl_pid, {@code address} the 4-byte group mask. */
+    /** A vsock address (struct sockaddr_vm). */
+    public static SockAddr vsock(int cid, int port) {
+        return new SockAddr(AF_VSOCK, ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(cid).array(), port);
+    }
+
+    /** A vsock address's context id. */
+    public int cid() {
+        return ByteBuffer.wrap(address).order(ByteOrder.nativeOrder()).getInt();
+    }
+
     public static SockAddr netlink(int portId, int groups) {
         return new SockAddr(AF_NETLINK, ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(groups).array(), portId);
     }
@@ -125,6 +137,11 @@ public record SockAddr(int family, byte[] address, int port) {
                 b.putShort((short) AF_NETLINK).putShort((short) 0).putInt(port).put(address);
                 return b.array();
             }
+            case AF_VSOCK -> { // family, reserved, port, cid, flags, zero padding
+                ByteBuffer b = ByteBuffer.allocate(16).order(ByteOrder.nativeOrder());
+                b.putShort((short) AF_VSOCK).putShort((short) 0).putInt(port).put(address);
+                return b.array();
+            }
             default -> throw new IllegalArgumentException("cannot encode address family " + family);
         }
     }
@@ -167,6 +184,11 @@ public record SockAddr(int family, byte[] address, int port) {
                 b.getShort();
                 int pid = b.getInt();
                 return netlink(pid, b.getInt());
+            }
+            case AF_VSOCK -> {
+                b.getShort();
+                int port = b.getInt();
+                return vsock(b.getInt(), port);
             }
             default -> {
                 return new SockAddr(family, Arrays.copyOfRange(raw, 2, len), 0);

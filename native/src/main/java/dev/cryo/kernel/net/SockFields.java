@@ -27,13 +27,25 @@ public final class SockFields {
      */
     public static final SockFields UNREAD_ERROR = new SockFields("cryo_sk_err", btf -> btf.offset("sock", "sk_err"));
 
+    /** The socket's state (skc_state, one byte: the TCP_* values, which vsock uses too). */
+    public static final SockFields STATE = new SockFields("cryo_sk_state", btf -> btf.offset("sock_common", "skc_state"), 1);
+    /** A listener's backlog (sk_max_ack_backlog, listen's argument as the kernel caps it) and the connections in its
+     * accept queue (sk_ack_backlog), for families whose sock_diag does not tell them (vsock). */
+    public static final SockFields BACKLOG = new SockFields("cryo_sk_backlog", btf -> btf.offset("sock", "sk_max_ack_backlog")),
+            ACCEPT_QUEUE = new SockFields("cryo_sk_ackq", btf -> btf.offset("sock", "sk_ack_backlog"));
+
     private static final int RECORD = 8;
     private final String name;
     private final Bpf.TaskIterator iterator;
 
     private SockFields(String name, ToIntFunction<Btf> offset) {
+        this(name, offset, 4);
+    }
+
+    /** {@code size}: the field's, in bytes (the verifier refuses a load past its end). */
+    private SockFields(String name, ToIntFunction<Btf> offset, int size) {
         this.name = name;
-        this.iterator = Bpf.TaskIterator.overFiles(name, () -> program(Btf.kernel(), offset.applyAsInt(Btf.kernel())));
+        this.iterator = Bpf.TaskIterator.overFiles(name, () -> program(Btf.kernel(), offset.applyAsInt(Btf.kernel()), size));
     }
 
     /** The field of {@code sock}, an fd of cryo's; fails where cryo's BPF iterators cannot run. */
@@ -48,15 +60,15 @@ public final class SockFields {
         throw new IllegalStateException(name + " found no socket at fd " + sock.value() + " of cryo");
     }
 
-    /** For each socket file: its fd and the field at {@code offset} of its sock. */
-    private static Bpf.Program program(Btf btf, int offset) {
+    /** For each socket file: its fd and the field of {@code size} bytes at {@code offset} of its sock. */
+    private static Bpf.Program program(Btf btf, int offset, int size) {
         int fp = 10, ctx = 6;
         return new Bpf.Program()
                 .mov(ctx, 1)
                 .load(8, 1, ctx, btf.offset("bpf_iter__task_file", "file")).jumpIfZero(1, "out")
                 .call(Bpf.SOCK_FROM_FILE).jumpIfZero(0, "out")
                 .load(8, 1, 0, btf.offset("socket", "sk")).jumpIfZero(1, "out")
-                .load(4, 2, 1, offset)
+                .load(size, 2, 1, offset) // zero-extended into the record's 4 bytes
                 .store(4, fp, -RECORD + 4, 2)
                 .load(4, 1, ctx, btf.offset("bpf_iter__task_file", "fd")).store(4, fp, -RECORD, 1)
                 .load(8, 1, ctx, btf.offset("bpf_iter__task_file", "meta"))

@@ -127,6 +127,9 @@ public final class Sockets {
     public static final int IPPROTO_ICMP = 1, IPPROTO_ICMPV6 = 58, IPPROTO_RAW = 255;
     public static final int MSG_OOB = 1, MSG_PEEK = 2, MSG_TRUNC = 0x20, MSG_DONTWAIT = 0x40, MSG_NOSIGNAL = 0x4000, MSG_MORE = 0x8000,
             MSG_CTRUNC = 8, MSG_CMSG_CLOEXEC = 0x40000000;
+    /** linux/vm_sockets.h: options at level AF_VSOCK (each a u64). */
+    public static final int SO_VM_SOCKETS_BUFFER_SIZE = 0, SO_VM_SOCKETS_BUFFER_MIN_SIZE = 1,
+            SO_VM_SOCKETS_BUFFER_MAX_SIZE = 2;
     public static final int SHUT_RD = 0, SHUT_WR = 1, SHUT_RDWR = 2;
     public static final int SIOCINQ = 0x541B, SIOCOUTQ = 0x5411, SIOCOUTQNSD = 0x894B, SIOCGSKNS = 0x894C;
     /** SIOCPROTOPRIVATE + 0 on a unix socket: an O_PATH fd of the file it is bound to (Linux 6.1). */
@@ -403,6 +406,15 @@ public final class Sockets {
         fprog.setPointer(8, prog);
         Sys.call(() -> "setsockopt(" + s + ", " + name + ", " + program.length / BPF_INSN + " instructions)",
                 SyscallNr.SETSOCKOPT, s.value(), SOL_SOCKET, option, Sys.address(fprog), 16, 0);
+    }
+
+    /** A u64 option (vsock's buffer sizes). */
+    public static long getLong(Fd s, int level, int opt) {
+        return java.nio.ByteBuffer.wrap(getBytes(s, level, opt, 8)).order(java.nio.ByteOrder.nativeOrder()).getLong();
+    }
+
+    public static void setLong(Fd s, int level, int opt, long value) {
+        setBytes(s, level, opt, java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.nativeOrder()).putLong(value).array());
     }
 
     public static void setInt(Fd s, int level, int opt, int value) {

@@ -192,6 +192,9 @@ public final class ModelSamples {
                 new FdImage(26, 02000002, 0, new dev.cryo.engine.files.RawSocketHandler.RawSocket(5010, 10, 2, 58,
                         new SockAddr(10, new byte[16], 58), new SockAddr(10, new byte[16], 0),
                         dev.cryo.engine.files.SocketOptions.NONE, true)),
+                new FdImage(61, 02004002, 0, new dev.cryo.engine.files.VsockSocketHandler.VsockSocket(5012, 1,
+                        SockAddr.vsock(SockAddr.VMADDR_CID_ANY, 5555), 64, 262144, 128, 262144,
+                        dev.cryo.engine.files.SocketOptions.NONE, true)), // a listener on any cid
                 new FdImage(27, 02004002, 0, new dev.cryo.engine.files.PacketSocketHandler.PacketSocket(5011, 3, 0x0003,
                         "eth0", 0, -1, List.of(new dev.cryo.engine.files.PacketSocketHandler.Membership("eth0", 1, 1, new byte[0]),
                         new dev.cryo.engine.files.PacketSocketHandler.Membership("eth0", 0, 2,
