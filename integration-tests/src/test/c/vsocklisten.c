@@ -1,7 +1,7 @@
 /*
  * AF_VSOCK sockets as a guest agent or sshd under systemd's vsock socket units hold them: a stream
  * listener on VMADDR_CID_ANY:PORT (backlog 7) with buffer sizes of its own, a socket bound on PORT+1
- * that does not listen, and one never bound. On SIGUSR2 checks each has its name, type, listening
+ * that does not listen, one never bound, and a seqpacket listener on PORT+2 (backlog 3). On SIGUSR2 checks each has its name, type, listening
  * state and buffer sizes; that the listener holds its port (another bind on it: EADDRINUSE) and
  * accepts (nothing pending: EAGAIN; with vsock_loopback, a connection from VMADDR_CID_LOCAL).
  * Usage: vsocklisten PORT. Prints PASS or FAIL: reason.
@@ -49,10 +49,10 @@ static uint64_t buffer(int fd, int name) {
     return v;
 }
 
-static void expect(int fd, int listening, const char *what) {
+static void expect(int fd, int type, int listening, const char *what) {
     char why[160];
-    if (opt(fd, SOL_SOCKET, SO_DOMAIN) != AF_VSOCK || opt(fd, SOL_SOCKET, SO_TYPE) != SOCK_STREAM) {
-        snprintf(why, sizeof why, "%s: not an AF_VSOCK stream socket", what);
+    if (opt(fd, SOL_SOCKET, SO_DOMAIN) != AF_VSOCK || opt(fd, SOL_SOCKET, SO_TYPE) != type) {
+        snprintf(why, sizeof why, "%s: not an AF_VSOCK socket of type %d", what, type);
         fail(why);
     }
     if (opt(fd, SOL_SOCKET, SO_ACCEPTCONN) != listening) {
@@ -66,8 +66,9 @@ int main(int argc, char **argv) {
     signal(SIGUSR2, on_usr2);
     if (argc < 2) fail("usage: vsocklisten PORT");
     unsigned port = (unsigned)atoi(argv[1]);
-    int l = socket(AF_VSOCK, SOCK_STREAM, 0), b = socket(AF_VSOCK, SOCK_STREAM, 0), u = socket(AF_VSOCK, SOCK_STREAM, 0);
-    if (l < 0 || b < 0 || u < 0) fail("socket(AF_VSOCK)");
+    int l = socket(AF_VSOCK, SOCK_STREAM, 0), b = socket(AF_VSOCK, SOCK_STREAM, 0), u = socket(AF_VSOCK, SOCK_STREAM, 0),
+        q = socket(AF_VSOCK, SOCK_SEQPACKET, 0);
+    if (l < 0 || b < 0 || u < 0 || q < 0) fail("socket(AF_VSOCK)");
     uint64_t max = 131072, min = 4096, size = 65536;
     if (setsockopt(l, AF_VSOCK, SO_VM_SOCKETS_BUFFER_MAX_SIZE, &max, sizeof max)
         || setsockopt(l, AF_VSOCK, SO_VM_SOCKETS_BUFFER_MIN_SIZE, &min, sizeof min)
@@ -77,17 +78,21 @@ int main(int argc, char **argv) {
     if (listen(l, 7)) fail("listen");
     a.svm_port = port + 1;
     if (bind(b, (struct sockaddr *)&a, sizeof a)) fail("bind the second socket");
+    a.svm_port = port + 2;
+    if (bind(q, (struct sockaddr *)&a, sizeof a) || listen(q, 3)) fail("the seqpacket listener");
     printf("ready\n");
     while (!check) pause();
 
-    expect(l, 1, "listener");
+    expect(l, SOCK_STREAM, 1, "listener");
     expect_name(l, VMADDR_CID_ANY, port, "listener");
     if (buffer(l, SO_VM_SOCKETS_BUFFER_SIZE) != size || buffer(l, SO_VM_SOCKETS_BUFFER_MIN_SIZE) != min
         || buffer(l, SO_VM_SOCKETS_BUFFER_MAX_SIZE) != max) fail("the listener's buffer sizes changed");
-    expect(b, 0, "bound socket");
+    expect(b, SOCK_STREAM, 0, "bound socket");
     expect_name(b, VMADDR_CID_ANY, port + 1, "bound socket");
-    expect(u, 0, "unbound socket");
+    expect(u, SOCK_STREAM, 0, "unbound socket");
     expect_name(u, VMADDR_CID_ANY, VMADDR_PORT_ANY, "unbound socket");
+    expect(q, SOCK_SEQPACKET, 1, "seqpacket listener");
+    expect_name(q, VMADDR_CID_ANY, port + 2, "seqpacket listener");
     int other = socket(AF_VSOCK, SOCK_STREAM, 0);
     a.svm_port = port;
     if (bind(other, (struct sockaddr *)&a, sizeof a) == 0 || errno != EADDRINUSE) fail("the listener's port is free");

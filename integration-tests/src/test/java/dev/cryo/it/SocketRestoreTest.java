@@ -672,8 +672,9 @@ class SocketRestoreTest {
     /**
      * AF_VSOCK sockets were refused ('pid N fd 3: AF_VSOCK socket is not supported yet'): a guest agent's or
      * sshd's listener under systemd's vsock socket units made its program undumpable. A listener on
-     * VMADDR_CID_ANY (backlog 7, buffer sizes of its own), a socket only bound and one never bound come back
-     * so; the listener holds its port and accepts (vsocklisten.c; it connects too where vsock_loopback is).
+     * VMADDR_CID_ANY (backlog 7, buffer sizes of its own), a socket only bound, one never bound and a seqpacket
+     * listener (backlog 3) come back so; the listener holds its port and accepts (vsocklisten.c; it connects
+     * too where vsock_loopback is).
      */
     @Test
     void vsockListenersAndBoundSocketsComeBack() throws Exception {
@@ -681,7 +682,7 @@ class SocketRestoreTest {
         int port = 50000 + (int) (ProcessHandle.current().pid() % 10000);
         assertPass(DumpRestore.workloadVerdict(tmp, "vsocklisten", String.valueOf(port)));
         String show = Cli.run("show", tmp.resolve("img").toString()).out();
-        assertTrue(show.contains("\"listening\" : 7"), show);
+        assertTrue(show.contains("\"listening\" : 7") && show.contains("\"listening\" : 3"), show);
     }
 
     /**
