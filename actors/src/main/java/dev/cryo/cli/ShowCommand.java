@@ -27,8 +27,12 @@ import java.util.concurrent.Callable;
 final class ShowCommand implements Callable<Integer> {
     enum Format { json, table }
 
-    @Parameters(index = "0", paramLabel = "DIR", description = "The image directory.")
+    @Parameters(index = "0", arity = "0..1", paramLabel = "DIR", description = "The image directory (or -D DIR).")
     Path dir;
+
+    // CRIU's habit, as dump and restore take it: the image directory as -D DIR, a VIEW then first
+    @Option(names = {"-D", "--images-dir"}, paramLabel = "DIR", description = "The image directory, in DIR's stead.")
+    Path imagesDir;
 
     @Parameters(index = "1", arity = "0..1", paramLabel = "VIEW", completionCandidates = Views.class,
             description = "A summary instead of the whole image: ${COMPLETION-CANDIDATES}.")
@@ -61,6 +65,17 @@ final class ShowCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
+        if (imagesDir != null) {
+            if (view != null) {
+                err.println("cryo: show takes the image directory once: -D " + imagesDir + " and " + dir);
+                return 2;
+            }
+            view = dir == null ? null : dir.toString();
+            dir = imagesDir;
+        } else if (dir == null) {
+            err.println("cryo: show needs the image directory: cryo show DIR [VIEW] (or -D DIR)");
+            return 2;
+        }
         ImageSummary.View summary = null;
         if (view != null) {
             try {

@@ -104,6 +104,20 @@ class ShowCommandTest {
         image = dir.resolve(ImageFormat.IMAGE_FILE);
     }
 
+    /** The image directory as -D DIR too (CRIU's habit, as dump and restore take it): it failed 'Unknown option: '-D''. */
+    @Test
+    void theImageDirectoryMayComeAsDashD() {
+        Result plain = show(dir.toString(), "ps"), dashD = show("-D", dir.toString(), "ps");
+        assertEquals(0, dashD.code(), dashD.err());
+        assertEquals(plain.out(), dashD.out());
+        assertEquals(show(dir.toString()).out(), show("--images-dir", dir.toString()).out());
+        Result both = show("-D", dir.toString(), dir.toString(), "ps");
+        assertEquals(2, both.code());
+        Result none = show();
+        assertEquals(2, none.code());
+        assertTrue(none.err().startsWith("cryo: show needs the image directory") && none.err().lines().count() == 1, none.err());
+    }
+
     @Test
     void showPrintsTheImageAsJson() throws IOException {
         Result r = show(dir.toString());
