@@ -63,7 +63,7 @@ class ImageJsonTest {
         List<Map<String, Object>> fds = (List<Map<String, Object>>) task.get("fds");
         assertEquals(List.of("chardev", "file", "pipe", "pipe", "pipe", "pidfd", "namespace file", "shared", "eventfd", "timerfd", "signalfd", "epoll",
                 "unix socket", "unix socket", "TCP socket", "TCP socket", "UDP socket", "netlink socket",
-                "raw socket", "ICMP datagram socket", "packet socket", "inotify", "fanotify", "pty-master", "pty-slave", "current-tty", "pipe", "pty-slave",
+                "raw socket", "ICMP datagram socket", "vsock socket", "packet socket", "inotify", "fanotify", "pty-master", "pty-slave", "current-tty", "pipe", "pty-slave",
                 "pty-slave", "namespace file", "file", "file", "mqueue"), fds.stream().map(f -> f.get("kind")).toList());
         assertEquals(4242, fds.get(fds.size() - 2).get("deadPid"));
         assertEquals("DN_CREATE|DN_MULTISHOT", fds.get(fds.size() - 3).get("dirNotify"));
@@ -73,13 +73,15 @@ class ImageJsonTest {
                 .stream().map(f -> f.get("kind")).toList());
         assertEquals(2L, fds.get(12).get("messagesWithCredentials"));
         assertEquals(List.of(4242 + 900), fds.get(12).get("sendersGone")); // ModelSamples.PID + 900
-        assertEquals("/srv/in box/f", ((List<Map<String, Object>>) fds.get(21).get("watches")).get(1).get("path"));
-        assertEquals("mount", ((List<Map<String, Object>>) fds.get(22).get("marks")).get(1).get("type"));
+        assertEquals("/srv/in box/f", ((List<Map<String, Object>>) fds.get(22).get("watches")).get(1).get("path"));
+        assertEquals("mount", ((List<Map<String, Object>>) fds.get(23).get("marks")).get(1).get("type"));
         assertEquals("127.0.0.1:8080", fds.get(14).get("remote"));
         assertEquals(Map.of("ICMP_FILTER", 0xfffffff6), fds.get(18).get("options"));
         assertEquals("0:0:0:0:0:0:0:0", fds.get(19).get("remote"));
-        assertEquals(List.of("promiscuous on eth0", "multicast on eth0 01:00:5e:01:02:03 x2"), fds.get(20).get("memberships"));
-        assertEquals("eth0", fds.get(20).get("interface"));
+        assertEquals("5555", fds.get(20).get("port")); // the vsock listener, on any cid
+        assertEquals(64, fds.get(20).get("listening"));
+        assertEquals(List.of("promiscuous on eth0", "multicast on eth0 01:00:5e:01:02:03 x2"), fds.get(21).get("memberships"));
+        assertEquals("eth0", fds.get(21).get("interface"));
         assertEquals("cryo_42_abc", fds.get(14).get("networkLock"));
         assertEquals("02000000", fds.get(1).get("flags"));
         assertEquals(4, fds.get(2).get("dataBytes"));
