@@ -7,7 +7,8 @@
  * ready, and exits; the init prints "ready" before that. The init holds what the flavors showed
  * cryo restoring wrong: an ipc limit of its namespace changed (msgmax), a current directory it
  * removed, with an fd of it too (zdtm cwd01/cwd02), a FIFO of its root with unread bytes (fifo_wronly),
- * an inotify watch on a file of its root (inotify00), a deleted file held open on a tmpfs it mounted
+ * an inotify watch on a file of its root and one on a directory whose file it deleted and holds open,
+ * which must find no event of the restore's own in its queue (inotify00), a deleted file held open on a tmpfs it mounted
  * (ghost_on_rofs, mntns_link_ghost: in the uns flavor that file system cannot name cryo's uid 0), a child that exec'd (dumpable02) and a zombie
  * (zombie00: its ids in the uns flavor are not cryo's), and sockets of its own net namespace: a unix
  * stream listener and a datagram socket bound at paths of its root (only its view reaches them), each
@@ -180,6 +181,13 @@ static int init(void) {
     int watched = open("/watched", O_CREAT | O_WRONLY, 0644);
     int in = inotify_init1(IN_NONBLOCK);
     if (watched < 0 || in < 0 || inotify_add_watch(in, "/watched", IN_MODIFY) != 1) fail("inotify");
+    /* inotify00: a directory watched for creations and deletions, a file of it held open and deleted */
+    int gone = -1, din = inotify_init1(IN_NONBLOCK);
+    char dev[sizeof(struct inotify_event) + 64];
+    if (mkdir("/wd", 0755) || din < 0 || (gone = open("/wd/gone", O_RDWR | O_CREAT, 0644)) < 0
+        || inotify_add_watch(din, "/wd", IN_CREATE | IN_DELETE | IN_CLOSE_WRITE) != 1 || unlink("/wd/gone")
+        || read(din, dev, sizeof dev) <= 0)
+        fail("the watched directory with a deleted file");
     pid_t child = fork();
     if (child == 0) {
         execl("/zdtmns", "zdtmns", "child", NULL);
@@ -258,6 +266,8 @@ static int init(void) {
         fail("the fd of the removed /work is not the cwd");
     if (read(fifo, buf, 4) != 3 || memcmp(buf, "abc", 3)) fail("the fifo's bytes");
     if (pread(ghost, buf, 5, 0) != 5 || memcmp(buf, "ghost", 5)) fail("the deleted file on its tmpfs");
+    int queued = -1;
+    if (ioctl(din, FIONREAD, &queued) || queued != 0) fail("events queued by the restore in the watched directory");
     struct inotify_event ev;
     if (write(watched, "x", 1) != 1 || read(in, &ev, sizeof ev) != sizeof ev || ev.wd != 1 || !(ev.mask & IN_MODIFY))
         fail("the inotify watch");

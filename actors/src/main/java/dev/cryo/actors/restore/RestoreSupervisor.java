@@ -1111,6 +1111,8 @@ public final class RestoreSupervisor {
         } catch (RuntimeException e) {
             throw new RestoreException(e.getMessage(), e);
         }
+        // last: nothing of cryo's touches the tree's files after this
+        dev.cryo.engine.files.RestoredNotificationQueues.empty(image.tasks(), s -> log.debug("{}", s));
     }
 
     /**
