@@ -28,13 +28,17 @@ static void take(void) {
 
 /* A grandchild in a session of its own (out of the tree) removes set id once the tree's end of a pipe closes. */
 static void remover(void) {
-    int w[2];
-    if (pipe(w)) fail("pipe");
+    int w[2], s[2];
+    if (pipe(w) || pipe(s)) fail("pipe");
     pid_t a = fork();
     if (a == 0) {
         if (fork() == 0) {
             char c;
             setsid();
+            /* out of the tree's session before the tree says ready: a dump would refuse that member of its session */
+            if (write(s[1], "s", 1) != 1) _exit(1);
+            close(s[1]);
+            close(s[0]);
             close(w[1]);
             while (read(w[0], &c, 1) > 0) {}
             semctl(id, 0, IPC_RMID);
@@ -43,6 +47,10 @@ static void remover(void) {
     }
     if (a < 0 || waitpid(a, NULL, 0) != a) fail("fork");
     close(w[0]);
+    close(s[1]);
+    char c;
+    if (read(s[0], &c, 1) != 1) fail("the remover's setsid");
+    close(s[0]);
 }
 
 static void *alone(void *arg) {
