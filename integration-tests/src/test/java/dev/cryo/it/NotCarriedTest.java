@@ -698,6 +698,38 @@ class NotCarriedTest {
      * namespace shares the socket, as {@code unshare --fork} keeps an inherited fd, the dump records it
      * through that one, in cryo's pid namespace, and does not refuse.)
      */
+    /**
+     * A tree that holds its own tracer (strace -f PROG, gdb running PROG): the traced task cannot be seized, and the
+     * refusal says the tracer is one of its ancestors (it said "another cryo dump or a debugger", as for a tracer
+     * from outside). The tree runs on with its own attachment.
+     */
+    @org.junit.jupiter.api.Test
+    void aTreeHoldingItsOwnTracerIsRefusedNamingTheTracerAsAnAncestor() throws Exception {
+        String tree = "import ctypes, os, time\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                + "c = os.fork()\nif c == 0:\n    time.sleep(600)\n    os._exit(0)\n"
+                + "assert libc.ptrace(0x4206, c, None, None) == 0\n" // PTRACE_SEIZE: traced, running on
+                + "print('ready', flush=True)\ntime.sleep(600)\n";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tracer.out"), "/usr/bin/python3",
+                "-c", tree))) {
+            int pid = p.pid().value();
+            Path img = tmp.resolve("img");
+            Cli r = Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(java.util.regex.Pattern.compile("pid \\d+ is already traced by pid " + pid + " \\(python3\\), one of"
+                    + " its ancestors \\(strace -f or a debugger running it\\): cryo cannot dump it").matcher(r.err()).find(),
+                    r.err());
+            assertFalse(r.err().contains("Exception") || r.err().contains("\tat "), r.err());
+            assertFalse(Files.exists(img.resolve("image.cryo")), "no image may be left");
+            List<Integer> tasks = StateComparator.tree(pid);
+            assertEquals(2, tasks.size(), "the tracer and its child: " + tasks);
+            for (int t : tasks) {
+                String status = Files.readString(Path.of("/proc/" + t + "/status"));
+                assertTrue(status.contains("TracerPid:\t" + (t == pid ? 0 : pid) + "\n")
+                        && status.matches("(?s).*State:\t[RSt].*"), status);
+            }
+        }
+    }
+
     @org.junit.jupiter.api.Test
     void aUnixPeerThatExitedOutsideTheHoldersPidNamespaceIsRefused() throws Exception {
         String tree = "import ctypes, os, socket, struct, time\nlibc = ctypes.CDLL(None, use_errno=True)\n"

@@ -139,8 +139,9 @@ public final class TaskSeizer {
             release(tracer, pid, seized); // a thread that never stopped is let go when the tracer thread ends
             String traced = tracedBy(pid);
             if (traced != null) {
-                throw new DumpException("pid " + pid + " is already traced by " + traced + " (another cryo dump or "
-                        + "a debugger): cryo cannot dump it while it is (" + e.getMessage() + ")", e);
+                String who = traced.endsWith(ANCESTOR) ? "strace -f or a debugger running it" : "another cryo dump or a debugger";
+                throw new DumpException("pid " + pid + " is already traced by " + traced + " (" + who + "): cryo cannot "
+                        + "dump it while it is (" + e.getMessage() + ")", e);
             }
             boolean late = e.getMessage() != null && e.getMessage().contains("did not stop within");
             if (late && SeizeDelay.borrowsParentMemory(pid)) {
@@ -346,16 +347,32 @@ public final class TaskSeizer {
             if (tracer == 0 || tracer == dev.cryo.kernel.Sys.call(() -> "gettid", dev.cryo.kernel.SyscallNr.GETTID, 0, 0, 0, 0)) {
                 return null;
             }
-            String comm;
+            String comm = "?"; // gone meanwhile
+            boolean ancestor = false;
             try {
                 comm = ProcFs.stat(Pid.of(tracer)).comm();
+                ancestor = ancestor(pid, ProcFs.status(Pid.of(tracer)).tgid());
             } catch (KernelException e) {
-                comm = "?";
+                // named as far as it could be read
             }
-            return "pid " + tracer + " (" + comm + ")";
+            return "pid " + tracer + " (" + comm + ")" + (ancestor ? ANCESTOR : "");
         } catch (KernelException e) {
             return null;
         }
+    }
+
+    private static final String ANCESTOR = ", one of its ancestors";
+
+    /** Whether process {@code tgid} is an ancestor of {@code pid} (a tracer that started what it traces). */
+    private static boolean ancestor(Pid pid, int tgid) {
+        int p = pid.value();
+        for (int i = 0; i < 64 && p > 1; i++) { // bounded: a reparented chain ends at a subreaper or init
+            p = ProcFs.status(Pid.of(p)).ppid();
+            if (p == tgid) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean exists(Pid pid, Pid tid) {
