@@ -9,7 +9,10 @@
  * tree"). With argument "zombie", D also forks Z, which exits with status 5, and waits for it
  * without reaping it: Z comes to the root a zombie in D's session and group (zdtm's
  * helper_zombie_child; refused before: "is in session N, not its parent's"). On SIGUSR2 the root
- * checks sessions, groups and parents. Prints "ready" once the tree is set up, then PASS or FAIL:
+ * checks sessions, groups and parents. With argument "leads", D also forks X, which forks Y and then
+ * makes a session of its own: X comes to the root leading its session, its child Y in D's (a worker
+ * that forked before it detached; zdtm's session02 has that piece; refused before: "is in session N,
+ * whose leader has exited, as are children of pid R"). Prints "ready" once the tree is set up, then PASS or FAIL:
  * reason.
  */
 #define _GNU_SOURCE
@@ -29,6 +32,7 @@ static void idle(void) {
 int main(int argc, char **argv) {
     int nested = argc > 1 && argv[1][0] == 'n';
     int zombie = argc > 1 && argv[1][0] == 'z';
+    int leads = argc > 1 && argv[1][0] == 'l';
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) fail("PR_SET_CHILD_SUBREAPER");
@@ -57,6 +61,18 @@ int main(int argc, char **argv) {
             }
             if (waitpid(e, NULL, 0) != e) fail("waitpid E");
         }
+        if (leads) {
+            pid_t x = fork();
+            if (x == 0) {
+                pid_t y = fork();
+                if (y == 0) idle();
+                ids[7] = y;
+                if (setsid() < 0) fail("setsid X");
+                ids[6] = getpid();
+                idle();
+            }
+            for (int i = 0; i < 500 && !ids[6]; i++) usleep(10000);
+        }
         if (zombie) {
             pid_t z = fork();
             if (z == 0) _exit(5);
@@ -73,7 +89,8 @@ int main(int argc, char **argv) {
     if (!ids[2]) fail("the tree did not come up");
     for (int i = 0; i < 500 && (ppid_of(ids[1]) != getpid() || ppid_of(ids[2]) != getpid()
                                 || (nested && ppid_of(ids[3]) != getpid())
-                                || (zombie && ppid_of(ids[5]) != getpid())); i++) usleep(10000);
+                                || (zombie && ppid_of(ids[5]) != getpid())
+                                || (leads && ppid_of(ids[6]) != getpid())); i++) usleep(10000);
     printf("ready\n");
     while (!check) pause();
 
@@ -87,6 +104,13 @@ int main(int argc, char **argv) {
     if (nested && ok && (getsid(ids[3]) != d || getpgid(ids[3]) != ids[4] || ppid_of(ids[3]) != getpid())) {
         printf("FAIL: C3 session %d group %d parent %d (want %d, %d, %d)\n", getsid(ids[3]), getpgid(ids[3]),
                ppid_of(ids[3]), d, ids[4], getpid());
+        ok = 0;
+    }
+    if (leads && ok && (getsid(ids[6]) != ids[6] || getpgid(ids[6]) != ids[6] || ppid_of(ids[6]) != getpid()
+                        || getsid(ids[7]) != d || getpgid(ids[7]) != d || ppid_of(ids[7]) != ids[6])) {
+        printf("FAIL: X session %d group %d parent %d (want %d, %d, %d); Y session %d group %d parent %d (want %d,"
+               " %d, %d)\n", getsid(ids[6]), getpgid(ids[6]), ppid_of(ids[6]), ids[6], ids[6], getpid(),
+               getsid(ids[7]), getpgid(ids[7]), ppid_of(ids[7]), d, d, ids[6]);
         ok = 0;
     }
     if (zombie && ok) {
@@ -105,6 +129,11 @@ int main(int argc, char **argv) {
     kill(ids[2], SIGKILL);
     waitpid(ids[1], NULL, 0);
     waitpid(ids[2], NULL, 0);
+    if (leads) {
+        kill(ids[7], SIGKILL);
+        kill(ids[6], SIGKILL);
+        waitpid(ids[6], NULL, 0);
+    }
     if (nested) {
         kill(ids[3], SIGKILL);
         waitpid(ids[3], NULL, 0);

@@ -204,6 +204,21 @@ class RestoreTest {
     }
 
     /**
+     * A daemon's worker that forked a child and then made a session of its own, under a subreaper
+     * beside a sibling left in the daemon's session (a piece of zdtm's session02): the worker was born
+     * in that session, whose leader has exited, so its helper forks the worker too, which forks its
+     * child there before its setsid. Refused before ("is in session N, whose leader has exited, as are
+     * children of pid R; a restore makes such a session again for the children of one parent only").
+     */
+    @Test
+    void aWorkerThatLeftTheSessionOfADeadLeaderAfterForkingKeepsItsChildThere() throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("deadsid.out"), "deadsid", "leads")) {
+            String out = checkAndReap(dumpAndRestore(p, tmp.resolve("img")));
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
+    /**
      * zdtm's session01 shape: tasks left in a process group whose leader has exited and was reaped
      * come back in it (a helper at the leader's pid makes the group); refused before.
      */

@@ -674,7 +674,8 @@ public final class RestoreSupervisor {
     private dev.cryo.engine.dump.BirthSessions births() {
         if (births == null) {
             births = dev.cryo.engine.dump.BirthSessions.of(image.tasks().stream().map(x -> new dev.cryo.engine.dump
-                    .BirthSessions.Task(x.pid(), x.ids().ppid(), x.ids().sid())).toList(), Map.of());
+                    .BirthSessions.Task(x.pid(), x.ids().ppid(), x.ids().sid())).toList(), Map.of(),
+                    sid -> !treePids.contains(sid));
         }
         return births;
     }
@@ -682,11 +683,19 @@ public final class RestoreSupervisor {
     /**
      * The live children of {@code pid} in a session whose leader had exited, by session: not its
      * session, not one they lead, led by no task of the tree, and not the session it had before
-     * making its own (those are {@link #earlyOf}). The dump let only those through
-     * (TreeWalker.checkSessions).
+     * making its own (those are {@link #earlyOf}); and the children that lead their own session but
+     * were born in such a one, its helper's, and forked children in it before making theirs
+     * (BirthSessions.deadBirth). The dump let only those through (TreeWalker.checkSessions).
      */
     private Map<Integer, List<Integer>> deadSessionsOf(int pid) {
-        return withZombies(pid, childrenLedByTheDead(pid, TaskIds::sid, false), true);
+        Map<Integer, List<Integer>> out = new java.util.TreeMap<>(childrenLedByTheDead(pid, TaskIds::sid, false));
+        for (TaskImage c : image.tasks()) {
+            Integer born = c.ids().ppid() == pid && c.pid() != pid ? births().deadBirth(c.pid()) : null;
+            if (born != null) {
+                out.computeIfAbsent(born, k -> new java.util.ArrayList<>()).add(c.pid());
+            }
+        }
+        return withZombies(pid, out, true);
     }
 
     /**

@@ -24,6 +24,7 @@ public final class BirthSessions {
     public record Task(int pid, int ppid, int sid) {}
 
     private final Map<Integer, Integer> need = new HashMap<>();
+    private final Map<Integer, Integer> deadBirth = new HashMap<>();
 
     private BirthSessions() {}
 
@@ -32,6 +33,17 @@ public final class BirthSessions {
      * leader whose early children need two different sessions is refused: it could be in one only.
      */
     public static BirthSessions of(Collection<Task> live, Map<Integer, String> names) {
+        return of(live, names, sid -> false);
+    }
+
+    /**
+     * As above; {@code ledByNone}: whether no task of the tree (zombies too) has that session's id. A
+     * leader whose parent has children in such a session too, and whose own children are in it, was
+     * born in it, from that session's helper ({@link #deadBirth}): a daemon's worker that forked and
+     * then made a session of its own, both under a subreaper (zdtm's session02 has that piece).
+     */
+    public static BirthSessions of(Collection<Task> live, Map<Integer, String> names,
+                                   java.util.function.IntPredicate ledByNone) {
         Map<Integer, List<Task>> children = new HashMap<>();
         Map<Integer, Task> byPid = new HashMap<>();
         for (Task t : live) {
@@ -61,19 +73,24 @@ public final class BirthSessions {
                 // exited and is no ancestor's is made by a helper (TreeWalker.inDeadSession), or refused
                 if (inAncestors(t, byPid)) {
                     b.need.put(t.pid(), t.sid());
+                } else if (ledByNone.test(t.sid()) && bornByHelper(t, byPid, children)) {
+                    b.need.put(t.pid(), t.sid());
+                    Integer other = b.deadBirth.putIfAbsent(t.ppid(), t.sid());
+                    if (other != null && other != t.sid()) {
+                        throw twoSessions(t.ppid(), names, other, t.sid());
+                    }
                 }
                 continue;
             }
             Integer first = null;
             for (Task c : children.getOrDefault(t.pid(), List.of())) {
                 Integer n = b.need.get(c.pid());
-                if (n == null || n == t.pid()) {
+                Integer dead = b.deadBirth.get(t.pid());
+                if (n == null || n == t.pid() || n.equals(dead)) {
                     continue;
                 }
-                if (first != null && !first.equals(n)) {
-                    throw new DumpException("pid " + t.pid() + " (" + names.getOrDefault(t.pid(), "?") + ") leads its"
-                            + " session, and children of its are in two sessions it was in before (" + first + " and "
-                            + n + "); a restore could put it in one only: not supported");
+                if ((first != null && !first.equals(n)) || dead != null) {
+                    throw twoSessions(t.pid(), names, first != null ? first : dead, n);
                 }
                 first = n;
             }
@@ -82,6 +99,26 @@ public final class BirthSessions {
             }
         }
         return b;
+    }
+
+    private static DumpException twoSessions(int pid, Map<Integer, String> names, int one, int two) {
+        return new DumpException("pid " + pid + " (" + names.getOrDefault(pid, "?") + ") leads its session, and"
+                + " children of its are in two sessions it was in before (" + one + " and " + two + "); a restore"
+                + " could put it in one only: not supported");
+    }
+
+    /**
+     * Whether {@code t}'s parent, leading a session of its own, was born in {@code t}'s: the parent's
+     * parent (in the tree) has another child in it that does not lead it.
+     */
+    private static boolean bornByHelper(Task t, Map<Integer, Task> byPid, Map<Integer, List<Task>> children) {
+        Task parent = byPid.get(t.ppid());
+        if (parent == null || parent.sid() != parent.pid() || !byPid.containsKey(parent.ppid())
+                || parent.ppid() == parent.pid()) {
+            return false;
+        }
+        return children.getOrDefault(parent.ppid(), List.of()).stream()
+                .anyMatch(c -> c.pid() != parent.pid() && c.sid() == t.sid() && c.pid() != c.sid());
     }
 
     /** Whether a proper ancestor of {@code t} in the tree is in {@code t}'s session or leads it. */
@@ -93,6 +130,14 @@ public final class BirthSessions {
             }
         }
         return false;
+    }
+
+    /**
+     * The session whose leader had exited that session leader {@code pid} must be born in, by that
+     * session's helper under its parent (RestoreSupervisor.deadSessionsOf), or null.
+     */
+    public Integer deadBirth(int pid) {
+        return deadBirth.get(pid);
     }
 
     /** The session {@code pid} must be born in, or null when its parent's (at the time) is right. */

@@ -166,7 +166,8 @@ public final class TreeWalker {
         java.util.Map<Integer, String> names = new java.util.HashMap<>();
         stats.values().forEach(s -> names.put(s.pid(), s.comm()));
         BirthSessions births = BirthSessions.of(stats.values().stream().filter(s -> s.state() != 'Z')
-                .map(s -> new BirthSessions.Task(s.pid(), s.ppid(), s.session())).toList(), names);
+                .map(s -> new BirthSessions.Task(s.pid(), s.ppid(), s.session())).toList(), names,
+                sid -> !stats.containsKey(sid));
         for (ProcStat t : stats.values()) {
             ProcStat parent = stats.get(t.ppid());
             if (parent == null) {
@@ -180,6 +181,21 @@ public final class TreeWalker {
                 throw new DumpException("pid " + t.pid() + " (" + t.comm() + ") leads its session and forked children"
                         + " before making it, which are still in session " + born + "; its parent (pid " + parent.pid()
                         + ", session " + parent.session() + ") could not fork it in that session again: not supported yet");
+            }
+            Integer parentBorn = births.deadBirth(parent.pid());
+            boolean bornToHelpersChild = forkedBeforeSetsid && parentBorn != null && parentBorn == t.session();
+            if (bornToHelpersChild) { // its parent is forked by that session's helper under the grandparent
+                if (!sessionLeaderGone(t, parent, stats)) {
+                    throw new DumpException("pid " + t.pid() + " (" + t.comm() + ") is in session " + t.session()
+                            + ", which its parent (pid " + parent.pid() + ") was in when it forked it, led by pid "
+                            + t.session() + " outside the tree; a restore could not fork it in that session: not supported");
+                }
+                Integer other = deadSessionParent.putIfAbsent(t.session(), grand.pid());
+                if (other != null && other != grand.pid()) {
+                    throw new DumpException("pid " + parent.pid() + " (" + parent.comm() + ") was born in session "
+                            + t.session() + ", whose leader has exited, as are children of pid " + other + "; a restore"
+                            + " makes such a session again for the children of one parent only: not supported yet");
+                }
             }
             boolean sessionGone = sessionLeaderGone(t, parent, stats) && !forkedBeforeSetsid;
             boolean nestedGroup = sessionGone && groupGoneInDeadSession(t, stats);
@@ -208,7 +224,8 @@ public final class TreeWalker {
                             + " such a group again for the children of one parent only: not supported yet");
                 }
             } else if (t.pgrp() != t.pid() && t.pgrp() != parent.pgrp() && !stats.containsKey(t.pgrp())
-                    && !(deadSession && (t.pgrp() == t.session() || nestedGroup))) {
+                    && !(deadSession && (t.pgrp() == t.session() || nestedGroup))
+                    && !(bornToHelpersChild && t.pgrp() == t.session())) {
                 throw new DumpException("pid " + t.pid() + " (" + t.comm() + ") is in process group " + t.pgrp()
                         + ", whose leader is not in the tree and which is not its parent's (pid " + parent.pid()
                         + ", group " + parent.pgrp() + "); a restore could not make that group again: not supported yet");

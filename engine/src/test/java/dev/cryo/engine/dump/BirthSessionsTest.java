@@ -37,4 +37,20 @@ class BirthSessionsTest {
         assertNull(b.of(12));
         assertFalse(b.early(10, 10, 12));
     }
+
+    /**
+     * R(10, subreaper) with W(12) left in dead leader 11's session and X(13), leading its own, whose child
+     * Y(14) is in 11's: X was born there, from 11's helper under R, and forks Y before its setsid.
+     */
+    @Test
+    void aLeaderWhoseSiblingAndChildAreInADeadSessionIsBornInIt() {
+        var tasks = List.of(task(10, 1, 10), task(12, 10, 11), task(13, 10, 13), task(14, 13, 11));
+        BirthSessions b = BirthSessions.of(tasks, Map.of(), sid -> sid == 11);
+        assertEquals(11, b.deadBirth(13));
+        assertTrue(b.early(13, 13, 14), "Y is forked before X's setsid");
+        assertNull(b.of(13), "X's parent forks it through the helper, not early");
+        assertNull(BirthSessions.of(tasks, Map.of()).deadBirth(13), "without a dead session it is left to the dump's check");
+        assertNull(BirthSessions.of(List.of(task(10, 1, 10), task(13, 10, 13), task(14, 13, 11)), Map.of(), sid -> sid == 11)
+                .deadBirth(13), "no sibling in that session: the helper under X forks Y, as before");
+    }
 }
