@@ -216,6 +216,17 @@ class NamespaceTest {
     }
 
     /**
+     * The same for a worker that forked a child and then made a session of its own beside a sibling left in
+     * the dead leader's session (RestoreTest's shape): the helper inside the namespace forks the worker too.
+     * Refused before ("a restore makes such a session again for the children of one parent only").
+     */
+    @Test
+    void aPidNamespaceInitsWorkerThatLeftTheSessionOfADeadLeaderKeepsItsChildThere() throws Exception {
+        String out = verdictInNamespaces(tmp, "deadsid", List.of("-m", "--pid", "--fork", "--mount-proc"), "leads");
+        assertTrue(out.contains("PASS"), out);
+    }
+
+    /**
      * The same for a process group whose leader has exited and was reaped (zdtm's session01 in the ns
      * flavor): the dump refused it ("is in process group N, whose leader is not in the tree and which is
      * not its parent's"), the group's helper being made only in cryo's pid namespace; it now takes the
