@@ -266,6 +266,28 @@ class TlsLinkTest {
     }
 
     @Test
+    void aSinkClosedUnderTheIdleWriterAfterItsLastWriteIsNoFailureOfThatWrite() throws Exception {
+        // the receiver reads the image's end, answers and closes, and this end's reader closes the socket,
+        // all before the writer's caller wakes from its wait for the close_notify to be in the kernel
+        java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+        java.io.ByteArrayOutputStream kernel = new java.io.ByteArrayOutputStream();
+        WriteBehind w = new WriteBehind(closed::get, b -> {
+            kernel.write(b.array(), b.arrayOffset() + b.position(), b.remaining());
+            closed.set(true);
+        }, 2, ByteBuffer::allocate, 16, "cryo-test-writer");
+        ByteBuffer b = w.take();
+        b.put(new byte[] {1, 2, 3});
+        w.submit(b);
+        for (int i = 0; i < 100 && Thread.getAllStackTraces().keySet().stream()
+                .anyMatch(t -> t.getName().equals("cryo-test-writer")); i++) {
+            Thread.sleep(20); // the thread saw the socket closed and ended: the order CI met
+        }
+        w.awaitWritten(); // the 3 bytes are in: no failure
+        assertEquals(3, kernel.size());
+        assertThrows(IOException.class, w::take); // the next write does fail
+    }
+
+    @Test
     @org.junit.jupiter.api.Timeout(120) // a writer gone without a word leaves the next write waiting for good
     void aWriteBehindsFailureComesBackToTheWriterAndItsThreadEnds() throws Exception {
         int before = writers();
