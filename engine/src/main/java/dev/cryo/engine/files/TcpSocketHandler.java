@@ -34,12 +34,18 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
      */
     public record TcpSocket(long ino, int family, int state, SockAddr local, SockAddr remote, int backlog,
                             SocketOptions options, boolean primary, TcpRepair.Connection connection, boolean closed,
-                            String lockTable, int error) implements FileDesc {
+                            String lockTable, int error, boolean errorRead) implements FileDesc {
         /** {@code error}: the errno a reset left that the program has not read yet (0: none); codec v2. */
         public TcpSocket(long ino, int family, int state, SockAddr local, SockAddr remote, int backlog,
                          SocketOptions options, boolean primary, TcpRepair.Connection connection, boolean closed,
                          String lockTable) {
             this(ino, family, state, local, remote, backlog, options, primary, connection, closed, lockTable, 0);
+        }
+
+        public TcpSocket(long ino, int family, int state, SockAddr local, SockAddr remote, int backlog,
+                         SocketOptions options, boolean primary, TcpRepair.Connection connection, boolean closed,
+                         String lockTable, int error) {
+            this(ino, family, state, local, remote, backlog, options, primary, connection, closed, lockTable, error, false);
         }
     }
 
@@ -65,7 +71,7 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
                 ModelFields.readBytes(in, 20, "TcpSocket.window"));
     }
 
-    static final RecordCodec<TcpSocket> CODEC = RecordCodec.of(TcpSocket.class, RECORD_ID, 2, (out, t) -> {
+    static final RecordCodec<TcpSocket> CODEC = RecordCodec.of(TcpSocket.class, RECORD_ID, 3, (out, t) -> {
         out.writeLong(t.ino());
         out.writeVarInt(t.family(), true);
         out.writeVarInt(t.state(), true);
@@ -78,10 +84,11 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
         out.writeBoolean(t.closed());
         ModelFields.writeText(out, t.lockTable(), 64, "TcpSocket.lockTable");
         out.writeVarInt(t.error(), true);
+        out.writeBoolean(t.errorRead());
     }, (in, v) -> new TcpSocket(in.readLong(), in.readVarInt(true), in.readVarInt(true), SockAddrFields.read(in),
             SockAddrFields.read(in), in.readVarInt(true), RecordFields.readRecord(in, SocketOptions.CODEC), in.readBoolean(),
             RecordFields.readNullable(in, TcpSocketHandler::readConnection), in.readBoolean(),
-            ModelFields.readText(in, 64, "TcpSocket.lockTable"), v >= 2 ? readError(in) : 0));
+            ModelFields.readText(in, 64, "TcpSocket.lockTable"), v >= 2 ? readError(in) : 0, v >= 3 && in.readBoolean()));
 
     private static int readError(com.esotericsoftware.kryo.io.Input in) {
         int e = in.readVarInt(true);
@@ -109,9 +116,14 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
         boolean timedOut = info[TCPI_RETRANSMITS] != 0 || info[TCPI_PROBES] != 0 || info[TCPI_BACKOFF] != 0;
         if (neverConnected && erred && !timedOut && primary) {
             return refusedAttempt(p, local);
-        } else if (neverConnected && !(erred && !timedOut)) {
-            throw p.refuse("TCP socket " + local + ": its connection attempt failed (it was never connected)"
-                    + (erred ? " by a timeout, and the program has not read its error yet" : "") + "; not supported");
+        } else if (neverConnected && erred && timedOut) {
+            throw p.refuse("TCP socket " + local + ": its connection attempt failed (it was never connected) by a"
+                    + " timeout, and the program has not read its error yet; not supported");
+        } else if (neverConnected && !erred && primary) {
+            // failed, its error read since, the socket kept (a collector of netdata's between two attempts): as a
+            // refused attempt whose error the restore reads
+            return new TcpSocket(p.ino, p.family, SockDiag.TCP_CLOSE, local, local, 0, p.options(false), true, null, false,
+                    "", dev.cryo.kernel.Errno.ECONNREFUSED, true);
         } else if (neverConnected) {
             return new TcpSocket(p.ino, p.family, SockDiag.TCP_CLOSE, local, local, 0,
                     p.options(false), false, null, false, "");
@@ -310,7 +322,7 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
         SocketOptions o = t.options().with(keys.stream().map(k -> new SocketOptions.Option(Sockets.SOL_TCP,
                 TcpMd5.TCP_MD5SIG_EXT, TcpMd5.setsockoptValue(k, t.family()))).toList());
         return new TcpSocket(t.ino(), t.family(), t.state(), t.local(), t.remote(), t.backlog(), o, t.primary(),
-                t.connection(), t.closed(), t.lockTable(), t.error());
+                t.connection(), t.closed(), t.lockTable(), t.error(), t.errorRead());
     }
 
     private TcpSocket dumpSocket(FdProbe fd, DumpContext ctx) {
@@ -496,7 +508,9 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
         if (t.closed()) {
             m.put("closed", true);
         }
-        if (t.error() != 0) { // left by a reset, not read yet
+        if (t.errorRead()) { // a failed attempt whose error the program read
+            m.put("attemptFailed", true);
+        } else if (t.error() != 0) { // left by a reset, not read yet
             m.put("errorUnread", dev.cryo.kernel.Errno.name(t.error()));
         }
         m.put("options", t.options().show());
@@ -618,6 +632,9 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
         }
         if (t.state() == SockDiag.TCP_CLOSE && t.connection() == null && t.error() == dev.cryo.kernel.Errno.ECONNREFUSED) {
             refusedAgain(t, hub.get(t.ino()));
+            if (t.errorRead()) { // read as the program had: the socket keeps only its local address
+                Sockets.getInt(hub.get(t.ino()), Sockets.SOL_SOCKET, Sockets.SO_ERROR);
+            }
             return;
         }
         if (t.state() == SockDiag.TCP_SYN_SENT && t.connection() != null) {
