@@ -7,6 +7,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -667,14 +668,7 @@ class NotCarriedTest {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("item.out"),
                 item.command().toArray(String[]::new)))) {
             int pid = p.pid().value();
-            Path img = tmp.resolve("img");
-            Cli r = Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress");
-            assertEquals(1, r.code(), r.toString());
-            String err = r.err().strip();
-            assertTrue(java.util.regex.Pattern.compile("pid " + pid + item.message()).matcher(err).find(),
-                    "expected 'pid " + pid + item.message() + "' in:\n" + err);
-            assertFalse(err.contains("Exception") || err.contains("\tat "), "a message, not a stack trace:\n" + err);
-            assertFalse(Files.exists(img.resolve("image.cryo")), "no image may be left");
+            refusedDump(pid, "pid " + pid + item.message());
             for (int t : StateComparator.tree(pid)) {
                 try (var threads = Files.newDirectoryStream(Path.of("/proc/" + t + "/task"))) {
                     for (Path th : threads) { // every thread: not traced, not stopped (a leader may be a zombie)
@@ -712,14 +706,8 @@ class NotCarriedTest {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tracer.out"), "/usr/bin/python3",
                 "-c", tree))) {
             int pid = p.pid().value();
-            Path img = tmp.resolve("img");
-            Cli r = Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress");
-            assertEquals(1, r.code(), r.toString());
-            assertTrue(java.util.regex.Pattern.compile("pid \\d+ is already traced by pid " + pid + " \\(python3\\), one of"
-                    + " its ancestors \\(strace -f or a debugger running it\\): cryo cannot dump it").matcher(r.err()).find(),
-                    r.err());
-            assertFalse(r.err().contains("Exception") || r.err().contains("\tat "), r.err());
-            assertFalse(Files.exists(img.resolve("image.cryo")), "no image may be left");
+            refusedDump(pid, "pid \\d+ is already traced by pid " + pid + " \\(python3\\), one of its ancestors \\(strace -f"
+                    + " or a debugger running it\\): cryo cannot dump it");
             List<Integer> tasks = StateComparator.tree(pid);
             assertEquals(2, tasks.size(), "the tracer and its child: " + tasks);
             for (int t : tasks) {
@@ -743,14 +731,8 @@ class NotCarriedTest {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("peer0.out"), "/usr/bin/python3",
                 "-c", tree))) {
             int pid = p.pid().value();
-            Path img = tmp.resolve("img");
-            Cli r = Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress");
-            assertEquals(1, r.code(), r.toString());
-            assertTrue(java.util.regex.Pattern.compile("pid \\d+ fd \\d+: unix socket \\d+: its peer credentials"
-                    + " \\(SO_PEERCRED\\) name pid \\d+, which has exited and was outside the pid namespace of pid \\d+"
-                    + " holding it \\(it sees pid 0 there\\)").matcher(r.err()).find(), r.err());
-            assertFalse(r.err().contains("Exception") || r.err().contains("\tat "), r.err());
-            assertFalse(Files.exists(img.resolve("image.cryo")), "no image may be left");
+            refusedDump(pid, "pid \\d+ fd \\d+: unix socket \\d+: its peer credentials \\(SO_PEERCRED\\) name pid \\d+, which has"
+                    + " exited and was outside the pid namespace of pid \\d+ holding it \\(it sees pid 0 there\\)");
             List<Integer> tasks = StateComparator.tree(pid);
             assertEquals(2, tasks.size(), "the subreaper and the holder: " + tasks);
             for (int t : tasks) {
@@ -779,14 +761,26 @@ class NotCarriedTest {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("strict.out"), "unshare", "--net",
                 "/bin/sh", "-c", start))) {
             int pid = p.pid().value();
-            Path img = tmp.resolve("img");
-            Cli r = Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress", "--tcp-established");
-            assertEquals(1, r.code(), r.toString());
-            assertTrue(java.util.regex.Pattern.compile("pid " + pid + " fd \\d+: TCP socket .* tracks it with"
-                    + " nf_conntrack_tcp_loose 0: its conntrack entry is not carried").matcher(r.err()).find(), r.err());
-            assertFalse(Files.exists(img.resolve("image.cryo")), "no image may be left");
+            refusedDump(pid, "pid " + pid + " fd \\d+: TCP socket .* tracks it with nf_conntrack_tcp_loose 0: its conntrack"
+                    + " entry is not carried", "--tcp-established");
             String status = Files.readString(Path.of("/proc/" + pid + "/status"));
             assertTrue(status.contains("TracerPid:\t0\n") && status.matches("(?s).*State:\t[RS].*"), status);
         }
+    }
+
+    /**
+     * A dump of {@code pid} ({@code options}: more of its options) that fails with a one-line message in which
+     * {@code expected} (a regex) is found, no stack trace, and no image left.
+     */
+    private void refusedDump(int pid, String expected, String... options) {
+        Path img = tmp.resolve("img");
+        List<String> args = new ArrayList<>(List.of("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress"));
+        args.addAll(List.of(options));
+        Cli r = Cli.run(args.toArray(String[]::new));
+        assertEquals(1, r.code(), r.toString());
+        String err = r.err().strip();
+        assertTrue(java.util.regex.Pattern.compile(expected).matcher(err).find(), "expected '" + expected + "' in:\n" + err);
+        assertFalse(err.contains("Exception") || err.contains("\tat "), "a message, not a stack trace:\n" + err);
+        assertFalse(Files.exists(img.resolve("image.cryo")), "no image may be left");
     }
 }
