@@ -25,7 +25,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Failed dumps and restores through one {@link Cryo} leave none of cryo's own fds open: the open
  * fds of this process are counted (and listed) before and after rounds of failures — a pid that
  * does not exist, a tree refused at dump time after it was seized, an image that is cut short,
- * an image whose pid is in use.
+ * an image whose pid is in use; and dumps of a tree whose TCP sockets hold errors the program has not read,
+ * whose copies cryo takes to read them.
  */
 class FailedCallsLeakNothingTest {
     @TempDir
@@ -89,6 +90,51 @@ class FailedCallsLeakNothingTest {
             }
             assertEquals(new TreeMap<>(), after, "fds left open by failed calls (" + before.size() + " before)");
             assertTrue(Workloads.check(running).contains("PASS"), running.outputText());
+        }
+    }
+
+    @Test
+    void dumpsOfSocketsHoldingUnreadErrorsLeaveNoFdOpen() throws Exception {
+        // three sockets whose error waits unread: an unbound one's connect refused, a bound one's, a reset connection
+        String program = """
+                import socket, struct, time
+                closed = socket.socket(); closed.bind(('127.0.0.1', 0)); port = closed.getsockname()[1]; closed.close()
+                def refused(bound):
+                    s = socket.socket(); s.setblocking(False)
+                    if bound:
+                        s.bind(('127.0.0.1', 0))
+                    s.connect_ex(('127.0.0.1', port))
+                    return s
+                a, b = refused(False), refused(True)
+                lst = socket.socket(); lst.bind(('127.0.0.1', 0)); lst.listen(1)
+                c = socket.create_connection(lst.getsockname()); peer, _ = lst.accept(); lst.close()
+                peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0)); peer.close()
+                time.sleep(0.2)
+                print('ready', flush=True)
+                time.sleep(600)
+                """;
+        try (Cryo cryo = Cryo.create(); DetachedProcess errored = Workloads.ready(DetachedProcess.start(
+                tmp.resolve("errored.out"), "/usr/bin/python3", "-c", program))) {
+            Runnable dump = new Runnable() {
+                int n;
+                public void run() {
+                    cryo.dump(DumpRequest.of(errored.pid().value(), tmp.resolve("d" + n++)).leavingRunning(true))
+                            .toCompletableFuture().join();
+                }
+            };
+            dump.run(); // loads classes and opens what cryo keeps for good
+            TreeMap<Integer, String> before = openFds();
+            for (int i = 0; i < 3; i++) {
+                dump.run();
+            }
+            TreeMap<Integer, String> after = openFds();
+            after.keySet().removeAll(before.keySet());
+            for (long deadline = System.nanoTime() + 10_000_000_000L; !after.isEmpty() && System.nanoTime() < deadline; ) {
+                Thread.sleep(100);
+                after = openFds();
+                after.keySet().removeAll(before.keySet());
+            }
+            assertEquals(new TreeMap<>(), after, "fds left open by dumps of sockets holding unread errors");
         }
     }
 }

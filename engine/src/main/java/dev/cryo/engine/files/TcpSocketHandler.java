@@ -340,9 +340,7 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
                 }
                 SockAddr peer = Sockets.peerName(p.sock);
                 if (peer == null && local.port() != 0 && tcpState(p.sock) == SockDiag.TCP_CLOSE) {
-                    TcpSocket t = over(p, local, st.claim(p.ino), st);
-                    keep = t.error() != 0; // kept to give the error back if the tree runs on
-                    return t;
+                    return over(p, local, st.claim(p.ino), st);
                 }
                 throw p.refuse("TCP socket " + p.ino + " (" + local + (peer == null ? "" : " -> " + peer) + ") is not"
                         + " listed by sock_diag under its inode (a connection shut down on both sides, closing or in"
@@ -362,9 +360,7 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
                     if (d.remote().port() != 0 && (p.errorPending() || !neverConnected(p.sock))) {
                         // a connection over that a restore made (bound in repair mode, it keeps its port and is
                         // listed), or a bound socket's attempt refused, its error unread; read, it is a bound socket
-                        TcpSocket t = over(p, d.local(), primary, st);
-                        keep = t.error() != 0;
-                        return t;
+                        return over(p, d.local(), primary, st);
                     }
                     return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), 0,
                             p.options(true), primary, null, false, "");
