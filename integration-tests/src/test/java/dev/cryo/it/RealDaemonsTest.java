@@ -661,8 +661,10 @@ class RealDaemonsTest {
         Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
         Path typescript = tmp.resolve("typescript");
         Process again = null;
+        // script(1)'s input a FIFO it holds read-write: from /dev/null it wrote an EOF to the client's terminal at
+        // once, which the client in raw mode passed to the window's shell, and screen ended before it was ever seen
         try (DetachedProcess p = DetachedProcess.start(tmp.resolve("script.out"), "env", "SCREENDIR=" + dir,
-                "TERM=xterm", "script", "-qfc", "screen -S t sh", typescript.toString())) {
+                "TERM=xterm", "sh", "-c", "mkfifo in && exec script -qfc 'screen -S t sh' typescript <>in")) {
             DetachedProcess.awaitCondition(() -> screen(dir, "-ls").contains("(Attached)"), Duration.ofSeconds(30),
                     "screen's client to attach");
             screen(dir, "-S", "t", "-X", "stuff", "X=41; echo set-$((X+1))\\n");
@@ -702,14 +704,74 @@ class RealDaemonsTest {
         }
     }
 
+    /**
+     * tmux started from a terminal, as a user starts it: its client (on the slave of script(1)'s terminal) forks the
+     * server, which daemonizes and is left to the subreaper at the tree's root (tini -s, as in a container), holding
+     * its window's master with a shell on the slave. After the restore the shell's output reaches the restored
+     * attached client, and a second client attaches to the same shell.
+     */
+    @Test
+    void tmuxForkedByItsAttachedClientUnderASubreaperComesBackAttached() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/tini")), "Debian package tini");
+        Path sock = tmp.resolve("tmux.sock");
+        Path typescript = tmp.resolve("typescript");
+        Process second = null;
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("tini.out"), "env", "TERM=xterm", "tini", "-s",
+                "--", "sh", "-c", "mkfifo in && exec script -qfc 'tmux -f /dev/null -S tmux.sock new -s t sh' "
+                        + "typescript <>in")) {
+            DetachedProcess.awaitCondition(() -> RealServersTest.treeSize(p.pid().value()) == 5,
+                    Duration.ofSeconds(30), "tini, script, tmux's client, its server and the shell");
+            tmux(sock, "send-keys", "-t", "t", "X=41; echo set-$((X+1))", "Enter");
+            DetachedProcess.awaitCondition(() -> textOf(typescript).contains("set-42"), Duration.ofSeconds(30),
+                    "the shell through the attached client");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                tmux(sock, "send-keys", "-t", "t", "echo after-$X", "Enter");
+                DetachedProcess.awaitCondition(() -> textOf(typescript).contains("after-41"), Duration.ofSeconds(30),
+                        "the restored shell through the restored client");
+                Path typescript2 = tmp.resolve("typescript2");
+                ProcessBuilder attach = new ProcessBuilder("script", "-qfc",
+                        "tmux -f /dev/null -S " + sock + " attach -t t", typescript2.toString())
+                        .redirectInput(ProcessBuilder.Redirect.PIPE)
+                        .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectErrorStream(true);
+                attach.environment().put("TERM", "xterm");
+                second = attach.start();
+                DetachedProcess.awaitCondition(() -> tmux(sock, "list-clients").lines().count() == 2,
+                        Duration.ofSeconds(30), "a second client to attach");
+                tmux(sock, "send-keys", "-t", "t", "echo again-$X", "Enter");
+                DetachedProcess.awaitCondition(() -> textOf(typescript2).contains("again-41")
+                        && textOf(typescript).contains("again-41"), Duration.ofSeconds(30), "the shell through both clients");
+            } finally {
+                tmux(sock, "kill-server");
+                killTree(r.pid().value());
+            }
+        } finally {
+            if (second != null) {
+                second.destroyForcibly();
+            }
+        }
+    }
+
+    /** Runs tmux with {@code args} on the server at {@code sock}; its output, whatever its exit. */
+    private static String tmux(Path sock, String... args) {
+        List<String> cmd = new java.util.ArrayList<>(List.of("tmux", "-f", "/dev/null", "-S", sock.toString()));
+        cmd.addAll(List.of(args));
+        return outputOf(new ProcessBuilder(cmd));
+    }
+
     /** Runs screen with {@code args} on the sessions of {@code dir}; its output, whatever its exit. */
     private static String screen(Path dir, String... args) {
         List<String> cmd = new java.util.ArrayList<>(List.of("screen"));
         cmd.addAll(List.of(args));
-        ProcessBuilder b = new ProcessBuilder(cmd).redirectErrorStream(true);
+        ProcessBuilder b = new ProcessBuilder(cmd);
         b.environment().put("SCREENDIR", dir.toString());
+        return outputOf(b);
+    }
+
+    /** What {@code b}'s command printed (stdout and stderr), whatever its exit. */
+    private static String outputOf(ProcessBuilder b) {
         try {
-            Process p = b.start();
+            Process p = b.redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             p.waitFor();
             return out;
