@@ -61,6 +61,12 @@
 #ifndef SO_PASSPIDFD
 #define SO_PASSPIDFD 76
 #endif
+#ifndef SO_RCVPRIORITY
+#define SO_RCVPRIORITY 82
+#endif
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83
+#endif
 #ifndef IP_LOCAL_PORT_RANGE
 #define IP_LOCAL_PORT_RANGE 51
 #endif
@@ -102,6 +108,7 @@ static const struct opt SOCKET_OPTS[] = {
     I(SOL_SOCKET, SO_BUSY_POLL_BUDGET, 16), {"SO_MAX_PACING_RATE", SOL_SOCKET, SO_MAX_PACING_RATE, 8, {0x40, 0x42, 0xf}},
     I(SOL_SOCKET, SO_ZEROCOPY, 1), I(SOL_SOCKET, SO_TXREHASH, 0), I(SOL_SOCKET, SO_RCVMARK, 1),
     I(SOL_SOCKET, SO_PASSCRED, 1), I(SOL_SOCKET, SO_PASSSEC, 1), I(SOL_SOCKET, SO_PASSPIDFD, 1),
+    I(SOL_SOCKET, SO_PASSRIGHTS, 0), I(SOL_SOCKET, SO_RCVPRIORITY, 1),
     {"SO_TXTIME", SOL_SOCKET, SO_TXTIME, 8, {1 /* CLOCK_MONOTONIC */, 0, 0, 0, 2 /* SOF_TXTIME_REPORT_ERRORS */}},
     I(SOL_SOCKET, SO_SNDBUF, 50000), I(SOL_SOCKET, SO_RCVBUF, 60000),
 };
@@ -134,8 +141,12 @@ static const struct opt TCP_OPTS[] = {
     I(SOL_TCP, TCP_SYNCNT, 4), I(SOL_TCP, TCP_LINGER2, 9), I(SOL_TCP, TCP_TX_DELAY, 100), I(SOL_TCP, TCP_INQ, 1),
     I(SOL_TCP, TCP_SAVE_SYN, 1), I(SOL_TCP, TCP_WINDOW_CLAMP, 20000),
 };
-/** Only before a connection: a connection's MSS is the kernel's, fast open is a listener's. */
-static const struct opt TCP_UNCONNECTED_OPTS[] = {I(SOL_TCP, TCP_MAXSEG, 1000), I(SOL_TCP, TCP_FASTOPEN, 3)};
+/**
+ * Only before a connection: a connection's MSS is the kernel's, fast open is a listener's, and so is the CPU
+ * (SO_INCOMING_CPU: a connection's is the one its last packet came in on).
+ */
+static const struct opt TCP_UNCONNECTED_OPTS[] = {I(SOL_TCP, TCP_MAXSEG, 1000), I(SOL_TCP, TCP_FASTOPEN, 3),
+                                                  I(SOL_SOCKET, SO_INCOMING_CPU, 1)};
 static const struct opt UDP_OPTS[] = {I(SOL_UDP, UDP_SEGMENT, 1000), I(SOL_UDP, UDP_GRO, 1)};
 static const struct opt NETLINK_OPTS[] = {
     I(SOL_NETLINK, NETLINK_PKTINFO, 1), I(SOL_NETLINK, NETLINK_BROADCAST_ERROR, 1),

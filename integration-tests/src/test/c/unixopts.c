@@ -4,7 +4,10 @@
  *     SO_RCVLOWAT 5, SO_PASSCRED, SO_PASSSEC and SO_PASSPIDFD on;
  *   - a datagram socket bound by autobind (the kernel picks an abstract name), with its own buffer
  *     sizes, and a datagram from it unread at a named receiver;
- *   - a seqpacket listener with SO_PASSCRED on, and a connection accepted from it.
+ *   - a seqpacket listener with SO_PASSCRED on and SO_PASSRIGHTS off (6.16: it refuses passed fds), and a
+ *     connection accepted from it, which took both from it and turned SO_PASSRIGHTS on again;
+ *   - a datagram pair whose receiver holds a pipe's fd passed to it, unread, and turned SO_PASSRIGHTS off since
+ *     (the kernel refuses to queue a file to it now: the restore must queue it all the same).
  * On SIGUSR2 the program checks every option, the autobound name (the same five hex digits), the
  * peek offset by peeking, and the sender's name of the unread datagram. Prints PASS or FAIL: why.
  */
@@ -12,6 +15,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -19,6 +23,9 @@
 
 #ifndef SO_PASSPIDFD
 #define SO_PASSPIDFD 76
+#endif
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83
 #endif
 
 static int get(int s, int opt) {
@@ -67,11 +74,24 @@ int main(void) {
     int l = socket(AF_UNIX, SOCK_SEQPACKET, 0);
     if (l < 0 || bind(l, (struct sockaddr *)&lname, lsize) || listen(l, 4)) fail("listen");
     set(l, SO_PASSCRED, 1);
+    int off = 0, rights = setsockopt(l, SOL_SOCKET, SO_PASSRIGHTS, &off, sizeof off) == 0; /* a kernel before 6.16: none */
     int c = socket(AF_UNIX, SOCK_SEQPACKET, 0);
     if (c < 0 || connect(c, (struct sockaddr *)&lname, lsize)) fail("connect");
     int a = accept(l, NULL, NULL);
     if (a < 0) fail("accept");
     set(a, SO_RCVLOWAT, 2);
+    if (rights) set(a, SO_PASSRIGHTS, 1);
+    int fpair[2], pp[2];
+    if (socketpair(AF_UNIX, SOCK_DGRAM, 0, fpair) || pipe(pp)) fail("socketpair for a passed fd");
+    char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+    struct iovec iov = {"f", 1};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET, cm->cmsg_type = SCM_RIGHTS, cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &pp[0], sizeof(int));
+    if (sendmsg(fpair[1], &mh, 0) != 1) fail("sendmsg SCM_RIGHTS");
+    close(pp[0]);
+    if (rights) set(fpair[0], SO_PASSRIGHTS, 0);
 
     struct opt opts[] = {
         {pair[0], SO_PEEK_OFF, "SO_PEEK_OFF", get(pair[0], SO_PEEK_OFF)},
@@ -84,8 +104,11 @@ int main(void) {
         {l, SO_PASSCRED, "listener SO_PASSCRED", 1},
         {a, SO_PASSCRED, "accepted SO_PASSCRED", get(a, SO_PASSCRED)},
         {a, SO_RCVLOWAT, "accepted SO_RCVLOWAT", 2},
+        {l, SO_PASSRIGHTS, "listener SO_PASSRIGHTS", 0},
+        {a, SO_PASSRIGHTS, "accepted SO_PASSRIGHTS", 1},
+        {fpair[0], SO_PASSRIGHTS, "SO_PASSRIGHTS of the receiver of a passed fd", 0},
     };
-    int n = sizeof opts / sizeof opts[0];
+    int n = sizeof opts / sizeof opts[0] - (rights ? 0 : 3);
     for (int i = 0; i < n; i++) printf("%s = %d\n", opts[i].name, get(opts[i].s, opts[i].opt));
     printf("autobound as @%.*s\n", (int)(alen - offsetof(struct sockaddr_un, sun_path) - 1), aname.sun_path + 1);
     printf("ready\n");
@@ -112,6 +135,15 @@ int main(void) {
     if (recvfrom(recv_, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &flen) != 2 || flen != alen
         || memcmp(&from, &aname, alen)) {
         printf("FAIL: the unread datagram or its sender's autobound name is lost\n");
+        bad = 1;
+    }
+    memset(cbuf, 0, sizeof cbuf), mh.msg_controllen = sizeof cbuf, iov.iov_base = buf;
+    int got = -1;
+    struct stat st;
+    if (recvmsg(fpair[0], &mh, MSG_DONTWAIT) == 1 && (cm = CMSG_FIRSTHDR(&mh)) && cm->cmsg_type == SCM_RIGHTS)
+        memcpy(&got, CMSG_DATA(cm), sizeof got);
+    if (got < 0 || fstat(got, &st) || !S_ISFIFO(st.st_mode)) {
+        printf("FAIL: the pipe's fd passed in an unread datagram is lost\n");
         bad = 1;
     }
     if (!bad) printf("PASS\n");

@@ -44,7 +44,10 @@ final class HeldFdState {
         return new Opt(level, name, 4, label);
     }
 
-    /** Every socket's. Left out: counters and kernel-chosen values (SO_MEMINFO, SO_INCOMING_CPU, SO_COOKIE…), SO_ERROR (reading clears it). */
+    /**
+     * Every socket's. Left out: counters and kernel-chosen values (SO_MEMINFO, SO_COOKIE…; SO_INCOMING_CPU but a
+     * listener's, {@link #LISTENER}), SO_ERROR (reading clears it).
+     */
     private static final List<Opt> SOCKET = List.of(
             opt(SOL_SOCKET, SO_DEBUG, "SO_DEBUG"), opt(SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR"),
             opt(SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT"), opt(SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE"),
@@ -65,6 +68,7 @@ final class HeldFdState {
             opt(SOL_SOCKET, SO_PEEK_OFF, "SO_PEEK_OFF"), opt(SOL_SOCKET, SO_PASSCRED, "SO_PASSCRED"),
             opt(SOL_SOCKET, SO_PASSSEC, "SO_PASSSEC"), opt(SOL_SOCKET, SO_PASSPIDFD, "SO_PASSPIDFD"),
             opt(SOL_SOCKET, SO_RESERVE_MEM, "SO_RESERVE_MEM"), opt(SOL_SOCKET, SO_BUF_LOCK, "SO_BUF_LOCK"),
+            opt(SOL_SOCKET, SO_RCVPRIORITY, "SO_RCVPRIORITY"), opt(SOL_SOCKET, SO_PASSRIGHTS, "SO_PASSRIGHTS"),
             new Opt(SOL_SOCKET, SO_TXTIME, 8, "SO_TXTIME"));
     /** Buffer sizes: a TCP connection's move (autotuning) unless the program fixed them (SO_BUF_LOCK). */
     private static final List<Opt> BUFFERS = List.of(opt(SOL_SOCKET, SO_SNDBUF, "SO_SNDBUF"),
@@ -137,6 +141,8 @@ final class HeldFdState {
     /** A socket that never connected: the MSS and window clamp the program asked for, its fast open queue. */
     private static final List<Opt> UNCONNECTED_TCP = List.of(opt(SOL_TCP, TCP_MAXSEG, "TCP_MAXSEG"),
             opt(SOL_TCP, TCP_WINDOW_CLAMP, "TCP_WINDOW_CLAMP"), opt(SOL_TCP, TCP_FASTOPEN, "TCP_FASTOPEN"));
+    /** A TCP listener's: the CPU whose connections its SO_REUSEPORT group gives it (a connection's is the kernel's). */
+    private static final Opt LISTENER = opt(SOL_SOCKET, SO_INCOMING_CPU, "SO_INCOMING_CPU");
     /** A live connection's segment size: the path's MTU bounded by the peer's MSS and half the largest window it offered. */
     private static final Opt LIVE_MSS = opt(SOL_TCP, TCP_MAXSEG, "TCP_MAXSEG");
     /** tcp_info's states (linux/tcp.h's TCP_ESTABLISHED = 1 …). */
@@ -265,6 +271,9 @@ final class HeldFdState {
             opts.addAll(TCP);
             if (!connection) {
                 opts.addAll(UNCONNECTED_TCP);
+                if (state == TCP_LISTEN) {
+                    opts.add(LISTENER);
+                }
             } else {
                 // a closed connection's come back on a socket that never had one; a live one's MSS is compared
                 notComparable(UNCONNECTED_TCP.subList(1, UNCONNECTED_TCP.size()), "a connection's, the kernel's", prefix, into);

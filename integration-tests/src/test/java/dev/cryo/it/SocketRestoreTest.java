@@ -1253,7 +1253,8 @@ class SocketRestoreTest {
 
     /**
      * What a program sets on unix sockets and reads back: SO_PEEK_OFF with bytes unread, SO_RCVLOWAT,
-     * SO_PASSCRED/SO_PASSSEC/SO_PASSPIDFD, buffer sizes, an autobound name and a datagram sent from it.
+     * SO_PASSCRED/SO_PASSSEC/SO_PASSPIDFD, buffer sizes, an autobound name and a datagram sent from it;
+     * SO_PASSRIGHTS off on a listener and on again on its connection, and off at a socket holding a passed fd unread.
      */
     @Test
     void unixSocketOptionsAndAnAutoboundNameComeBack() throws Exception {

@@ -72,7 +72,7 @@ public record SocketOptions(List<Option> options, int reuseportIndex) {
             new Spec(SOL_SOCKET, SO_MAX_PACING_RATE, 8, "SO_MAX_PACING_RATE"),
             opt(SOL_SOCKET, SO_ZEROCOPY, "SO_ZEROCOPY"), opt(SOL_SOCKET, SO_TXREHASH, "SO_TXREHASH"),
             opt(SOL_SOCKET, SO_RCVMARK, "SO_RCVMARK"), opt(SOL_SOCKET, SO_PEEK_OFF, "SO_PEEK_OFF"),
-            opt(SOL_SOCKET, SO_RESERVE_MEM, "SO_RESERVE_MEM"),
+            opt(SOL_SOCKET, SO_RESERVE_MEM, "SO_RESERVE_MEM"), opt(SOL_SOCKET, SO_RCVPRIORITY, "SO_RCVPRIORITY"),
             new Spec(SOL_SOCKET, SO_TXTIME, 8, "SO_TXTIME")); // struct sock_txtime: clock and flags
     /** The largest option value: a classic BPF filter of BPF_MAXINSNS (4096) instructions. */
     private static final int MAX_VALUE = 4096 * BPF_INSN;
@@ -84,7 +84,7 @@ public record SocketOptions(List<Option> options, int reuseportIndex) {
             opt(SOL_SOCKET, SO_SNDBUF, "SO_SNDBUF"), opt(SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF"));
     private static final List<Spec> UNIX = List.of(
             opt(SOL_SOCKET, SO_PASSCRED, "SO_PASSCRED"), opt(SOL_SOCKET, SO_PASSSEC, "SO_PASSSEC"),
-            opt(SOL_SOCKET, SO_PASSPIDFD, "SO_PASSPIDFD"));
+            opt(SOL_SOCKET, SO_PASSPIDFD, "SO_PASSPIDFD"), opt(SOL_SOCKET, SO_PASSRIGHTS, "SO_PASSRIGHTS"));
     /** IPv4's options; an IPv6 socket takes them too (for its IPv4-mapped traffic), except a raw one. */
     private static final List<Spec> IP4 = List.of(
             opt(SOL_IP, IP_TOS, "IP_TOS"), opt(SOL_IP, IP_TTL, "IP_TTL"), opt(SOL_IP, IP_HDRINCL, "IP_HDRINCL"),
@@ -154,9 +154,11 @@ public record SocketOptions(List<Option> options, int reuseportIndex) {
      * TCP options of a socket not connected yet: a connection's MSS and window clamp are the kernel's,
      * TCP_FASTOPEN needs a closed or listening socket, and TCP_FASTOPEN_CONNECT would turn the repair
      * mode's connect into a deferred one. TCP_QUICKACK off (delayed acks) is a connection's
-     * own mode, which the kernel switches by itself as the traffic goes.
+     * own mode, which the kernel switches by itself as the traffic goes. SO_INCOMING_CPU: a listener's is the
+     * program's (its SO_REUSEPORT group gives it the connections that come in on that CPU), a connection's the
+     * CPU its last packet came in on.
      */
-    private static final List<Spec> PRECONNECT = List.of(
+    private static final List<Spec> PRECONNECT = List.of(opt(SOL_SOCKET, SO_INCOMING_CPU, "SO_INCOMING_CPU"),
             opt(SOL_TCP, TCP_MAXSEG, "TCP_MAXSEG"), opt(SOL_TCP, TCP_WINDOW_CLAMP, "TCP_WINDOW_CLAMP"),
             opt(SOL_TCP, TCP_FASTOPEN, "TCP_FASTOPEN"), opt(SOL_TCP, TCP_FASTOPEN_CONNECT, "TCP_FASTOPEN_CONNECT"),
             opt(SOL_TCP, TCP_FASTOPEN_NO_COOKIE, "TCP_FASTOPEN_NO_COOKIE"), opt(SOL_TCP, TCP_QUICKACK, "TCP_QUICKACK"));
@@ -205,19 +207,7 @@ public record SocketOptions(List<Option> options, int reuseportIndex) {
         if (!unconnected && bufferLocked(s)) {
             specs.addAll(BUFFERS);
         }
-        Map<Spec, byte[]> fresh = DEFAULTS.computeIfAbsent(family + "/" + type + "/" + protocol, k -> {
-            try (Fd f = Sockets.socket(family, type, protocol)) {
-                Map<Spec, byte[]> m = new ConcurrentHashMap<>();
-                List<Spec> all = specs(family, type, protocol, true);
-                byte[][] values = readAll(f, all);
-                for (int i = 0; i < all.size(); i++) {
-                    if (values[i] != null) {
-                        m.put(all.get(i), values[i]);
-                    }
-                }
-                return m;
-            }
-        });
+        Map<Spec, byte[]> fresh = fresh(family, type, protocol);
         List<Option> out = new ArrayList<>();
         byte[][] values = readAll(s, specs);
         for (int i = 0; i < specs.size(); i++) {
@@ -257,15 +247,35 @@ public record SocketOptions(List<Option> options, int reuseportIndex) {
         return new SocketOptions(out);
     }
 
+    /** What a fresh socket of this kind reads for each of its options (not offered: absent). */
+    private static Map<Spec, byte[]> fresh(int family, int type, int protocol) {
+        return DEFAULTS.computeIfAbsent(family + "/" + type + "/" + protocol, k -> {
+            try (Fd f = Sockets.socket(family, type, protocol)) {
+                Map<Spec, byte[]> m = new ConcurrentHashMap<>();
+                List<Spec> all = specs(family, type, protocol, true);
+                byte[][] values = readAll(f, all);
+                for (int i = 0; i < all.size(); i++) {
+                    if (values[i] != null) {
+                        m.put(all.get(i), values[i]);
+                    }
+                }
+                return m;
+            }
+        });
+    }
+
     /**
-     * Turns off the SO_PASS* flags an accepted unix socket took from its listener (the kernel copies
-     * them at accept), so it starts as the fresh socket {@link #dump} compared with: libqb's server
-     * turns SO_PASSCRED off on each connection once it has the client's credentials.
+     * Gives back a fresh socket's SO_PASS* flags to an accepted unix socket, which took its listener's
+     * (the kernel copies them at accept), so it starts as the fresh socket {@link #dump} compared with:
+     * libqb's server turns SO_PASSCRED off on each connection once it has the client's credentials, and a
+     * listener's SO_PASSRIGHTS off would otherwise stay off on a connection the program turned it on for.
      */
     public static void clearInherited(Fd accepted) {
+        Map<Spec, byte[]> f = fresh(SockAddr.AF_UNIX, Sockets.getInt(accepted, SOL_SOCKET, SO_TYPE), 0);
         for (Spec sp : UNIX) {
-            if (Sockets.getInt(accepted, sp.level(), sp.name()) != 0) {
-                Sockets.setInt(accepted, sp.level(), sp.name(), 0);
+            byte[] v = read(accepted, sp);
+            if (v != null && f.get(sp) != null && !Arrays.equals(v, f.get(sp))) {
+                Sockets.setBytes(accepted, sp.level(), sp.name(), f.get(sp));
             }
         }
     }

@@ -1577,7 +1577,9 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
     /**
      * Sends u's queued messages to u: from {@code from} (its pair) or, for datagrams, from their
      * senders, each with its files ({@code passed}, null: none) and credentials. SO_PASSCRED is off
-     * at both ends meanwhile, so a message that carried none gets none (the kernel would stamp cryo's).
+     * at both ends meanwhile, so a message that carried none gets none (the kernel would stamp cryo's);
+     * SO_PASSRIGHTS on at u, which the program may have turned off after the files came (off, the kernel
+     * refuses to queue files: EPERM).
      */
     private static void fill(Fd from, UnixSocket u, SocketHub hub, List<List<Fd>> passed) {
         if (u.queue().isEmpty()) {
@@ -1585,6 +1587,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
         }
         Fd to = hub == null ? null : hub.get(u.ino());
         int toCreds = to == null ? 0 : passcred(to, 0);
+        boolean rightsLent = to != null && passed != null && lendRights(to);
         try (SenderStandIns standIns = new SenderStandIns()) {
             int i = 0;
             for (Message m : u.queue()) {
@@ -1611,7 +1614,20 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             if (to != null) {
                 passcred(to, toCreds);
             }
+            if (rightsLent) {
+                Sockets.setInt(to, Sockets.SOL_SOCKET, Sockets.SO_PASSRIGHTS, 0);
+            }
         }
+    }
+
+    /** Turns SO_PASSRIGHTS on if it is off (a kernel before 6.16 has none: always on); whether it was off. */
+    private static boolean lendRights(Fd s) {
+        byte[] v = Sockets.getBytesOrNull(s, Sockets.SOL_SOCKET, Sockets.SO_PASSRIGHTS, 4);
+        if (v == null || !Arrays.equals(v, new byte[4])) {
+            return false;
+        }
+        Sockets.setInt(s, Sockets.SOL_SOCKET, Sockets.SO_PASSRIGHTS, 1);
+        return true;
     }
 
     /**

@@ -96,6 +96,11 @@ public final class Sockets {
             SO_ZEROCOPY = 60, SO_TIMESTAMP_NEW = 63, SO_TIMESTAMPNS_NEW = 64, SO_PREFER_BUSY_POLL = 69,
             SO_BUSY_POLL_BUDGET = 70, SO_BUF_LOCK = 72, SO_TXREHASH = 74, SO_RCVMARK = 75, SO_PASSPIDFD = 76,
             SO_TXTIME = 61;
+    /**
+     * Priority of received packets as a control message (6.14), unix sockets' acceptance of passed fds (6.16: off
+     * refuses SCM_RIGHTS; on in a new socket), and the CPU a TCP listener prefers its SO_REUSEPORT group's connections of.
+     */
+    public static final int SO_RCVPRIORITY = 82, SO_PASSRIGHTS = 83, SO_INCOMING_CPU = 49;
     /** Memory reserved for the socket, IPv6 flow labels received and sent, TCP's saved SYN and queue-length cmsg. */
     public static final int SO_RESERVE_MEM = 73, IPV6_FLOWINFO = 11, IPV6_FLOWINFO_SEND = 33, TCP_SAVE_SYN = 27,
             TCP_INQ = 36;
