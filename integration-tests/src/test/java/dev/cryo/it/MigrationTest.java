@@ -253,6 +253,72 @@ class MigrationTest {
     }
 
     /**
+     * Agents are long-running: migrations of a tree holding many kinds of files (sockets of each family, one
+     * holding an unread error, pipes with bytes, an epoll set, an eventfd, a deleted file, a memfd) leave neither
+     * agent holding an fd more than before. Each agent's fds are compared (number and target) after a first
+     * migration, which opens what an agent keeps for good, and after two more.
+     */
+    @Test
+    void migrationsLeaveNoFdOpenInEitherAgent() throws Exception {
+        TwoHosts hosts = hosts();
+        String program = """
+                import socket, os, select, tempfile, time
+                closed = socket.socket(); closed.bind(('127.0.0.1', 0)); port = closed.getsockname()[1]; closed.close()
+                refused = socket.socket(); refused.setblocking(False); refused.connect_ex(('127.0.0.1', port))
+                u1, u2 = socket.socketpair(); u1.send(b'x' * 100)
+                d1, d2 = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM); d1.send(b'y')
+                udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); udp.bind(('127.0.0.1', 0))
+                ls = socket.socket(); ls.bind(('127.0.0.1', 0)); ls.listen(5)
+                nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0); nl.bind((0, 0))
+                r, w = os.pipe(); os.write(w, b'p' * 10)
+                ep = select.epoll(); ep.register(r, select.EPOLLIN)
+                ev = os.eventfd(3)
+                f = tempfile.TemporaryFile(dir='/tmp'); f.write(b'q' * 5000); f.flush()
+                m = os.memfd_create('m'); os.write(m, b'm' * 3000)
+                time.sleep(0.2)
+                print('ready', flush=True)
+                time.sleep(600)
+                """;
+        java.util.function.Supplier<java.util.Map<String, java.util.TreeMap<Integer, String>>> fds = () -> {
+            java.util.Map<String, java.util.TreeMap<Integer, String>> out = new java.util.TreeMap<>();
+            try {
+                for (String ns : java.util.List.of(hosts.nsA, hosts.nsB)) {
+                    int agent = hosts.agentPidIn(ns);
+                    out.put(ns, new java.util.TreeMap<>(dev.cryo.kernel.proc.ProcFs.fdTargets(dev.cryo.kernel.Pid.of(agent))));
+                }
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+            return out;
+        };
+        java.util.Map<String, java.util.TreeMap<Integer, String>> before = null;
+        for (int round = 0; round < 3; round++) {
+            try (DetachedProcess p = hosts.startOnA(tmp.resolve("kinds" + round + ".out"), "/usr/bin/python3", "-c", program)) {
+                TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
+                        hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString());
+                assertEquals(0, m.code(), m + "\nagent a:\n" + logA() + "\nagent b:\n" + logB());
+                DetachedProcess.awaitCondition(() -> !p.alive(), Duration.ofSeconds(10), "the source to be gone");
+                arrived(hosts, p);
+                hosts.clearB();
+            }
+            if (round == 0) {
+                before = fds.get();
+            }
+        }
+        java.util.Map<String, java.util.TreeMap<Integer, String>> after = fds.get();
+        for (long deadline = System.nanoTime() + 10_000_000_000L; System.nanoTime() < deadline; Thread.sleep(200)) {
+            after = fds.get();
+            final var b = before;
+            after.forEach((ns, open) -> open.entrySet().removeAll(b.get(ns).entrySet()));
+            if (after.values().stream().allMatch(java.util.Map::isEmpty)) {
+                break;
+            }
+        }
+        assertEquals(java.util.Map.of(hosts.nsA, new java.util.TreeMap<>(), hosts.nsB, new java.util.TreeMap<>()), after,
+                "fds the agents opened in two migrations and still hold");
+    }
+
+    /**
      * A tree holding a deleted sparse file of 64 MiB with 20 MiB of data moves to b: its contents travel on the
      * page channel in pieces of 4 MiB beside its task's record (apart from it: a record is one chunk), and come
      * back whole there, holes as holes. Before, a dump carried at most 16 MiB of such a file. With pre-copy, the

@@ -373,7 +373,12 @@ final class TwoHosts implements AutoCloseable {
 
     /** The host pid of b's agent (the JVM in b's namespaces), or -1. */
     int agentPidInB() throws Exception {
-        for (String line : sh("ip netns pids " + nsB).split("\n")) {
+        return agentPidIn(nsB);
+    }
+
+    /** The host pid of the agent in net namespace {@code ns} (nsA or nsB: the JVM there), or -1. */
+    int agentPidIn(String ns) throws Exception {
+        for (String line : sh("ip netns pids " + ns).split("\n")) {
             if (line.isBlank()) continue;
             try {
                 if (Files.readString(Path.of("/proc/" + line.trim() + "/comm")).trim().equals("java")) {
