@@ -23,7 +23,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -51,9 +50,10 @@ class ArrivingMemoryStubTest {
         };
         try (ArrivingMemory memory = new ArrivingMemory("test", stub -> { }, pages -> { }, 0, spawner)) {
             feed(memory, pid);
-            assertEquals(2, spawned.size(), memory.summary());
-            assertTrue(memory.summary().startsWith("1 pages of 1/1 chunks placed in 1 areas from 1 layouts, the stub spawned again 1 time"),
-                    memory.summary());
+            // a random stub's stack or vDSO falls in the area too, now and then (16 MiB of the 16 GiB they move in)
+            assertTrue(spawned.size() >= 2, memory.summary());
+            assertTrue(memory.summary().startsWith("1 pages of 1/1 chunks placed in 1 areas from 1 layouts, the stub spawned again "
+                    + (spawned.size() - 1) + " time"), memory.summary());
             assertTrue(ProcFs.maps(Pid.of(pid)).stream().anyMatch(m -> m.start() == FIXED_LIBRARIES && m.end() == FIXED_LIBRARIES_END),
                     "the area mapped in the stub");
         }
