@@ -9,7 +9,11 @@
  * it after the restore, the main thread not. "files": the thread unshares its fd table, closes its copy of
  * /dev/null (fd N), dups the pipe's write end to fd 9 with close-on-exec and sets close-on-exec on the read end;
  * after the restore it checks that, writes through fd 9 (the main thread reads it from the pipe) and closes the
- * write end, which the main thread must still hold, as /dev/null, without fd 9. Prints PASS or FAIL: reason.
+ * write end, which the main thread must still hold, as /dev/null, without fd 9. "alone": the thread unshares its
+ * fd table, then opens files its process never holds, moved to fds 20-24 (a worker's own files): a file it wrote
+ * "hello" to, at offset 2, with close-on-exec; a pipe holding "abc" unread (both ends); an eventfd counting 5; a
+ * unix socketpair with "ping" unread. After the restore the thread reads them back, and the main thread must hold
+ * none of those numbers. Prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include "workload.h"
@@ -19,6 +23,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <stdint.h>
 #include <time.h>
 
 static const char *mode;
@@ -53,6 +60,39 @@ static void *alone_files(void *arg) {
     else if (cloexec(pipe_fds[0]) != 1) thread_failure = "the thread's read end lost its close-on-exec";
     else if (write(9, "x", 1) != 1) thread_failure = "write through the thread's fd 9";
     else if (close(pipe_fds[1]) != 0) thread_failure = "close of the thread's write end";
+    verdict_ready = 1;
+    return NULL;
+}
+
+/* "alone": files only the thread's own table holds, at fds 20-25. */
+static void *alone_opened(void *arg) {
+    (void)arg;
+    int p[2], sp[2], f, e;
+    if (unshare(CLONE_FILES) != 0) fail("unshare(CLONE_FILES)");
+    if ((f = open("alone.txt", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 || write(f, "hello", 5) != 5
+            || lseek(f, 2, SEEK_SET) != 2 || dup3(f, 20, O_CLOEXEC) != 20 || close(f) != 0)
+        fail("the thread's own file");
+    if (pipe(p) != 0 || write(p[1], "abc", 3) != 3 || dup2(p[0], 21) != 21 || dup2(p[1], 22) != 22
+            || close(p[0]) != 0 || close(p[1]) != 0)
+        fail("the thread's own pipe");
+    if ((e = eventfd(5, 0)) < 0 || dup2(e, 23) != 23 || close(e) != 0) fail("the thread's own eventfd");
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) != 0 || write(sp[0], "ping", 4) != 4 || dup2(sp[0], 24) != 24
+            || dup2(sp[1], 25) != 25 || close(sp[0]) != 0 || close(sp[1]) != 0)
+        fail("the thread's own socketpair");
+    set_up = 1;
+    struct timespec nap = {0, 10000000};
+    while (!check) nanosleep(&nap, NULL);
+    char buf[8] = {0};
+    uint64_t n = 0;
+    if (cloexec(20) != 1) thread_failure = "the thread's file is not at fd 20 with close-on-exec";
+    else if (read(20, buf, 7) != 3 || memcmp(buf, "llo", 3) != 0) thread_failure = "the thread's file does not read llo from offset 2";
+    else if (cloexec(21) != 0 || cloexec(22) != 0) thread_failure = "the thread's pipe is not at fds 21, 22 without close-on-exec";
+    else if (write(22, "d", 1) != 1 || read(21, buf, 7) != 4 || memcmp(buf, "abcd", 4) != 0)
+        thread_failure = "the thread's pipe does not give back abc unread, then its own write";
+    else if (read(23, &n, sizeof n) != sizeof n || n != 5) thread_failure = "the thread's eventfd does not count 5";
+    else if (read(25, buf, 7) != 4 || memcmp(buf, "ping", 4) != 0 || write(25, "pong", 4) != 4 || read(24, buf, 7) != 4
+            || memcmp(buf, "pong", 4) != 0)
+        thread_failure = "the thread's socketpair does not give back ping unread, then pong the other way";
     verdict_ready = 1;
     return NULL;
 }
@@ -111,6 +151,7 @@ int main(int argc, char **argv) {
     mode = argc > 1 ? argv[1] : "cwd";
     net_path = argc > 2 ? argv[2] : "";
     int ns = strcmp(mode, "uts") == 0 || strcmp(mode, "net") == 0, files = strcmp(mode, "files") == 0;
+    int opened = strcmp(mode, "alone") == 0;
     if (files && (pipe(pipe_fds) != 0 || (null_fd = open("/dev/null", O_RDONLY)) < 0)) fail("pipe and /dev/null");
     struct utsname host;
     if (uname(&host) != 0) fail("uname");
@@ -121,7 +162,7 @@ int main(int argc, char **argv) {
     if (stat("/usr", &usr) != 0 || stat(".", &here) != 0) fail("stat");
     if (same_dir(".", &usr)) fail("run it from another directory than /usr");
     pthread_t t;
-    if (pthread_create(&t, NULL, files ? alone_files : ns ? alone_ns : alone, NULL) != 0) fail("pthread_create");
+    if (pthread_create(&t, NULL, opened ? alone_opened : files ? alone_files : ns ? alone_ns : alone, NULL) != 0) fail("pthread_create");
     while (!set_up) usleep(1000);
     printf("ready\n");
     while (!check) pause();
@@ -132,6 +173,8 @@ int main(int argc, char **argv) {
     if (files && (cloexec(pipe_fds[1]) != 0 || cloexec(null_fd) != 0 || cloexec(pipe_fds[0]) != 0))
         fail("the main thread's fds changed with its thread's");
     if (files && cloexec(9) != -1) fail("the main thread has the thread's fd 9");
+    for (int fd = 20; opened && fd <= 25; fd++)
+        if (cloexec(fd) != -1) fail("the main thread holds one of the fds its thread opened alone");
     struct utsname now;
     if (uname(&now) != 0 || strcmp(now.nodename, host.nodename) != 0 || strcmp(now.domainname, host.domainname) != 0)
         fail("the main thread's host or domain name changed");

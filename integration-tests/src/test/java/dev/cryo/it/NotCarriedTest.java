@@ -524,8 +524,13 @@ class NotCarriedTest {
                         + " shares it with thread \\d+ but not with its process"),
                 oneThread("an fd table two threads share", "0x400", SECOND_THREAD, " thread \\d+ has an fd table of its"
                         + " own \\(unshare\\(CLONE_FILES\\) in that thread\\) that it shares with thread \\d+"),
-                oneThread("an fd of one thread's own table alone", "0x400", "os.open('/dev/null', os.O_RDONLY)\n",
-                        " thread \\d+: its fd \\d+ \\(/dev/null\\) is in its own fd table alone \\(unshare\\(CLONE_FILES\\)"),
+                // files a thread opened alone after unshare(CLONE_FILES) are carried (RestoreTest#aThreadComesBack...), but
+                // not one at two of its fds (each would be made anew), nor an epoll (its watches name the thread's fds)
+                oneThread("an open file at two fds of one thread's own table alone", "0x400",
+                        "os.dup(os.open('/dev/null', os.O_RDONLY))\n", " thread \\d+: its fd \\d+ \\(/dev/null\\) is the"
+                        + " open file of thread \\d+'s fd \\d+, which its process does not hold"),
+                oneThread("an epoll of one thread's own table alone", "0x400", "import select\nep = select.epoll()\n",
+                        " thread \\d+ fd \\d+ \\(anon_inode:\\[eventpoll\\]\\), in its own fd table alone: an epoll set"),
                 // one made by a task of another of the tree's is carried (NamespaceTest); one made inside
                 // another by the same task, which leaves no task in the outer one (bwrap --dev /dev run by a user), is not
                 new Item("a user namespace its creator made inside another of its own", List.of("unshare", "-Ur", "/bin/sh",

@@ -300,9 +300,12 @@ class RestoreTest {
      * thread), which were refused (the comparator compares which namespaces a thread is in that its process is not).
      * And a thread with an fd table of its own (unshare(CLONE_FILES)) holding some of its process's open files, at
      * numbers and with close-on-exec flags of its own (the comparator compares each thread's fd numbers and flags).
+     * "alone": a thread that opened files of its own after unshare(CLONE_FILES) (a file at an offset, a pipe and a
+     * socketpair holding unread bytes, an eventfd), which its process never held, was refused ("is in its own fd
+     * table alone"); they come back in its table alone (the comparator compares them as it does a process's fds).
      */
     @ParameterizedTest
-    @ValueSource(strings = {"cwd", "root", "uts", "net", "files"})
+    @ValueSource(strings = {"cwd", "root", "uts", "net", "files", "alone"})
     void aThreadComesBackWithWhatItUnsharedAlone(String what) throws Exception {
         String netns = "cryo-thread-" + ProcessHandle.current().pid();
         if (what.equals("net")) {

@@ -289,7 +289,7 @@ final class StateComparator {
                     continue;
                 }
                 // every thread listed is held: one gone before its files are read was not (cryo's seize missed it)
-                readThread(pid, tid, thread, frozenByUs);
+                readThread(pid, tid, thread, frozenByUs, labels);
                 threads.put(tid, thread);
             }
             int count = tids.size();
@@ -453,7 +453,7 @@ final class StateComparator {
         }
     }
 
-    private static void readThread(int pid, int tid, Map<String, String> into, boolean frozenByUs)
+    private static void readThread(int pid, int tid, Map<String, String> into, boolean frozenByUs, Labels labels)
             throws IOException {
         Path dir = Path.of("/proc/" + pid + "/task/" + tid);
         for (String line : lines(dir.resolve("status"))) {
@@ -515,6 +515,37 @@ final class StateComparator {
         put(into, "ns not its process's", nsOfItsOwn(pid, dir));
         if (tid != pid) {
             put(into, "fd table", fdTable(pid, tid, dir));
+            filesAlone(pid, tid, dir, into, labels);
+        }
+    }
+
+    /**
+     * The fds of a thread's own table whose open files its process does not hold (opened since its unshare), as the
+     * process's fds are compared, under "alone ".
+     */
+    private static void filesAlone(int pid, int tid, Path dir, Map<String, String> into, Labels labels) throws IOException {
+        dev.cryo.kernel.Pid p = dev.cryo.kernel.Pid.of(pid), t = dev.cryo.kernel.Pid.of(tid);
+        try {
+            if (dev.cryo.kernel.Sys.shareResource(p, t, dev.cryo.kernel.Sys.KCMP_FILES)) {
+                return;
+            }
+        } catch (RuntimeException e) {
+            return; // a zombie leader's, or gone: fdTable says
+        }
+        List<Integer> processFds = ints(Path.of("/proc/" + pid + "/fd"));
+        for (int fd : ints(dir.resolve("fd"))) {
+            boolean held = processFds.stream().anyMatch(m -> {
+                try {
+                    return dev.cryo.kernel.Sys.sameOpenFile(p, m, t, fd);
+                } catch (RuntimeException e) {
+                    return false;
+                }
+            });
+            if (!held) {
+                Map<String, String> one = new TreeMap<>();
+                readFd(dir, null, fd, one, labels, Set.of(), null);
+                one.forEach((k, v) -> into.put("alone " + k, v));
+            }
         }
     }
 

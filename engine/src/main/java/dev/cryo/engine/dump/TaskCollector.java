@@ -359,7 +359,7 @@ public final class TaskCollector {
         threads.replaceAll(th -> th.withPendingSignals(tracer.peekSiginfo(th.tid(), false)));
         ThreadFsReader.addOwnFs(pid, threads, ProcFs.root(pid));
         ThreadNsReader.addOwnNamespaces(pid, threads);
-        ThreadFilesReader.addOwnTables(pid, threads);
+        ThreadFilesReader.addOwnTables(pid, threads, files, ids.sharesParentFds());
         if (dev.cryo.kernel.ExitedLeaders.exited(pid)) {
             threads.add(0, ExitedLeader.of(pid, threads.get(0), remote.gadget()));
         }

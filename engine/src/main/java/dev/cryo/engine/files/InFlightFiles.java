@@ -89,27 +89,15 @@ public final class InFlightFiles {
                                 + "]") ? "its own queue" : "the queue of a socket it carries itself") + " (a loop), and no"
                                 + " task of the tree holds it; not supported");
                     }
-                    if (before >= 0) {
-                        desc = new SharedFdHandler.SharedFd(EARLIER_IN_QUEUE, before, FdHandlers.handlerOf(probe).tag());
-                    } else if (owner != null) {
-                        desc = FdHandlers.inFlightShare(owner);
-                    } else {
-                        ThreadProcFiles.refuseInFlight(probe);
-                        FdHandler<?> h = FdHandlers.handlerOf(probe);
-                        // an epoll's watches name fds of the task that added them: found among the receiver's
-                        desc = h instanceof EpollHandler ? EpollHandler.inFlight(probe, holder) : h.dump(probe, ctx);
-                    }
+                    desc = before >= 0 ? new SharedFdHandler.SharedFd(EARLIER_IN_QUEUE, before, FdHandlers.handlerOf(probe).tag())
+                            : describe(probe, owner, ctx, holder);
                 } catch (DumpException | IOException e) {
                     throw new DumpException(what + ": " + e.getMessage().replace(probe.where() + ": ", ""), e);
                 }
                 if (!info.values("lock").isEmpty()) {
                     throw new DumpException(what + ": it holds a lock no task of the tree holds; not supported");
                 }
-                FdOwner signalOwner = FdOwner.probe(self, fd, info.flags(), target);
-                if (signalOwner != null && signalOwner.threadOf() != 0) {
-                    throw new DumpException(what + ": its signal owner (F_SETOWN_EX) is thread " + signalOwner.pid()
-                            + " of pid " + signalOwner.threadOf() + "; not supported for a file in flight");
-                }
+                FdOwner signalOwner = signalOwner(probe, what);
                 // close-on-exec belongs to the fd the receiver will get, not to the file in flight
                 out.add(new FdImage(i, info.flags() & ~O_CLOEXEC, info.pos(), desc, signalOwner));
             }
@@ -121,6 +109,80 @@ public final class InFlightFiles {
             }
         }
         return out;
+    }
+
+    /**
+     * A file cryo holds that no other fd of the tree is (a share of one that is), by its kind's handler through cryo's
+     * own /proc entries; an epoll's watches name fds of the task that added them, found among {@code holder}'s.
+     */
+    private static FileDesc describe(FdProbe probe, FdProbe.Ref owner, FdHandler.DumpContext ctx, Pid holder)
+            throws IOException {
+        if (owner != null) {
+            return FdHandlers.inFlightShare(owner);
+        }
+        ThreadProcFiles.refuseInFlight(probe);
+        FdHandler<?> h = FdHandlers.handlerOf(probe);
+        return h instanceof EpollHandler ? EpollHandler.inFlight(probe, holder) : h.dump(probe, ctx);
+    }
+
+    private static FdOwner signalOwner(FdProbe probe, String what) {
+        FdOwner signalOwner = FdOwner.probe(probe.pid(), probe.fd(), probe.info().flags(), probe.target());
+        if (signalOwner != null && signalOwner.threadOf() != 0) {
+            throw new DumpException(what + ": its signal owner (F_SETOWN_EX) is thread " + signalOwner.pid()
+                    + " of pid " + signalOwner.threadOf() + "; not supported for a file in flight");
+        }
+        return signalOwner;
+    }
+
+    /**
+     * Fd {@code fd} of thread {@code tid}'s own fd table that its process {@code holder} does not hold (opened after
+     * unshare(CLONE_FILES) in that thread), through {@code held}, cryo's copy: dumped as a file in flight is, to be
+     * made in {@code holder} once its table is in place and moved into the thread's (ThreadFilesRestore). Its record
+     * keeps the thread's fd number and close-on-exec flag. Refused: an epoll (its watches name fds of the thread's
+     * table), a lock.
+     */
+    public static FdImage ofThreadAlone(Fd held, int fd, boolean cloexec, Pid holder, int tid, FdHandler.DumpContext ctx) {
+        Pid self = Pid.of((int) ProcessHandle.current().pid());
+        String target = ProcFs.fdTarget(self, held.value());
+        FdInfo info = ProcFs.fdInfo(self, held.value());
+        FdProbe probe = new FdProbe(self, held.value(), target, info);
+        String what = "pid " + holder + " thread " + tid + " fd " + fd + " (" + target + "), in its own fd table alone";
+        RECEIVER.set(holder);
+        try {
+            FileDesc desc;
+            try {
+                if (target.equals("anon_inode:[eventpoll]")) {
+                    throw new DumpException("an epoll set, whose watches name fds of the thread's table; not supported yet");
+                }
+                desc = describe(probe, ctx.treeOwner(probe), ctx, holder);
+            } catch (DumpException | IOException e) {
+                throw new DumpException(what + ": " + e.getMessage().replace(probe.where() + ": ", ""), e);
+            }
+            if (!info.values("lock").isEmpty()) {
+                throw new DumpException(what + ": it holds a lock; not supported yet");
+            }
+            return new FdImage(fd, info.flags() & ~O_CLOEXEC | (cloexec ? O_CLOEXEC : 0), info.pos(), desc,
+                    signalOwner(probe, what));
+        } finally {
+            RECEIVER.remove();
+            ctx.ghostFiles().reassign(self, holder); // a deleted file goes with the holder's image
+        }
+    }
+
+    /**
+     * The fds of task {@code t}, the files its threads hold alone in tables of their own
+     * ({@link dev.cryo.engine.model.ThreadFdTable#alone}) and the files in flight among them: every record a hub
+     * builds from for that task.
+     */
+    public static List<FdImage> of(dev.cryo.engine.model.TaskImage t) {
+        List<FdImage> fds = t.fds();
+        for (dev.cryo.engine.model.ThreadImage th : t.threads()) {
+            if (th.files() != null && !th.files().alone().isEmpty()) {
+                fds = fds == t.fds() ? new ArrayList<>(fds) : fds;
+                fds.addAll(th.files().alone());
+            }
+        }
+        return withInFlight(fds);
     }
 
     /**

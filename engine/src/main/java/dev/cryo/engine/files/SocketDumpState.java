@@ -458,6 +458,11 @@ public final class SocketDumpState {
             treeSockets = socketsOf(tree);
         }
         String h = treeSockets.get(ino);
+        if (h == null && !threadsScanned) {
+            threadsScanned = true;
+            scanThreadsAlone();
+            h = treeSockets.get(ino);
+        }
         if (h == null && !inFlightScanned) {
             inFlightScanned = true;
             scanInFlight();
@@ -466,7 +471,38 @@ public final class SocketDumpState {
         return h;
     }
 
-    private boolean inFlightScanned;
+    private boolean inFlightScanned, threadsScanned;
+
+    /**
+     * Sockets the threads of the tree hold alone in fd tables of their own (opened after unshare(CLONE_FILES) in
+     * that thread) count as held: they are carried with those tables. Looked for once, when a socket no task holds
+     * is asked for.
+     */
+    private void scanThreadsAlone() {
+        for (Pid p : tree) {
+            List<Pid> threads;
+            try {
+                threads = ProcFs.tasks(p);
+            } catch (RuntimeException gone) {
+                continue;
+            }
+            for (Pid t : threads) {
+                try {
+                    if (t.equals(p) || dev.cryo.kernel.Sys.shareResource(p, t, dev.cryo.kernel.Sys.KCMP_FILES)) {
+                        continue;
+                    }
+                    ProcFs.fdTargets(t).forEach((fd, target) -> {
+                        if (target.startsWith("socket:[")) {
+                            treeSockets.putIfAbsent(Long.parseLong(target.substring(8, target.length() - 1)),
+                                    "pid " + p + " thread " + t + " fd " + fd);
+                        }
+                    });
+                } catch (RuntimeException gone) {
+                    // its dump says
+                }
+            }
+        }
+    }
 
     /** Socket inode → "pid N fd M" of the first fd of {@code pids} holding it; a task gone meanwhile holds none. */
     private static Map<Long, String> socketsOf(Collection<Pid> pids) {
@@ -494,6 +530,9 @@ public final class SocketDumpState {
                 continue;
             }
             String[] where = e.getValue().split(" "); // "pid N fd M"
+            if (where.length != 4) {
+                continue; // one a thread holds alone ("pid N thread T fd M"): its queue is not looked into
+            }
             Pid pid = Pid.of(Integer.parseInt(where[1]));
             try (Fd pidfd = dev.cryo.kernel.Sys.pidfdOpen(pid);
                  Fd sock = dev.cryo.kernel.Sys.pidfdGetfd(pidfd, pid, Integer.parseInt(where[3]))) {

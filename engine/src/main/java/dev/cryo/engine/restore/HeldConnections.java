@@ -47,7 +47,7 @@ public final class HeldConnections {
         Map<String, String> example = new LinkedHashMap<>();
         Set<String> portsOnly = new java.util.LinkedHashSet<>();
         for (TaskImage t : image.tasks()) {
-            for (FdImage fd : InFlightFiles.withInFlight(t.fds())) {
+            for (FdImage fd : InFlightFiles.of(t)) {
                 String table = lockTable(fd);
                 if (table.isEmpty()) {
                     continue;
@@ -113,7 +113,7 @@ public final class HeldConnections {
     private static Set<String> connectionEnds(ImageContents image) {
         Set<String> ends = new HashSet<>();
         for (TaskImage t : image.tasks()) {
-            for (FdImage fd : InFlightFiles.withInFlight(t.fds())) {
+            for (FdImage fd : InFlightFiles.of(t)) {
                 if (fd.desc() instanceof TcpSocket s && s.state() != SockDiag.TCP_LISTEN && s.remote() != null) {
                     ends.add(s.local().unmapped() + ">" + s.remote().unmapped()); // an AF_INET6 end of an AF_INET one: mapped
                 }
@@ -137,7 +137,7 @@ public final class HeldConnections {
         Map<String, Integer> connections = new LinkedHashMap<>();
         Map<String, Set<String>> ports = new LinkedHashMap<>();
         for (TaskImage t : image.tasks()) {
-            for (FdImage fd : InFlightFiles.withInFlight(t.fds())) {
+            for (FdImage fd : InFlightFiles.of(t)) {
                 String table = lockTable(fd);
                 if (table.isEmpty()) {
                     continue;

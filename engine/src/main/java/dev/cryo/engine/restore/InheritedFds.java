@@ -87,7 +87,7 @@ public final class InheritedFds {
     public List<String> unused(List<TaskImage> tasks) {
         Set<String> left = new LinkedHashSet<>(byName.keySet());
         for (TaskImage t : tasks) {
-            for (FdImage fd : InFlightFiles.withInFlight(t.fds())) {
+            for (FdImage fd : InFlightFiles.of(t)) {
                 String name = FdHandlers.inheritName(fd.desc());
                 if (name != null) {
                     left.remove(name);

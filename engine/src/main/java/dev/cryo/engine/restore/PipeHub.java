@@ -76,7 +76,7 @@ public final class PipeHub implements AutoCloseable {
         Map<Long, java.util.Set<Boolean>> ends = new LinkedHashMap<>();
         Map<Long, String> holderOf = new LinkedHashMap<>();
         for (TaskImage t : tasks) {
-            for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
+            for (FdImage fd : dev.cryo.engine.files.InFlightFiles.of(t)) {
                 if (fd.desc() instanceof PipeHandler.Pipe p) {
                     ends.computeIfAbsent(p.pipeId(), k -> new java.util.HashSet<>()).add(p.readEnd());
                     holderOf.putIfAbsent(p.pipeId(), "pid " + t.pid() + " fd " + fd.fd());

@@ -68,7 +68,7 @@ public final class PtyHub implements AutoCloseable {
         Map<Key, PtySlaveHandler.PtySlave> hungUp = new TreeMap<>();
         PtyHub hub = new PtyHub();
         for (TaskImage t : tasks) {
-            for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
+            for (FdImage fd : dev.cryo.engine.files.InFlightFiles.of(t)) {
                 if (fd.desc() instanceof PtyMasterHandler.PtyMaster m) {
                     Key k = new Key(m.instance(), m.index());
                     (m.instance() == 0 || m.maker() == 0 ? masters

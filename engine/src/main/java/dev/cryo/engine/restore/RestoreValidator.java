@@ -168,7 +168,7 @@ public final class RestoreValidator {
                             Use.MAPPED);
                 }
             }
-            for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
+            for (FdImage fd : dev.cryo.engine.files.InFlightFiles.of(t)) {
                 if (fd.desc() instanceof dev.cryo.engine.files.MessageQueueHandler.MessageQueue q) {
                     dev.cryo.engine.files.MessageQueueHandler.check("pid " + pid + " fd " + fd.fd(), q);
                 }

@@ -131,7 +131,7 @@ public final class SharedMemoryHub implements AutoCloseable {
         Map<Long, List<MemfdHandler.Extent>> contents = new LinkedHashMap<>();
         java.util.Set<Long> secretHeld = new java.util.HashSet<>();
         for (TaskImage t : tasks) {
-            for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
+            for (FdImage fd : dev.cryo.engine.files.InFlightFiles.of(t)) {
                 if (fd.desc() instanceof dev.cryo.engine.files.SecretMemfdHandler.SecretMemfd m) {
                     sizes.merge(m.file().ino(), m.file().size(), Math::max);
                     paths.put(m.file().ino(), SecretMemory.PATH);
@@ -180,7 +180,7 @@ public final class SharedMemoryHub implements AutoCloseable {
             });
             Map<String, java.util.Set<GhostViews.View>> held = new LinkedHashMap<>(); // each ghost's paths in fds
             for (TaskImage t : tasks) {
-                for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
+                for (FdImage fd : dev.cryo.engine.files.InFlightFiles.of(t)) {
                     if (fd.desc() instanceof dev.cryo.engine.files.GhostFileHandler.GhostFd g) {
                         held.computeIfAbsent(key(g.file()), k -> new java.util.LinkedHashSet<>())
                                 .add(new GhostViews.View(g.mountOf(), g.file().path()));
@@ -202,7 +202,7 @@ public final class SharedMemoryHub implements AutoCloseable {
                 }
             }
             for (TaskImage t : tasks) {
-                for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) { // a removed directory held open: the same one as a cwd of that path
+                for (FdImage fd : dev.cryo.engine.files.InFlightFiles.of(t)) { // a removed directory held open: the same one as a cwd of that path
                     if (fd.desc() instanceof dev.cryo.engine.files.RegularFileHandler.RegularFile f
                             && dev.cryo.engine.files.RegularFileHandler.isRemovedDirectory(f)) {
                         hub.deletedDirModes.put(f.file().path(), f.file().mode() & 07777);

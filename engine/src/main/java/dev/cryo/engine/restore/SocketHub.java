@@ -122,7 +122,7 @@ public final class SocketHub implements AutoCloseable {
         nets.forEach(n -> n.sockets().forEach(ino -> netnsOf.put(ino, n.pid())));
         List<FileDesc> primaries = new ArrayList<>();
         for (TaskImage t : tasks) {
-            for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
+            for (FdImage fd : dev.cryo.engine.files.InFlightFiles.of(t)) {
                 Kind<FileDesc> k = kind(fd.desc());
                 if (k != null && t.creds().uids().size() > 1 && t.creds().gids().size() > 1) {
                     hub.holders.putIfAbsent(k.ino(fd.desc()), new Peer(new Sockets.Ucred(t.pid(), t.creds().uids().get(1),

@@ -191,6 +191,9 @@ final class TaskJson {
         }
         if (t.files() != null) {
             m.put("fdTable", t.files().json());
+            if (!t.files().alone().isEmpty()) {
+                m.put("fdsAlone", t.files().alone().stream().map(TaskJson::fd).toList());
+            }
         }
         return m;
     }

@@ -15,7 +15,7 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
 
     public Class<ThreadImage> type() { return ThreadImage.class; }
     public int id() { return ModelCodecs.THREAD_IMAGE_ID; }
-    public int version() { return 6; } // 2: the fault switches (ThreadTraps), 3: syscall user dispatch, 4: ThreadFs, 5: ThreadNs, 6: ThreadFdTable
+    public int version() { return 7; } // 2: the fault switches (ThreadTraps), 3: syscall user dispatch, 4: ThreadFs, 5: ThreadNs, 6: ThreadFdTable, 7: its files alone
 
     public void write(Output out, ThreadImage t) {
         out.writeVarInt(t.tid(), false);
@@ -61,6 +61,7 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
                 o.writeVarInt(e.processFd(), true);
                 o.writeBoolean(e.cloexec());
             }
+            ModelFields.writeList(o, FdImageCodec.INSTANCE, files.alone(), ModelLimits.FDS, "ThreadFdTable.alone");
         });
     }
 
@@ -78,10 +79,10 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
                 version >= 2 ? traps(in, version) : ThreadTraps.NONE,
                 version >= 4 ? RecordFields.readNullable(in, ThreadImageCodec::fs) : null,
                 version >= 5 ? RecordFields.readNullable(in, ThreadImageCodec::ns) : null,
-                version >= 6 ? RecordFields.readNullable(in, ThreadImageCodec::files) : null);
+                version >= 6 ? RecordFields.readNullable(in, i -> files(i, version)) : null);
     }
 
-    private static ThreadFdTable files(Input in) {
+    private static ThreadFdTable files(Input in, int version) {
         int n = ModelFields.readCount(in, "ThreadFdTable", ModelLimits.FDS, "entries");
         java.util.List<ThreadFdTable.Entry> entries = new java.util.ArrayList<>(n);
         try {
@@ -91,7 +92,8 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
         } catch (IllegalArgumentException e) {
             throw new com.esotericsoftware.kryo.KryoException(e.getMessage());
         }
-        return new ThreadFdTable(entries);
+        return new ThreadFdTable(entries, version >= 7
+                ? ModelFields.readList(in, FdImageCodec.INSTANCE, ModelLimits.FDS, "ThreadFdTable.alone") : java.util.List.of());
     }
 
     private static ThreadNs ns(Input in) {

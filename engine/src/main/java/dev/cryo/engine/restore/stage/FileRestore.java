@@ -315,6 +315,7 @@ public final class FileRestore {
             }
             if (pass == Pass.LATE) {
                 passFilesAgain(t, ctx, sockets);
+                threadFilesAlone(t, ctx);
                 notifyAgain(t);
             }
         }
@@ -365,6 +366,26 @@ public final class FileRestore {
                 } catch (RuntimeException e) {
                     throw new RestoreException("pid " + t.pid() + " fd " + fd.fd() + ": cannot pass the files of its"
                             + " unread messages again: " + e.getMessage(), e);
+                }
+            }
+        }
+    }
+
+    /**
+     * The files the task's threads hold alone in fd tables of their own, once every fd of the tree is in place (one
+     * may be a share of another task's): each made in the task's table by its kind's handler, at a number
+     * {@link ThreadFilesRestore} moves into its thread's table.
+     */
+    private static void threadFilesAlone(TaskContext t, FdHandler.RestoreContext ctx) {
+        for (dev.cryo.engine.model.ThreadImage th : t.task().threads()) {
+            for (FdImage f : th.files() == null ? List.<FdImage>of() : th.files().alone()) {
+                try {
+                    long at = FdHandlers.restore(f, ctx);
+                    signalOwner(t, new FdImage((int) at, f.flags(), f.position(), f.desc(), f.owner()));
+                    t.madeForThread(th.tid(), f.fd(), (int) at);
+                } catch (RuntimeException e) {
+                    throw new RestoreException("pid " + t.pid() + " thread " + th.tid() + " fd " + f.fd() + ", in its own fd"
+                            + " table alone: " + e.getMessage(), e);
                 }
             }
         }

@@ -195,6 +195,19 @@ public final class TaskContext {
         return resumeFrames.get(tid);
     }
 
+    /** Where FILES made the files threads hold alone ({@link dev.cryo.engine.model.ThreadFdTable#alone}): tid to (fd to the task's fd). */
+    private final java.util.Map<Integer, java.util.Map<Integer, Integer>> threadFilesAlone = new java.util.HashMap<>();
+
+    /** Fd {@code fd} of thread {@code tid}'s own table, alone there, was made at fd {@code at} of the task's table. */
+    public void madeForThread(int tid, int fd, int at) {
+        threadFilesAlone.computeIfAbsent(tid, k -> new java.util.HashMap<>()).put(fd, at);
+    }
+
+    /** The fds of the task's table {@link #madeForThread} made for thread {@code tid}, by the thread's fd (none: empty). */
+    public java.util.Map<Integer, Integer> madeForThread(int tid) {
+        return threadFilesAlone.getOrDefault(tid, java.util.Map.of());
+    }
+
     private final java.util.Map<Long, byte[]> areaNotes = new java.util.HashMap<>();
 
     /** What a memory kind learned mapping the area at {@code address}, for its protect once the pages are written. */

@@ -91,7 +91,10 @@ public final class ModelSamples {
                         : new dev.cryo.engine.model.ThreadNs("worker-" + tid, "(none)", null),
                 tid % 2 == 0 ? null : new dev.cryo.engine.model.ThreadFdTable(List.of(
                         new dev.cryo.engine.model.ThreadFdTable.Entry(0, 0, false),
-                        new dev.cryo.engine.model.ThreadFdTable.Entry(7, 3, true))));
+                        new dev.cryo.engine.model.ThreadFdTable.Entry(7, 3, true)), List.of(
+                        new FdImage(9, 02000002, 17, new RegularFileHandler.RegularFile(file("/srv/share-" + tid + "/log", 40 + tid),
+                                List.of(), false)),
+                        new FdImage(11, 0, 0, new EventFdHandler.EventFd(2, false)))));
     }
 
     static FileRef file(String path, long ino) {
