@@ -14,7 +14,8 @@
  *   - a TCP socket not connected yet with TCP_QUICKACK off (delayed acks: zdtm's sock_tcp_opts01);
  *   - a raw ICMP socket bound to 127.0.0.1 with an ICMP_FILTER letting echo replies only, and
  *     IP_RECVERR: after the restore it pings 127.0.0.1 and must get the reply, and the filter;
- *   - a raw ICMPv6 socket with an ICMPV6_FILTER; a raw socket of protocol 254 with IP_HDRINCL;
+ *   - a raw ICMPv6 socket with an ICMPV6_FILTER; a raw socket of protocol 254 with IP_HDRINCL and
+ *     IP_ROUTER_ALERT (an RSVP daemon's: no getsockopt reads it; set again it says EADDRINUSE);
  *     a raw socket of protocol 253 connected to 127.0.0.2 (port 0: getpeername says ENOTCONN, so
  *     only the packet it sends, received by a raw socket bound to 127.0.0.2, shows the peer).
  *   - an ICMP datagram ("ping") socket, when net.ipv4.ping_group_range lets this gid make one:
@@ -144,6 +145,7 @@ int main(void) {
     int r254 = socket(AF_INET, SOCK_RAW, 254);
     if (r254 < 0) fail("raw 254");
     set(r254, SOL_IP, IP_HDRINCL, 1, "IP_HDRINCL");
+    set(r254, SOL_IP, IP_ROUTER_ALERT, 1, "IP_ROUTER_ALERT");
     int r253 = socket(AF_INET, SOCK_RAW, 253), sink = socket(AF_INET, SOCK_RAW, 253);
     struct sockaddr_in lo2 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000002)};
     if (r253 < 0 || connect(r253, (struct sockaddr *)&lo2, sizeof lo2)) fail("raw 253");
@@ -193,6 +195,9 @@ int main(void) {
     if (getsockopt(l, SOL_TCP, TCP_CONGESTION, cc, &n) || strcmp(cc, "reno") != 0) fail("TCP_CONGESTION lost");
     expect(icmp, SOL_IP, IP_RECVERR, 1, "raw IP_RECVERR");
     expect(r254, SOL_IP, IP_HDRINCL, 1, "IP_HDRINCL");
+    int on = 1;
+    if (setsockopt(r254, SOL_IP, IP_ROUTER_ALERT, &on, sizeof on) == 0) fail("IP_ROUTER_ALERT came back off");
+    if (errno != EADDRINUSE) fail("IP_ROUTER_ALERT set again");
 
     int type = 0, proto = 0;
     n = sizeof type;

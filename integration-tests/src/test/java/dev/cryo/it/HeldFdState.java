@@ -313,6 +313,12 @@ final class HeldFdState {
             // its listen is in none, and comes back in one of its own)
             into.accept(prefix + "reuseport index", m == null || m.members() < 2 ? "none" : m.index() + " of " + m.members());
         }
+        if (inet) {
+            // what no getsockopt reads (IP_ROUTER_ALERT, an IPsec policy of its own, IPv6 anycast and flow label
+            // leases), which only a BPF iterator over the task's files sees
+            var u = dev.cryo.kernel.net.UnreadableSockState.of(pid.value()).get(fd);
+            into.accept(prefix + "state no getsockopt reads", u == null ? "none" : "flags " + u.flags());
+        }
         if (tcpInfo != null && tcpInfo.length >= 8) {
             // state, and a live connection's agreed options (timestamps, SACK, window scaling, ECN) and
             // window scales; our FIN sent, acknowledged or not yet (FIN_WAIT1, FIN_WAIT2): the peer's ack moves it on;

@@ -265,6 +265,7 @@ public final class DumpSupervisor {
         dev.cryo.kernel.DirNotifications.warmUp(); // loaded in the background for the frozen collect
         dev.cryo.kernel.SemUndoList.warmUp();
         dev.cryo.kernel.net.ReuseportGroups.warmUp(); // every TCP or UDP socket's first read, frozen
+        dev.cryo.kernel.net.UnreadableSockState.warmUp(); // every IPv4 or IPv6 socket's, likewise
         if (request.preCopy() || request.sockets() != null && request.sockets().tcpEstablished()) {
             socketState().armAhead(tree); // a lock's watchdog spawned now, not in the freeze
         }

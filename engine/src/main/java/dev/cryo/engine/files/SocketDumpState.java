@@ -9,6 +9,7 @@ import dev.cryo.kernel.net.SockAddr;
 import dev.cryo.kernel.net.SockDiag;
 import dev.cryo.kernel.net.Sockets;
 import dev.cryo.kernel.net.TcpRepair;
+import dev.cryo.kernel.net.UnreadableSockState;
 import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.proc.ProcNetRaw;
 
@@ -1052,6 +1053,15 @@ public final class SocketDumpState {
     Map<Integer, ReuseportGroups.Member> reuseportGroups(Pid pid) {
         return pid.value() == ProcessHandle.current().pid() ? ReuseportGroups.of(pid.value())
                 : reuseport.computeIfAbsent(pid.value(), ReuseportGroups::of);
+    }
+
+    /** What each task's sockets hold that no getsockopt reads (one BPF iterator run over its fd table), by fd, by pid. */
+    private final Map<Integer, Map<Integer, UnreadableSockState.Of>> unreadable = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** What {@code pid}'s sockets hold that no getsockopt reads, by fd: read as {@link #reuseportGroups} are. */
+    Map<Integer, UnreadableSockState.Of> unreadable(Pid pid) {
+        return pid.value() == ProcessHandle.current().pid() ? UnreadableSockState.of(pid.value())
+                : unreadable.computeIfAbsent(pid.value(), UnreadableSockState::of);
     }
 
     /** Per reuseport group dumped: its size, the indexes of the members dumped, and where its first member is. */

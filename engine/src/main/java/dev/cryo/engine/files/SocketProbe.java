@@ -7,6 +7,7 @@ import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.net.ReuseportGroups;
 import dev.cryo.kernel.net.SockAddr;
 import dev.cryo.kernel.net.Sockets;
+import dev.cryo.kernel.net.UnreadableSockState;
 
 /**
  * A task's socket taken into cryo with pidfd_getfd: the very same socket, so cryo can read its
@@ -21,6 +22,8 @@ final class SocketProbe implements AutoCloseable {
     private byte[] reuseportFilter;
     /** This socket's index in its SO_REUSEPORT group (-1: in none). */
     private int reuseportIndex = -1;
+    /** IP_ROUTER_ALERT on (a raw IPv4 socket's), which no getsockopt reads. */
+    private boolean routerAlert;
 
     private SocketProbe(FdProbe fd, Fd sock) {
         this.fd = fd;
@@ -69,6 +72,7 @@ final class SocketProbe implements AutoCloseable {
                         + " which cannot be read back; an eBPF socket filter is not supported");
             }
             reuseport(p, st);
+            unreadable(p, st);
             return p;
         } catch (RuntimeException e) {
             sock.close();
@@ -121,11 +125,76 @@ final class SocketProbe implements AutoCloseable {
         p.reuseportFilter = m.program().classic();
     }
 
-    /** The socket's options as {@link SocketOptions#dump} reads them, with its reuseport group's place and classic program. */
+    /**
+     * What a program gave an IPv4 or IPv6 socket that no getsockopt reads back ({@link UnreadableSockState}):
+     * IP_ROUTER_ALERT is carried with the options; an IPsec policy of the socket's own, an IPv6 anycast address
+     * or flow label lease are refused, and so is SO_TIMESTAMPING's OPT_ID where its key would not come back
+     * (a restore starts it anew: at 0 for datagrams, a TCP socket's at the bytes acknowledged). Where the
+     * iterator cannot run, the sockets those could be told apart by are refused: a raw IPv4 one, one with OPT_ID on.
+     */
+    private static void unreadable(SocketProbe p, SocketDumpState st) {
+        if (p.family != SockAddr.AF_INET && p.family != SockAddr.AF_INET6) {
+            return;
+        }
+        String what = protoName(p.fd) + " socket " + p.ino;
+        byte[] ts = Sockets.getBytesOrNull(p.sock, Sockets.SOL_SOCKET, Sockets.SO_TIMESTAMPING, 8);
+        boolean optId = ts != null && (java.nio.ByteBuffer.wrap(ts).order(java.nio.ByteOrder.nativeOrder()).getInt()
+                & Sockets.SOF_TIMESTAMPING_OPT_ID) != 0;
+        if (optId && p.type == Sockets.SOCK_STREAM) {
+            throw p.refuse(what + " has SO_TIMESTAMPING's OPT_ID on: its timestamps' keys count the bytes sent since it was"
+                    + " set, a start a restore cannot set again; not supported");
+        }
+        UnreadableSockState.Of u;
+        try {
+            u = st.unreadable(p.fd.pid()).get(p.fd.fd());
+        } catch (RuntimeException e) {
+            if (optId || (p.family == SockAddr.AF_INET && p.type == Sockets.SOCK_RAW)) {
+                throw p.refuse(what + (optId ? " has SO_TIMESTAMPING's OPT_ID on, whose key" : " is a raw socket, whose"
+                        + " IP_ROUTER_ALERT") + " no getsockopt reads and the BPF iterator that reads it cannot run here ("
+                        + e.getMessage() + "); not supported");
+            }
+            return;
+        }
+        if (u == null) {
+            return;
+        }
+        if (u.has(UnreadableSockState.XFRM_POLICY)) {
+            throw p.refuse(what + " has an IPsec policy of its own (IP_XFRM_POLICY: an IKE daemon's bypass, strongSwan's"
+                    + " or libreswan's), which no getsockopt reads back; not supported");
+        }
+        if (u.has(UnreadableSockState.ANYCAST)) {
+            throw p.refuse(what + " joined an IPv6 anycast address (IPV6_JOIN_ANYCAST), which no getsockopt reads back;"
+                    + " not supported");
+        }
+        if (u.has(UnreadableSockState.FLOW_LABEL)) {
+            throw p.refuse(what + " holds an IPv6 flow label lease (IPV6_FLOWLABEL_MGR), which no getsockopt reads back;"
+                    + " not supported");
+        }
+        if (u.has(UnreadableSockState.ROUTER_ALERT_UNKNOWN) && p.family == SockAddr.AF_INET && p.type == Sockets.SOCK_RAW) {
+            throw p.refuse(what + " is a raw socket in a net namespace where more sockets have IP_ROUTER_ALERT on than"
+                    + " cryo looks through for it; not supported");
+        }
+        p.routerAlert = u.has(UnreadableSockState.ROUTER_ALERT);
+        if (optId && u.timestampKey() != 0) {
+            throw p.refuse(what + " has SO_TIMESTAMPING's OPT_ID on and numbered " + Integer.toUnsignedString(u.timestampKey())
+                    + " timestamped sends: the next one's key would be 0 after a restore, which cannot set it; not supported");
+        }
+    }
+
+    /**
+     * The socket's options as {@link SocketOptions#dump} reads them, with its reuseport group's place and classic
+     * program, and IP_ROUTER_ALERT on.
+     */
     SocketOptions options(boolean unconnected) {
         SocketOptions o = SocketOptions.dump(sock, family, type, protocol, unconnected).atReuseportIndex(reuseportIndex);
-        return reuseportFilter == null ? o : o.with(java.util.List.of(
-                new SocketOptions.Option(Sockets.SOL_SOCKET, Sockets.SO_ATTACH_REUSEPORT_CBPF, reuseportFilter)));
+        java.util.List<SocketOptions.Option> more = new java.util.ArrayList<>();
+        if (reuseportFilter != null) {
+            more.add(new SocketOptions.Option(Sockets.SOL_SOCKET, Sockets.SO_ATTACH_REUSEPORT_CBPF, reuseportFilter));
+        }
+        if (routerAlert) {
+            more.add(new SocketOptions.Option(Sockets.SOL_IP, Sockets.IP_ROUTER_ALERT, new byte[] {1, 0, 0, 0}));
+        }
+        return more.isEmpty() ? o : o.with(more);
     }
 
     /**

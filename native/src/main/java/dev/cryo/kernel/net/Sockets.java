@@ -101,6 +101,10 @@ public final class Sockets {
      * refuses SCM_RIGHTS; on in a new socket), and the CPU a TCP listener prefers its SO_REUSEPORT group's connections of.
      */
     public static final int SO_RCVPRIORITY = 82, SO_PASSRIGHTS = 83, SO_INCOMING_CPU = 49;
+    /** SO_TIMESTAMPING's flag that numbers a socket's timestamps (by datagram, or a TCP socket's by byte). */
+    public static final int SOF_TIMESTAMPING_OPT_ID = 1 << 7;
+    /** A raw socket's: IPv4 packets with the router alert option come to it (RSVP, IGMP); no getsockopt reads it. */
+    public static final int IP_ROUTER_ALERT = 5;
     /** Memory reserved for the socket, IPv6 flow labels received and sent, TCP's saved SYN and queue-length cmsg. */
     public static final int SO_RESERVE_MEM = 73, IPV6_FLOWINFO = 11, IPV6_FLOWINFO_SEND = 33, TCP_SAVE_SYN = 27,
             TCP_INQ = 36;

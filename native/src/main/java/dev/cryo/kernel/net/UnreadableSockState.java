@@ -1,0 +1,102 @@
+package dev.cryo.kernel.net;
+
+import dev.cryo.kernel.Bpf;
+import dev.cryo.kernel.Btf;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * What a program can give a socket that no getsockopt reads back, for each socket of a task: read with a
+ * BPF iterator over the task's files, with the offsets of the running kernel's BTF.
+ */
+public final class UnreadableSockState {
+    /** An IPsec policy of the socket's own (IP_XFRM_POLICY, IPV6_XFRM_POLICY): sk_policy[0] or [1]. */
+    public static final int XFRM_POLICY = 1;
+    /** An IPv6 anycast address the socket joined (IPV6_JOIN_ANYCAST): ipv6_ac_list. */
+    public static final int ANYCAST = 2;
+    /** An IPv6 flow label the socket leases (IPV6_FLOWLABEL_MGR): ipv6_fl_list. */
+    public static final int FLOW_LABEL = 4;
+    /** IP_ROUTER_ALERT on: the socket is in its net namespace's ra_chain. */
+    public static final int ROUTER_ALERT = 8;
+    /** Its namespace's ra_chain is longer than the {@link #RA_CHAIN} sockets looked through. */
+    public static final int ROUTER_ALERT_UNKNOWN = 16;
+    private static final int RA_CHAIN = 16, RECORD = 16;
+    private static final Bpf.TaskIterator ITERATOR =
+            Bpf.TaskIterator.overFiles("cryo_sk_unread", () -> program(Btf.kernel()));
+
+    /** One socket's: the flags above, and its SO_TIMESTAMPING OPT_ID counter (sk_tskey). */
+    public record Of(int flags, int timestampKey) {
+        public boolean has(int flag) {
+            return (flags & flag) != 0;
+        }
+    }
+
+    private UnreadableSockState() {}
+
+    /** Loads the iterator in the background, before a frozen window needs it. */
+    public static void warmUp() {
+        ITERATOR.warmUp();
+    }
+
+    /** Each socket's in the fd table of thread {@code tid}, by fd; fails where cryo's BPF iterators cannot run. */
+    public static Map<Integer, Of> of(int tid) {
+        ByteBuffer b = ByteBuffer.wrap(ITERATOR.run(tid)).order(ByteOrder.LITTLE_ENDIAN);
+        Map<Integer, Of> out = new HashMap<>();
+        while (b.remaining() >= RECORD) {
+            int fd = b.getInt(), flags = b.getInt(), key = b.getInt();
+            b.getInt();
+            out.put(fd, new Of(flags, key));
+        }
+        return out;
+    }
+
+    /**
+     * For each socket file: fd, flags, sk_tskey, 0. Every read goes through bpf_probe_read_kernel from the
+     * sock's address as a plain number (an IPv4 socket has no ipv6_pinfo: its pointer is 0, nothing is read).
+     */
+    private static Bpf.Program program(Btf btf) {
+        int fp = 10, ctx = 6, sk = 7, flags = 8, p = 9;
+        int policy = btf.offset("sock", "sk_policy");
+        boolean flInInet = hasMember(btf, "inet_sock", "ipv6_fl_list"); // since 6.6; ipv6_pinfo's before
+        Bpf.Program b = new Bpf.Program()
+                .mov(ctx, 1)
+                .load(8, 1, ctx, btf.offset("bpf_iter__task_file", "file")).jumpIfZero(1, "out")
+                .call(Bpf.SOCK_FROM_FILE).jumpIfZero(0, "out")
+                .readKernel(sk, 0, btf.offset("socket", "sk")).jumpIfZero(sk, "out")
+                .movImm(flags, 0)
+                .readKernel(2, sk, policy).jumpIfZero(2, "in").orImm(flags, XFRM_POLICY)
+                .label("in").readKernel(2, sk, policy + 8).jumpIfZero(2, "v6").orImm(flags, XFRM_POLICY)
+                .label("v6").readKernel(p, sk, btf.offset("inet_sock", "pinet6")).jumpIfZero(p, "ra")
+                .readKernel(2, p, btf.offset("ipv6_pinfo", "ipv6_ac_list")).jumpIfZero(2, "fl").orImm(flags, ANYCAST)
+                .label("fl").readKernel(2, flInInet ? sk : p, btf.offset(flInInet ? "inet_sock" : "ipv6_pinfo", "ipv6_fl_list"))
+                .jumpIfZero(2, "ra").orImm(flags, FLOW_LABEL)
+                .label("ra").readKernel(p, sk, btf.offset("sock_common", "skc_net")) // possible_net_t: the net first
+                .readKernel(p, p, btf.offset("net", "ipv4") + btf.offset("netns_ipv4", "ra_chain"));
+        for (int i = 0; i < RA_CHAIN; i++) {
+            b.jumpIfZero(p, "key").readKernel(2, p, btf.offset("ip_ra_chain", "sk")).jumpIfSame(2, sk, "alert")
+                    .readKernel(p, p, btf.offset("ip_ra_chain", "next"));
+        }
+        return b.jumpIfZero(p, "key").orImm(flags, ROUTER_ALERT_UNKNOWN).jump("key")
+                .label("alert").orImm(flags, ROUTER_ALERT)
+                .label("key").readKernel(2, sk, btf.offset("sock", "sk_tskey")) // 8 bytes read, its 4 kept
+                .store(4, fp, -RECORD + 8, 2).movImm(1, 0).store(4, fp, -RECORD + 12, 1)
+                .store(4, fp, -RECORD + 4, flags)
+                .load(4, 1, ctx, btf.offset("bpf_iter__task_file", "fd")).store(4, fp, -RECORD, 1)
+                .load(8, 1, ctx, btf.offset("bpf_iter__task_file", "meta"))
+                .load(8, 1, 1, btf.offset("bpf_iter_meta", "seq"))
+                .mov(2, fp).addImm(2, -RECORD).movImm(3, RECORD).call(Bpf.SEQ_WRITE)
+                .label("out").movImm(0, 0).exit();
+    }
+
+    private static boolean hasMember(Btf btf, String struct, String member) {
+        try {
+            btf.offset(struct, member);
+            return true;
+        } catch (IllegalStateException e) {
+            return false;
+        }
+    }
+}

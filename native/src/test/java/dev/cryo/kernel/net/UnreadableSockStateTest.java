@@ -1,0 +1,51 @@
+package dev.cryo.kernel.net;
+
+import dev.cryo.kernel.Fd;
+import org.junit.jupiter.api.Test;
+
+import java.net.InetAddress;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+class UnreadableSockStateTest {
+    private static final int IP_ROUTER_ALERT = 5, IP_XFRM_POLICY = 17, IPV6_FLOWLABEL_MGR = 32;
+
+    private static UnreadableSockState.Of of(Fd s) {
+        return UnreadableSockState.of((int) ProcessHandle.current().pid()).get(s.value());
+    }
+
+    /** Each piece of state a program gives a socket that no getsockopt reads is seen on that socket alone. */
+    @Test
+    void seesWhatNoGetsockoptReads() {
+        try (Fd plain = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_DGRAM, 0);
+             Fd ipsec = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_DGRAM, 0);
+             Fd raw = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_RAW, 46);
+             Fd leased = Sockets.socket(SockAddr.AF_INET6, Sockets.SOCK_DGRAM, 0);
+             Fd stamped = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_DGRAM, 0)) {
+            // struct xfrm_userpolicy_info: an IPv4 selector matching all, no lifetime limits, dir in, action allow
+            ByteBuffer pol = ByteBuffer.allocate(168).order(ByteOrder.nativeOrder());
+            pol.putShort(40, (short) SockAddr.AF_INET);
+            for (int i = 0; i < 4; i++) {
+                pol.putLong(56 + 8 * i, -1L);
+            }
+            Sockets.setBytes(ipsec, Sockets.SOL_IP, IP_XFRM_POLICY, pol.array());
+            Sockets.setInt(raw, Sockets.SOL_IP, IP_ROUTER_ALERT, 1);
+            // struct in6_flowlabel_req: to ::1, a label of this run's, IPV6_FL_A_GET with IPV6_FL_F_CREATE, IPV6_FL_S_EXCL
+            ByteBuffer fl = ByteBuffer.allocate(32);
+            fl.put(15, (byte) 1).putInt(16, 0x10000 | (int) (System.nanoTime() & 0xffff)).put(20, (byte) 0).put(21, (byte) 1).put(22, (byte) 1).put(26, (byte) 1);
+            Sockets.setBytes(leased, Sockets.SOL_IPV6, IPV6_FLOWLABEL_MGR, fl.array());
+            Sockets.bind(stamped, SockAddr.inet(InetAddress.getLoopbackAddress(), 0));
+            Sockets.setInt(stamped, Sockets.SOL_SOCKET, Sockets.SO_TIMESTAMPING, 2 | 16 | 128 | 2048); // OPT_ID
+            for (int i = 0; i < 3; i++) {
+                Sockets.sendTo(stamped, new byte[] {1}, 0, Sockets.sockName(stamped));
+            }
+            assertEquals(new UnreadableSockState.Of(0, 0), of(plain));
+            assertEquals(new UnreadableSockState.Of(UnreadableSockState.XFRM_POLICY, 0), of(ipsec));
+            assertEquals(new UnreadableSockState.Of(UnreadableSockState.ROUTER_ALERT, 0), of(raw));
+            assertEquals(new UnreadableSockState.Of(UnreadableSockState.FLOW_LABEL, 0), of(leased));
+            assertEquals(new UnreadableSockState.Of(0, 3), of(stamped));
+        }
+    }
+}
