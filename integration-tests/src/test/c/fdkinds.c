@@ -1,10 +1,13 @@
 /*
  * fds the way programs hold them beyond the plain ones: numbers above 1024 (a pipe at 999 and
  * 1200, an epoll at 1500 watching fd 999), a file open O_APPEND, one O_NONBLOCK|O_NOATIME with a
- * position, one O_DIRECT, an O_PATH fd, a directory, /proc and /sys files (reopened by path).
+ * position, one O_DIRECT, an O_PATH fd, a directory, /proc and /sys files (reopened by path), and
+ * /proc/pressure/memory with a pressure-stall trigger set on it (as systemd-oomd sets one; a threshold never
+ * reached, so no event waits at the dump).
  * Argument: a directory for the data file. On SIGUSR2 it checks that every fd is at its number
  * with its flags, position and file, the epoll set still reports fd 999 ready with its data, and
- * the /proc and /sys files read as freshly opened ones do; prints PASS or FAIL: reason.
+ * the /proc and /sys files read as freshly opened ones do, the pressure file still holds a trigger (poll does
+ * not say POLLERR, a second one is refused with EBUSY); prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,6 +15,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -21,11 +25,12 @@
 #include "workload.h"
 
 enum { PIPE_R = 999, PIPE_W = 1200, EPOLL = 1500, APPEND = 1100, NONBLOCK = 1101, DIRECT = 1102, OPATH = 1103,
-       DIR_FD = 1104, PROC = 1105, PROCSYS = 1106, SYS = 1107 };
-static const int all[] = {PIPE_R, PIPE_W, EPOLL, APPEND, NONBLOCK, DIRECT, OPATH, DIR_FD, PROC, PROCSYS, SYS};
+       DIR_FD = 1104, PROC = 1105, PROCSYS = 1106, SYS = 1107, PSI = 1108 };
+static const int all[] = {PIPE_R, PIPE_W, EPOLL, APPEND, NONBLOCK, DIRECT, OPATH, DIR_FD, PROC, PROCSYS, SYS, PSI};
+static const char TRIGGER[] = "full 1900000 2000000"; /* 95 % of 2 s: a window of 2 s is allowed without privilege */
 #define N (int)(sizeof all / sizeof all[0])
 static int flags[N];
-static int has_direct;
+static int has_direct, has_psi;
 
 static void place(int fd, int at, const char *what) {
     if (fd < 0) fail(what);
@@ -84,6 +89,9 @@ int main(int argc, char **argv) {
     place(open("/proc/self/status", O_RDONLY), PROC, "/proc/self/status");
     place(open("/proc/sys/kernel/pid_max", O_RDONLY), PROCSYS, "/proc/sys/kernel/pid_max");
     place(open("/sys/devices/system/cpu/online", O_RDONLY), SYS, "/sys/devices/system/cpu/online");
+    int psi = open("/proc/pressure/memory", O_RDWR | O_NONBLOCK); /* a kernel without PSI: skipped */
+    has_psi = psi >= 0 && write(psi, TRIGGER, sizeof TRIGGER) == sizeof TRIGGER;
+    place(has_psi ? psi : open("/dev/null", O_RDONLY), PSI, "/proc/pressure/memory");
     for (int i = 0; i < N; i++) flags[i] = fcntl(all[i], F_GETFL);
     printf("ready\n");
     while (!check) pause();
@@ -119,6 +127,11 @@ int main(int argc, char **argv) {
     if (pread(PROC, status, sizeof status - 1, 0) <= 0 || !strstr(status, mine)) fail("/proc/self/status");
     same_contents(PROCSYS, "/proc/sys/kernel/pid_max");
     same_contents(SYS, "/sys/devices/system/cpu/online");
-    printf("PASS direct=%d\n", has_direct);
+    if (has_psi) {
+        struct pollfd pf = {.fd = PSI, .events = POLLPRI};
+        if (poll(&pf, 1, 0) < 0 || (pf.revents & POLLERR)) fail("the pressure file holds no trigger (poll: POLLERR)");
+        if (write(PSI, TRIGGER, sizeof TRIGGER) != -1 || errno != EBUSY) fail("a second trigger was taken");
+    }
+    printf("PASS direct=%d psi=%d\n", has_direct, has_psi);
     return 0;
 }

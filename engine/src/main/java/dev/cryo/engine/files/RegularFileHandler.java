@@ -38,11 +38,18 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
      * {@code outside} (version 5): for a /proc/PID file of a process outside the tree, that process at the dump
      * (its start time, the file's owner); null for any other file, or when the holder has a pid or mount
      * namespace of its own.
+     * {@code pressureTrigger} (version 6): the line of the pressure-stall trigger set on a /proc/pressure/* or cgroup
+     * *.pressure file ("some 150000 1000000"), written again on the reopened file; null for none.
      */
     public record RegularFile(FileRef file, List<FileLocks.Lock> locks, boolean hostMount, int deadPid, int mountOf,
-                              OutsideProcess outside) implements FileDesc {
+                              OutsideProcess outside, String pressureTrigger) implements FileDesc {
         public RegularFile {
             locks = List.copyOf(locks);
+        }
+
+        public RegularFile(FileRef file, List<FileLocks.Lock> locks, boolean hostMount, int deadPid, int mountOf,
+                           OutsideProcess outside) {
+            this(file, locks, hostMount, deadPid, mountOf, outside, null);
         }
 
         public RegularFile(FileRef file, List<FileLocks.Lock> locks, boolean hostMount, int deadPid, int mountOf) {
@@ -66,7 +73,7 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         }
     }
 
-    static final RecordCodec<RegularFile> CODEC = RecordCodec.of(RegularFile.class, RECORD_ID, 5,
+    static final RecordCodec<RegularFile> CODEC = RecordCodec.of(RegularFile.class, RECORD_ID, 6,
             (out, f) -> {
                 RecordFields.writeRecord(out, FileRefCodec.INSTANCE, f.file());
                 FileLocks.write(out, f.locks());
@@ -74,10 +81,12 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
                 out.writeVarInt(f.deadPid(), true);
                 out.writeVarInt(f.mountOf(), true);
                 OutsideProcess.write(out, f.outside());
+                RecordFields.writeNullable(out, f.pressureTrigger(), RecordFields::writeString);
             },
             (in, version) -> new RegularFile(RecordFields.readRecord(in, FileRefCodec.INSTANCE), FileLocks.read(in),
                     version >= 2 && in.readBoolean(), version >= 3 ? in.readVarInt(true) : 0,
-                    version >= 4 ? in.readVarInt(true) : 0, version >= 5 ? OutsideProcess.read(in) : null));
+                    version >= 4 ? in.readVarInt(true) : 0, version >= 5 ? OutsideProcess.read(in) : null,
+                    version >= 6 ? RecordFields.readNullable(in, i -> RecordFields.readString(i, 64)) : null));
 
     private static final String DELETED = " (deleted)";
 
@@ -154,7 +163,8 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
             CoveredMount.refuse(fd, ctx);
         }
         return new RegularFile(file, FileLocks.dump(fd, ctx, true), hostMount, gone == null ? 0 : Integer.parseInt(gone),
-                hostMount ? 0 : OtherMountNamespace.holder(fd, ctx), OutsideProcess.of(fd, ctx, gone != null));
+                hostMount ? 0 : OtherMountNamespace.holder(fd, ctx), OutsideProcess.of(fd, ctx, gone != null),
+                PressureTriggers.dump(fd));
     }
 
     /**
@@ -318,6 +328,9 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         if (fd.position() != 0) {
             ctx.later("lseek", SyscallNr.LSEEK, tmp, fd.position(), 0);
         }
+        if (f.pressureTrigger() != null) {
+            PressureTriggers.restore(tmp, f.pressureTrigger(), ctx);
+        }
         return tmp;
     }
 
@@ -347,6 +360,9 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         if (r.outside() != null) { // a process outside the tree: its start time, the owner its stand-in would take
             m.put("outsideStartTime", r.outside().startTime());
             m.put("outsideOwner", r.outside().uid() + ":" + r.outside().gid());
+        }
+        if (r.pressureTrigger() != null) {
+            m.put("pressureTrigger", r.pressureTrigger());
         }
         FileLocks.show(r.locks(), m);
     }
