@@ -79,6 +79,15 @@
 #ifndef TCP_TX_DELAY
 #define TCP_TX_DELAY 37
 #endif
+#ifndef TCP_RTO_MAX_MS
+#define TCP_RTO_MAX_MS 44
+#endif
+#ifndef TCP_RTO_MIN_US
+#define TCP_RTO_MIN_US 45
+#endif
+#ifndef TCP_DELACK_MAX_US
+#define TCP_DELACK_MAX_US 46
+#endif
 #ifndef NETLINK_EXT_ACK
 #define NETLINK_EXT_ACK 11
 #endif
@@ -140,6 +149,8 @@ static const struct opt TCP_OPTS[] = {
     I(SOL_TCP, TCP_NOTSENT_LOWAT, 5000), I(SOL_TCP, TCP_DEFER_ACCEPT, 5), I(SOL_TCP, TCP_THIN_LINEAR_TIMEOUTS, 1),
     I(SOL_TCP, TCP_SYNCNT, 4), I(SOL_TCP, TCP_LINGER2, 9), I(SOL_TCP, TCP_TX_DELAY, 100), I(SOL_TCP, TCP_INQ, 1),
     I(SOL_TCP, TCP_SAVE_SYN, 1), I(SOL_TCP, TCP_WINDOW_CLAMP, 20000),
+    /* 6.15, 6.16: the retransmission timeout's ceiling and floor, the delayed ack's ceiling (a multiple of a jiffy) */
+    I(SOL_TCP, TCP_RTO_MAX_MS, 5000), I(SOL_TCP, TCP_RTO_MIN_US, 52000), I(SOL_TCP, TCP_DELACK_MAX_US, 12000),
 };
 /**
  * Only before a connection: a connection's MSS is the kernel's, fast open is a listener's, and so is the CPU

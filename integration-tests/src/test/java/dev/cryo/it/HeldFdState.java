@@ -137,7 +137,9 @@ final class HeldFdState {
             opt(SOL_TCP, TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT"), opt(SOL_TCP, TCP_TX_DELAY, "TCP_TX_DELAY"),
             opt(SOL_TCP, TCP_FASTOPEN_CONNECT, "TCP_FASTOPEN_CONNECT"),
             opt(SOL_TCP, TCP_FASTOPEN_NO_COOKIE, "TCP_FASTOPEN_NO_COOKIE"), opt(SOL_TCP, TCP_INQ, "TCP_INQ"),
-            opt(SOL_TCP, TCP_SAVE_SYN, "TCP_SAVE_SYN"), new Opt(SOL_TCP, TCP_ULP, 16, "TCP_ULP"));
+            opt(SOL_TCP, TCP_SAVE_SYN, "TCP_SAVE_SYN"), new Opt(SOL_TCP, TCP_ULP, 16, "TCP_ULP"),
+            opt(SOL_TCP, TCP_RTO_MAX_MS, "TCP_RTO_MAX_MS"), opt(SOL_TCP, TCP_RTO_MIN_US, "TCP_RTO_MIN_US"),
+            opt(SOL_TCP, TCP_DELACK_MAX_US, "TCP_DELACK_MAX_US"));
     /** A socket that never connected: the MSS and window clamp the program asked for, its fast open queue. */
     private static final List<Opt> UNCONNECTED_TCP = List.of(opt(SOL_TCP, TCP_MAXSEG, "TCP_MAXSEG"),
             opt(SOL_TCP, TCP_WINDOW_CLAMP, "TCP_WINDOW_CLAMP"), opt(SOL_TCP, TCP_FASTOPEN, "TCP_FASTOPEN"));

@@ -149,7 +149,9 @@ public record SocketOptions(List<Option> options, int reuseportIndex) {
             opt(SOL_TCP, TCP_DEFER_ACCEPT, "TCP_DEFER_ACCEPT"), new Spec(SOL_TCP, TCP_CONGESTION, 16, "TCP_CONGESTION"),
             opt(SOL_TCP, TCP_THIN_LINEAR_TIMEOUTS, "TCP_THIN_LINEAR_TIMEOUTS"),
             opt(SOL_TCP, TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT"), opt(SOL_TCP, TCP_TX_DELAY, "TCP_TX_DELAY"),
-            opt(SOL_TCP, TCP_SAVE_SYN, "TCP_SAVE_SYN"), opt(SOL_TCP, TCP_INQ, "TCP_INQ"));
+            opt(SOL_TCP, TCP_SAVE_SYN, "TCP_SAVE_SYN"), opt(SOL_TCP, TCP_INQ, "TCP_INQ"),
+            opt(SOL_TCP, TCP_RTO_MAX_MS, "TCP_RTO_MAX_MS"), opt(SOL_TCP, TCP_RTO_MIN_US, "TCP_RTO_MIN_US"),
+            opt(SOL_TCP, TCP_DELACK_MAX_US, "TCP_DELACK_MAX_US"));
     /**
      * TCP options of a socket not connected yet: a connection's MSS and window clamp are the kernel's,
      * TCP_FASTOPEN needs a closed or listening socket, and TCP_FASTOPEN_CONNECT would turn the repair
