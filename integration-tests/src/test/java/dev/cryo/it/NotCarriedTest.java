@@ -259,6 +259,21 @@ class NotCarriedTest {
                                 + "c.setsockopt(socket.SOL_SOCKET, 37, 2 | 16 | 128 | 2048)\nc.send(b'x')",
                         " fd 4: TCP socket \\d+ has SO_TIMESTAMPING's OPT_ID on: its timestamps' keys count the bytes sent"
                                 + " since it was set, a start a restore cannot set again; not supported"),
+                // a connection's error queue and zerocopy numbering came back empty and at 0
+                python("a TCP connection's transmit timestamp not read yet", "import socket\n"
+                                + "l = socket.socket()\nl.bind(('127.0.0.1', 0))\nl.listen(1)\n"
+                                + "c = socket.create_connection(l.getsockname())\na, _ = l.accept()\n"
+                                + "c.setsockopt(socket.SOL_SOCKET, 37, 2 | 16 | 2048)\nc.send(b'x')",
+                        " fd 4: TCP socket \\d+ holds \\d+ message\\(s\\) in its error queue \\(transmit timestamps,"
+                                + " MSG_ZEROCOPY completions or ICMP errors, read with MSG_ERRQUEUE\\) still unread after the"
+                                + " dump let the tree run .*; they cannot be queued again; not supported"),
+                python("a TCP connection that numbered MSG_ZEROCOPY sends", "import socket\n"
+                                + "l = socket.socket()\nl.bind(('127.0.0.1', 0))\nl.listen(1)\n"
+                                + "c = socket.create_connection(l.getsockname())\na, _ = l.accept()\n"
+                                + "c.setsockopt(socket.SOL_SOCKET, 60, 1)\nc.sendmsg([b'x'], [], 0x4000000)\n"
+                                + "c.recvmsg(1, 64, socket.MSG_ERRQUEUE)", // its completion read
+                        " fd 4: TCP socket \\d+ has SO_ZEROCOPY on and numbered 1 MSG_ZEROCOPY sends, whose completions"
+                                + " the program matches by number: .*; not supported"),
                 python("unread inotify events", "import ctypes, os\nlibc = ctypes.CDLL(None)\n"
                                 + "fd = libc.inotify_init1(0)\nassert fd == 3\nos.mkdir('w')\n"
                                 + "assert libc.inotify_add_watch(fd, b'w', 0x100) == 1\nopen('w/x', 'w').close()",

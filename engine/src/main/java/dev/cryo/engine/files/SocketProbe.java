@@ -131,8 +131,22 @@ final class SocketProbe implements AutoCloseable {
      * or flow label lease are refused, and so is SO_TIMESTAMPING's OPT_ID where its key would not come back
      * (a restore starts it anew: at 0 for datagrams, a TCP socket's at the bytes acknowledged). Where the
      * iterator cannot run, the sockets those could be told apart by are refused: a raw IPv4 one, one with OPT_ID on.
+     * An error queue holding messages (transmit timestamps, zerocopy completions) is refused, and so is a
+     * MSG_ZEROCOPY counter past 0.
      */
     private static void unreadable(SocketProbe p, SocketDumpState st) {
+        if (p.family == SockAddr.AF_PACKET) { // transmit timestamps
+            UnreadableSockState.Of u;
+            try {
+                u = st.unreadable(p.fd.pid()).get(p.fd.fd());
+            } catch (RuntimeException cannotRun) {
+                return;
+            }
+            if (u != null) {
+                errorQueue(p, u, "packet socket " + p.ino);
+            }
+            return;
+        }
         if (p.family != SockAddr.AF_INET && p.family != SockAddr.AF_INET6) {
             return;
         }
@@ -178,6 +192,23 @@ final class SocketProbe implements AutoCloseable {
         if (optId && u.timestampKey() != 0) {
             throw p.refuse(what + " has SO_TIMESTAMPING's OPT_ID on and numbered " + Integer.toUnsignedString(u.timestampKey())
                     + " timestamped sends: the next one's key would be 0 after a restore, which cannot set it; not supported");
+        }
+        if (u.zerocopyKey() != 0 && Sockets.getInt(p.sock, Sockets.SOL_SOCKET, Sockets.SO_ZEROCOPY) != 0) {
+            throw p.refuse(what + " has SO_ZEROCOPY on and numbered " + Integer.toUnsignedString(u.zerocopyKey())
+                    + " MSG_ZEROCOPY sends, whose completions the program matches by number: the next one's would be 0"
+                    + " after a restore, which cannot set it; not supported");
+        }
+        if (p.type != Sockets.SOCK_DGRAM) { // a datagram socket's is its handler's, with its unread error
+            errorQueue(p, u, what);
+        }
+    }
+
+    /** Refuses a socket whose error queue holds messages: they cannot be queued again (they came back lost). */
+    private static void errorQueue(SocketProbe p, UnreadableSockState.Of u, String what) {
+        if (u.errorQueue() > 0) {
+            throw p.refuse(what + " holds " + u.errorQueue() + " message(s) in its error queue (transmit timestamps,"
+                    + " MSG_ZEROCOPY completions or ICMP errors, read with MSG_ERRQUEUE) " + UnreadQueues.RETRIED
+                    + "; they cannot be queued again; not supported");
         }
     }
 

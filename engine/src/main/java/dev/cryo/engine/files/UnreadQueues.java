@@ -2,6 +2,7 @@ package dev.cryo.engine.files;
 
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.net.UnreadableSockState;
 import dev.cryo.kernel.proc.ProcNetNetlink;
 
 import java.io.IOException;
@@ -19,7 +20,8 @@ import java.util.Map;
  * follower (tail -F, promtail) read them a few milliseconds after they come, later under load, so a
  * freeze lands between the two now and then. (Connections to a unix listener of the tree that wait to
  * be accepted with their first bytes already sent, nginx's FastCGI requests to a busy php-fpm, were
- * waited for here too: their bytes are carried since, read where they wait.) Found once the whole tree is stopped: the dump then
+ * waited for here too: their bytes are carried since, read where they wait.) A socket's error queue too: ptp4l,
+ * chrony and MSG_ZEROCOPY senders read a transmit timestamp or a completion right after their send. Found once the whole tree is stopped: the dump then
  * lets the tree run until they are read ({@link #PAUSES} at most, looking every few ms) and seizes
  * it again at once, rather than refusing a program that would have been dumpable a moment later.
  * Only a queue still full after the last pause is refused, by its handler.
@@ -63,9 +65,10 @@ public final class UnreadQueues {
     public static List<Queue> of(List<Pid> tasks, Map<FdProbe.Ref, Integer> notifications) {
         List<Queue> out = new ArrayList<>();
         Map<String, Map<Long, ProcNetNetlink.Entry>> netlinkByNs = new HashMap<>();
+        Map<Pid, Map<Integer, UnreadableSockState.Of>> socketsByPid = new HashMap<>();
         for (Pid p : tasks) {
             for (Map.Entry<Integer, String> fd : fdsOf(p).entrySet()) {
-                String unread = unread(p, fd.getKey(), fd.getValue(), netlinkByNs,
+                String unread = unread(p, fd.getKey(), fd.getValue(), netlinkByNs, socketsByPid,
                         notifications.get(new FdProbe.Ref(p.value(), fd.getKey())));
                 if (unread != null) {
                     out.add(new Queue(p, fd.getKey(), "pid " + p + " fd " + fd.getKey() + ": " + unread));
@@ -78,10 +81,11 @@ public final class UnreadQueues {
     /** Whether any of {@code queues} (of tasks that may run) still holds something: looked at again now. */
     public static boolean anyUnread(List<Queue> queues) {
         Map<String, Map<Long, ProcNetNetlink.Entry>> netlinkByNs = new HashMap<>();
+        Map<Pid, Map<Integer, UnreadableSockState.Of>> socketsByPid = new HashMap<>();
         for (Queue q : queues) {
             try {
                 if (unread(q.pid(), q.fd(), ProcFs.readlink(q.pid().procDir() + "/fd/" + q.fd()), netlinkByNs,
-                        null) != null) {
+                        socketsByPid, null) != null) {
                     return true;
                 }
             } catch (RuntimeException closedOrGone) {
@@ -111,7 +115,7 @@ public final class UnreadQueues {
 
     /** What fd {@code fd} (linking to {@code target}) holds unread, or null; {@code measured} if known. */
     private static String unread(Pid p, int fd, String target, Map<String, Map<Long, ProcNetNetlink.Entry>> netlinkByNs,
-                                 Integer measured) {
+                                 Map<Pid, Map<Integer, UnreadableSockState.Of>> socketsByPid, Integer measured) {
         try {
             if (target.startsWith("socket:[")) {
                 long ino = Long.parseLong(target.substring(8, target.length() - 1));
@@ -119,6 +123,10 @@ public final class UnreadQueues {
                 if (n != null && n.unread()) {
                     return "netlink socket (protocol " + n.protocol() + ", port " + n.portId() + ") holds "
                             + n.unreadBytes() + " bytes unread" + (n.dumping() ? ", more of a dump's answer to come" : "");
+                }
+                UnreadableSockState.Of s = socketsByPid.computeIfAbsent(p, t -> UnreadableSockState.of(t.value())).get(fd);
+                if (s != null && s.errorQueue() > 0) {
+                    return "socket " + ino + " holds " + s.errorQueue() + " message(s) in its error queue";
                 }
             } else if (isNotificationGroup(target)) {
                 int bytes = measured != null ? measured : WatchTargets.pendingBytes(p, fd);

@@ -23,12 +23,16 @@ public final class UnreadableSockState {
     public static final int ROUTER_ALERT = 8;
     /** Its namespace's ra_chain is longer than the {@link #RA_CHAIN} sockets looked through. */
     public static final int ROUTER_ALERT_UNKNOWN = 16;
-    private static final int RA_CHAIN = 16, RECORD = 16;
+    private static final int RA_CHAIN = 16, RECORD = 24;
     private static final Bpf.TaskIterator ITERATOR =
             Bpf.TaskIterator.overFiles("cryo_sk_unread", () -> program(Btf.kernel()));
 
-    /** One socket's: the flags above, and its SO_TIMESTAMPING OPT_ID counter (sk_tskey). */
-    public record Of(int flags, int timestampKey) {
+    /**
+     * One socket's: the flags above, its SO_TIMESTAMPING OPT_ID counter (sk_tskey), its MSG_ZEROCOPY one (sk_zckey:
+     * the id of its next zerocopy send), and the messages in its error queue (transmit timestamps, zerocopy
+     * completions, ICMP errors with IP_RECVERR), which only a receive with MSG_ERRQUEUE takes.
+     */
+    public record Of(int flags, int timestampKey, int zerocopyKey, int errorQueue) {
         public boolean has(int flag) {
             return (flags & flag) != 0;
         }
@@ -46,15 +50,15 @@ public final class UnreadableSockState {
         ByteBuffer b = ByteBuffer.wrap(ITERATOR.run(tid)).order(ByteOrder.LITTLE_ENDIAN);
         Map<Integer, Of> out = new HashMap<>();
         while (b.remaining() >= RECORD) {
-            int fd = b.getInt(), flags = b.getInt(), key = b.getInt();
+            int fd = b.getInt(), flags = b.getInt(), key = b.getInt(), zckey = b.getInt(), errors = b.getInt();
             b.getInt();
-            out.put(fd, new Of(flags, key));
+            out.put(fd, new Of(flags, key, zckey, errors));
         }
         return out;
     }
 
     /**
-     * For each socket file: fd, flags, sk_tskey, 0. Every read goes through bpf_probe_read_kernel from the
+     * For each socket file: fd, flags, sk_tskey, sk_zckey, sk_error_queue.qlen, 0. Every read goes through bpf_probe_read_kernel from the
      * sock's address as a plain number (an IPv4 socket has no ipv6_pinfo: its pointer is 0, nothing is read).
      */
     private static Bpf.Program program(Btf btf) {
@@ -82,7 +86,10 @@ public final class UnreadableSockState {
         return b.jumpIfZero(p, "key").orImm(flags, ROUTER_ALERT_UNKNOWN).jump("key")
                 .label("alert").orImm(flags, ROUTER_ALERT)
                 .label("key").readKernel(2, sk, btf.offset("sock", "sk_tskey")) // 8 bytes read, its 4 kept
-                .store(4, fp, -RECORD + 8, 2).movImm(1, 0).store(4, fp, -RECORD + 12, 1)
+                .store(4, fp, -RECORD + 8, 2)
+                .readKernel(2, sk, btf.offset("sock", "sk_zckey")).store(4, fp, -RECORD + 12, 2)
+                .readKernel(2, sk, btf.offset("sock", "sk_error_queue") + btf.offset("sk_buff_head", "qlen"))
+                .store(4, fp, -RECORD + 16, 2).movImm(1, 0).store(4, fp, -RECORD + 20, 1)
                 .store(4, fp, -RECORD + 4, flags)
                 .load(4, 1, ctx, btf.offset("bpf_iter__task_file", "fd")).store(4, fp, -RECORD, 1)
                 .load(8, 1, ctx, btf.offset("bpf_iter__task_file", "meta"))

@@ -23,7 +23,8 @@ class UnreadableSockStateTest {
              Fd ipsec = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_DGRAM, 0);
              Fd raw = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_RAW, 46);
              Fd leased = Sockets.socket(SockAddr.AF_INET6, Sockets.SOCK_DGRAM, 0);
-             Fd stamped = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_DGRAM, 0)) {
+             Fd stamped = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_DGRAM, 0);
+             Fd zerocopy = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_DGRAM, 0)) {
             // struct xfrm_userpolicy_info: an IPv4 selector matching all, no lifetime limits, dir in, action allow
             ByteBuffer pol = ByteBuffer.allocate(168).order(ByteOrder.nativeOrder());
             pol.putShort(40, (short) SockAddr.AF_INET);
@@ -41,11 +42,16 @@ class UnreadableSockStateTest {
             for (int i = 0; i < 3; i++) {
                 Sockets.sendTo(stamped, new byte[] {1}, 0, Sockets.sockName(stamped));
             }
-            assertEquals(new UnreadableSockState.Of(0, 0), of(plain));
-            assertEquals(new UnreadableSockState.Of(UnreadableSockState.XFRM_POLICY, 0), of(ipsec));
-            assertEquals(new UnreadableSockState.Of(UnreadableSockState.ROUTER_ALERT, 0), of(raw));
-            assertEquals(new UnreadableSockState.Of(UnreadableSockState.FLOW_LABEL, 0), of(leased));
-            assertEquals(new UnreadableSockState.Of(0, 3), of(stamped));
+            Sockets.bind(zerocopy, SockAddr.inet(InetAddress.getLoopbackAddress(), 0));
+            Sockets.setInt(zerocopy, Sockets.SOL_SOCKET, Sockets.SO_ZEROCOPY, 1);
+            Sockets.sendTo(zerocopy, new byte[] {1}, 0x4000000, Sockets.sockName(zerocopy)); // MSG_ZEROCOPY
+            assertEquals(1, of(zerocopy).zerocopyKey());
+            assertEquals(new UnreadableSockState.Of(0, 0, 0, 0), of(plain));
+            assertEquals(new UnreadableSockState.Of(UnreadableSockState.XFRM_POLICY, 0, 0, 0), of(ipsec));
+            assertEquals(new UnreadableSockState.Of(UnreadableSockState.ROUTER_ALERT, 0, 0, 0), of(raw));
+            assertEquals(new UnreadableSockState.Of(UnreadableSockState.FLOW_LABEL, 0, 0, 0), of(leased));
+            // three sends numbered, their transmit timestamps waiting in the error queue
+            assertEquals(new UnreadableSockState.Of(0, 3, 0, 3), of(stamped));
         }
     }
 }
