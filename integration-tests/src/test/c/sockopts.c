@@ -10,6 +10,10 @@
  *     TCP_SYNCNT, TCP_CONGESTION, and SO_RCVBUF set to the size it had (nginx's rcvbuf=64k): the
  *     size does not change, but the kernel stops tuning it (SO_BUF_LOCK);
  *     and TCP_SAVE_SYN and TCP_INQ on (found by the state comparator's wider view: both came back off);
+ *     its own fast open key (TCP_FASTOPEN_KEY: getsockopt reads the net namespace's when it has none);
+ *   - a UDP socket whose multicast goes out of lo, named by index (IP_MULTICAST_IF with a struct ip_mreqn,
+ *     which getsockopt gives back as address 0.0.0.0): after the restore its datagram to a group reaches a
+ *     socket that joined that group on lo (sent out of the default route's interface, it does not);
  *   - the UDP IPv6 socket's IPV6_FLOWINFO and IPV6_FLOWINFO_SEND on (the same);
  *   - a TCP socket not connected yet with TCP_QUICKACK off (delayed acks: zdtm's sock_tcp_opts01);
  *   - a raw ICMP socket bound to 127.0.0.1 with an ICMP_FILTER letting echo replies only, and
@@ -115,6 +119,18 @@ int main(void) {
     set(q, SOL_TCP, TCP_QUICKACK, 0, "TCP_QUICKACK");
     set(l, SOL_TCP, TCP_DEFER_ACCEPT, 31, "TCP_DEFER_ACCEPT");
     set(l, SOL_TCP, TCP_FASTOPEN, 5, "TCP_FASTOPEN");
+    unsigned char key[16] = "cryo-tfo-key-56";
+    if (setsockopt(l, SOL_TCP, TCP_FASTOPEN_KEY, key, sizeof key)) fail("TCP_FASTOPEN_KEY");
+    int mc = socket(AF_INET, SOCK_DGRAM, 0);
+    struct ip_mreqn byindex = {.imr_ifindex = 1}; /* lo */
+    if (mc < 0 || setsockopt(mc, SOL_IP, IP_MULTICAST_IF, &byindex, sizeof byindex)) fail("IP_MULTICAST_IF by index");
+    int mr = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in any = {.sin_family = AF_INET}, group = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0xef380203)};
+    struct ip_mreqn join = {.imr_multiaddr = group.sin_addr, .imr_ifindex = 1};
+    socklen_t gn = sizeof group;
+    if (mr < 0 || bind(mr, (struct sockaddr *)&any, sizeof any) || getsockname(mr, (struct sockaddr *)&any, &gn)
+        || setsockopt(mr, SOL_IP, IP_ADD_MEMBERSHIP, &join, sizeof join)) fail("a member of 239.56.2.3 on lo");
+    group.sin_port = any.sin_port;
     set(l, SOL_TCP, TCP_MAXSEG, 1200, "TCP_MAXSEG");
     set(l, SOL_TCP, TCP_LINGER2, 17, "TCP_LINGER2");
     set(l, SOL_TCP, TCP_NOTSENT_LOWAT, 16384, "TCP_NOTSENT_LOWAT");
@@ -182,6 +198,13 @@ int main(void) {
     expect(q, SOL_TCP, TCP_QUICKACK, 0, "TCP_QUICKACK");
     expect(l, SOL_TCP, TCP_DEFER_ACCEPT, 31, "TCP_DEFER_ACCEPT");
     expect(l, SOL_TCP, TCP_FASTOPEN, 5, "TCP_FASTOPEN");
+    unsigned char k[32] = {0};
+    socklen_t kn = sizeof k;
+    if (getsockopt(l, SOL_TCP, TCP_FASTOPEN_KEY, k, &kn) || kn != sizeof key || memcmp(k, key, sizeof key))
+        fail("the listener's own TCP_FASTOPEN_KEY lost");
+    struct pollfd mp = {.fd = mr, .events = POLLIN};
+    if (sendto(mc, "m", 1, 0, (struct sockaddr *)&group, sizeof group) != 1 || poll(&mp, 1, 2000) != 1)
+        fail("IP_MULTICAST_IF by index lost: the group's member on lo got nothing");
     expect(l, SOL_TCP, TCP_MAXSEG, 1200, "TCP_MAXSEG");
     expect(l, SOL_TCP, TCP_LINGER2, 17, "TCP_LINGER2");
     expect(l, SOL_TCP, TCP_NOTSENT_LOWAT, 16384, "TCP_NOTSENT_LOWAT");

@@ -319,7 +319,8 @@ final class HeldFdState {
             // what no getsockopt reads (IP_ROUTER_ALERT, an IPsec policy of its own, IPv6 anycast and flow label
             // leases), which only a BPF iterator over the task's files sees
             var u = dev.cryo.kernel.net.UnreadableSockState.of(pid.value()).get(fd);
-            into.accept(prefix + "state no getsockopt reads", u == null ? "none" : "flags " + u.flags());
+            into.accept(prefix + "state no getsockopt reads", u == null ? "none" : "flags " + u.flags()
+                    + (type == SOCK_STREAM ? "" : " IPv4 multicast interface " + u.multicastIndex()));
         }
         if (tcpInfo != null && tcpInfo.length >= 8) {
             // state, and a live connection's agreed options (timestamps, SACK, window scaling, ECN) and

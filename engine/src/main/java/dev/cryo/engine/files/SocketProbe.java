@@ -24,6 +24,10 @@ final class SocketProbe implements AutoCloseable {
     private int reuseportIndex = -1;
     /** IP_ROUTER_ALERT on (a raw IPv4 socket's), which no getsockopt reads. */
     private boolean routerAlert;
+    /** The interface a datagram or raw socket's IPv4 multicast goes out of, set by index (getsockopt gives only an address). */
+    private int multicastIndex;
+    /** A TCP socket's own fast open key (getsockopt reads the net namespace's the same when it has none). */
+    private boolean ownFastopenKey;
 
     private SocketProbe(FdProbe fd, Fd sock) {
         this.fd = fd;
@@ -189,6 +193,9 @@ final class SocketProbe implements AutoCloseable {
                     + " cryo looks through for it; not supported");
         }
         p.routerAlert = u.has(UnreadableSockState.ROUTER_ALERT);
+        p.multicastIndex = p.type == Sockets.SOCK_STREAM ? 0 : u.multicastIndex();
+        p.ownFastopenKey = p.type == Sockets.SOCK_STREAM && p.protocol == Sockets.IPPROTO_TCP
+                && u.has(UnreadableSockState.OWN_FASTOPEN_KEY);
         if (optId && u.timestampKey() != 0) {
             throw p.refuse(what + " has SO_TIMESTAMPING's OPT_ID on and numbered " + Integer.toUnsignedString(u.timestampKey())
                     + " timestamped sends: the next one's key would be 0 after a restore, which cannot set it; not supported");
@@ -214,10 +221,23 @@ final class SocketProbe implements AutoCloseable {
 
     /**
      * The socket's options as {@link SocketOptions#dump} reads them, with its reuseport group's place and classic
-     * program, and IP_ROUTER_ALERT on.
+     * program, IP_ROUTER_ALERT on, IP_MULTICAST_IF as a struct ip_mreqn naming the interface by index, and a TCP
+     * socket's own fast open key.
      */
     SocketOptions options(boolean unconnected) {
         SocketOptions o = SocketOptions.dump(sock, family, type, protocol, unconnected).atReuseportIndex(reuseportIndex);
+        if (multicastIndex != 0) {
+            byte[] addr = Sockets.getBytesOrNull(sock, Sockets.SOL_IP, Sockets.IP_MULTICAST_IF, 4);
+            java.nio.ByteBuffer mreqn = java.nio.ByteBuffer.allocate(12).order(java.nio.ByteOrder.nativeOrder());
+            mreqn.position(4);
+            mreqn.put(addr == null ? new byte[4] : addr).putInt(multicastIndex);
+            o = o.filter(x -> x.level() != Sockets.SOL_IP || x.name() != Sockets.IP_MULTICAST_IF).with(java.util.List.of(
+                    new SocketOptions.Option(Sockets.SOL_IP, Sockets.IP_MULTICAST_IF, mreqn.array())));
+        }
+        if (ownFastopenKey) {
+            o = o.with(java.util.List.of(new SocketOptions.Option(Sockets.SOL_TCP, Sockets.TCP_FASTOPEN_KEY,
+                    Sockets.getBytes(sock, Sockets.SOL_TCP, Sockets.TCP_FASTOPEN_KEY, 32))));
+        }
         java.util.List<SocketOptions.Option> more = new java.util.ArrayList<>();
         if (reuseportFilter != null) {
             more.add(new SocketOptions.Option(Sockets.SOL_SOCKET, Sockets.SO_ATTACH_REUSEPORT_CBPF, reuseportFilter));

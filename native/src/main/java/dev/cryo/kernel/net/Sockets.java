@@ -103,6 +103,8 @@ public final class Sockets {
     public static final int SO_RCVPRIORITY = 82, SO_PASSRIGHTS = 83, SO_INCOMING_CPU = 49;
     /** A connection's retransmission timeout's ceiling and floor and its delayed ack's ceiling (6.15, 6.16). */
     public static final int TCP_RTO_MAX_MS = 44, TCP_RTO_MIN_US = 45, TCP_DELACK_MAX_US = 46;
+    /** A TCP listener's own key for fast open cookies (16 bytes, or 32 with the backup key). */
+    public static final int TCP_FASTOPEN_KEY = 33;
     /** SO_TIMESTAMPING's flag that numbers a socket's timestamps (by datagram, or a TCP socket's by byte). */
     public static final int SOF_TIMESTAMPING_OPT_ID = 1 << 7;
     /** A raw socket's: IPv4 packets with the router alert option come to it (RSVP, IGMP); no getsockopt reads it. */

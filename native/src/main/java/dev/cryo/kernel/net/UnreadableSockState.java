@@ -23,6 +23,11 @@ public final class UnreadableSockState {
     public static final int ROUTER_ALERT = 8;
     /** Its namespace's ra_chain is longer than the {@link #RA_CHAIN} sockets looked through. */
     public static final int ROUTER_ALERT_UNKNOWN = 16;
+    /**
+     * A TCP socket's own fast open key (TCP_FASTOPEN_KEY set on it: its accept queue's fastopenq.ctx), which getsockopt
+     * reads the same as its net namespace's key when it has none.
+     */
+    public static final int OWN_FASTOPEN_KEY = 32;
     private static final int RA_CHAIN = 16, RECORD = 24;
     private static final Bpf.TaskIterator ITERATOR =
             Bpf.TaskIterator.overFiles("cryo_sk_unread", () -> program(Btf.kernel()));
@@ -30,9 +35,10 @@ public final class UnreadableSockState {
     /**
      * One socket's: the flags above, its SO_TIMESTAMPING OPT_ID counter (sk_tskey), its MSG_ZEROCOPY one (sk_zckey:
      * the id of its next zerocopy send), and the messages in its error queue (transmit timestamps, zerocopy
-     * completions, ICMP errors with IP_RECVERR), which only a receive with MSG_ERRQUEUE takes.
+     * completions, ICMP errors with IP_RECVERR), which only a receive with MSG_ERRQUEUE takes; an IPv4 socket's
+     * multicast interface (inet_sock.mc_index: IP_MULTICAST_IF set by index, which getsockopt does not give).
      */
-    public record Of(int flags, int timestampKey, int zerocopyKey, int errorQueue) {
+    public record Of(int flags, int timestampKey, int zerocopyKey, int errorQueue, int multicastIndex) {
         public boolean has(int flag) {
             return (flags & flag) != 0;
         }
@@ -51,14 +57,13 @@ public final class UnreadableSockState {
         Map<Integer, Of> out = new HashMap<>();
         while (b.remaining() >= RECORD) {
             int fd = b.getInt(), flags = b.getInt(), key = b.getInt(), zckey = b.getInt(), errors = b.getInt();
-            b.getInt();
-            out.put(fd, new Of(flags, key, zckey, errors));
+            out.put(fd, new Of(flags, key, zckey, errors, b.getInt()));
         }
         return out;
     }
 
     /**
-     * For each socket file: fd, flags, sk_tskey, sk_zckey, sk_error_queue.qlen, 0. Every read goes through bpf_probe_read_kernel from the
+     * For each socket file: fd, flags, sk_tskey, sk_zckey, sk_error_queue.qlen, mc_index. Every read goes through bpf_probe_read_kernel from the
      * sock's address as a plain number (an IPv4 socket has no ipv6_pinfo: its pointer is 0, nothing is read).
      */
     private static Bpf.Program program(Btf btf) {
@@ -88,8 +93,15 @@ public final class UnreadableSockState {
                 .label("key").readKernel(2, sk, btf.offset("sock", "sk_tskey")) // 8 bytes read, its 4 kept
                 .store(4, fp, -RECORD + 8, 2)
                 .readKernel(2, sk, btf.offset("sock", "sk_zckey")).store(4, fp, -RECORD + 12, 2)
+                .readKernel(2, sk, btf.offset("sock", "sk_type")).andImm(2, 0xffff).jumpIfNot(2, Sockets.SOCK_STREAM, "index")
+                .readKernel(2, sk, btf.offset("sock", "sk_protocol")).andImm(2, 0xffff).jumpIfNot(2, Sockets.IPPROTO_TCP, "index")
+                .readKernel(2, sk, btf.offset("inet_connection_sock", "icsk_accept_queue")
+                        + btf.offset("request_sock_queue", "fastopenq") + btf.offset("fastopen_queue", "ctx"))
+                .jumpIfZero(2, "index").orImm(flags, OWN_FASTOPEN_KEY)
+                // the last two reads kept in registers: each read's scratch (fp - 8) is the record's last 8 bytes
+                .label("index").readKernel(p, sk, btf.offset("inet_sock", "mc_index"))
                 .readKernel(2, sk, btf.offset("sock", "sk_error_queue") + btf.offset("sk_buff_head", "qlen"))
-                .store(4, fp, -RECORD + 16, 2).movImm(1, 0).store(4, fp, -RECORD + 20, 1)
+                .store(4, fp, -RECORD + 16, 2).store(4, fp, -RECORD + 20, p)
                 .store(4, fp, -RECORD + 4, flags)
                 .load(4, 1, ctx, btf.offset("bpf_iter__task_file", "fd")).store(4, fp, -RECORD, 1)
                 .load(8, 1, ctx, btf.offset("bpf_iter__task_file", "meta"))

@@ -24,7 +24,13 @@ class UnreadableSockStateTest {
              Fd raw = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_RAW, 46);
              Fd leased = Sockets.socket(SockAddr.AF_INET6, Sockets.SOCK_DGRAM, 0);
              Fd stamped = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_DGRAM, 0);
-             Fd zerocopy = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_DGRAM, 0)) {
+             Fd zerocopy = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_DGRAM, 0);
+             Fd multicast = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_DGRAM, 0);
+             Fd keyed = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_STREAM, 0);
+             Fd tcp = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_STREAM, 0)) {
+            // struct ip_mreqn: no group, no address, the interface by index (lo)
+            Sockets.setBytes(multicast, Sockets.SOL_IP, Sockets.IP_MULTICAST_IF, new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0});
+            Sockets.setBytes(keyed, Sockets.SOL_TCP, Sockets.TCP_FASTOPEN_KEY, new byte[16]);
             // struct xfrm_userpolicy_info: an IPv4 selector matching all, no lifetime limits, dir in, action allow
             ByteBuffer pol = ByteBuffer.allocate(168).order(ByteOrder.nativeOrder());
             pol.putShort(40, (short) SockAddr.AF_INET);
@@ -46,12 +52,15 @@ class UnreadableSockStateTest {
             Sockets.setInt(zerocopy, Sockets.SOL_SOCKET, Sockets.SO_ZEROCOPY, 1);
             Sockets.sendTo(zerocopy, new byte[] {1}, 0x4000000, Sockets.sockName(zerocopy)); // MSG_ZEROCOPY
             assertEquals(1, of(zerocopy).zerocopyKey());
-            assertEquals(new UnreadableSockState.Of(0, 0, 0, 0), of(plain));
-            assertEquals(new UnreadableSockState.Of(UnreadableSockState.XFRM_POLICY, 0, 0, 0), of(ipsec));
-            assertEquals(new UnreadableSockState.Of(UnreadableSockState.ROUTER_ALERT, 0, 0, 0), of(raw));
-            assertEquals(new UnreadableSockState.Of(UnreadableSockState.FLOW_LABEL, 0, 0, 0), of(leased));
+            assertEquals(new UnreadableSockState.Of(0, 0, 0, 0, 0), of(plain));
+            assertEquals(new UnreadableSockState.Of(UnreadableSockState.XFRM_POLICY, 0, 0, 0, 0), of(ipsec));
+            assertEquals(new UnreadableSockState.Of(UnreadableSockState.ROUTER_ALERT, 0, 0, 0, 0), of(raw));
+            assertEquals(new UnreadableSockState.Of(UnreadableSockState.FLOW_LABEL, 0, 0, 0, 0), of(leased));
             // three sends numbered, their transmit timestamps waiting in the error queue
-            assertEquals(new UnreadableSockState.Of(0, 3, 0, 3), of(stamped));
+            assertEquals(new UnreadableSockState.Of(0, 3, 0, 3, 0), of(stamped));
+            assertEquals(new UnreadableSockState.Of(0, 0, 0, 0, 1), of(multicast));
+            assertEquals(new UnreadableSockState.Of(UnreadableSockState.OWN_FASTOPEN_KEY, 0, 0, 0, 0), of(keyed));
+            assertEquals(new UnreadableSockState.Of(0, 0, 0, 0, 0), of(tcp));
         }
     }
 }
