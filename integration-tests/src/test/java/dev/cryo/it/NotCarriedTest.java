@@ -205,6 +205,14 @@ class NotCarriedTest {
                                 + " told for sure; only TPACKET_V2 and V3 rings are carried"),
                 // a transmit ring is carried while never written to (PacketSocketTest); once the program wrote a
                 // frame to it, where the kernel sends from next cannot be read
+                // the group came back with its type and no program (every packet to one member)
+                python("a packet socket in a fanout group steered by a classic BPF program", "import ctypes, socket, struct\n"
+                                + "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5))\n"
+                                + "s.bind(('lo', 0))\ns.setsockopt(263, 18, 0x5601 | 6 << 16)\n" // PACKET_FANOUT_CBPF
+                                + "ret = ctypes.create_string_buffer(struct.pack('HBBI', 6, 0, 0, 1))\n" // ret #1
+                                + "s.setsockopt(263, 22, struct.pack('HL', 1, ctypes.addressof(ret)))", // PACKET_FANOUT_DATA
+                        " fd 3: packet socket \\d+ is in a fanout group \\(id 22017\\) that picks its member with a BPF program"
+                                + " \\(PACKET_FANOUT_CBPF, set with PACKET_FANOUT_DATA\\), which no getsockopt reads back; not supported"),
                 python("a packet socket with a transmit ring written to", "import socket, struct\n"
                                 + "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n"
                                 + "s.setsockopt(263, 13, struct.pack('4I', 4096, 4, 2048, 8))\n"

@@ -138,6 +138,13 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
             if (d.ifindex() < 0) {
                 throw p.refuse("packet socket " + p.ino + " was bound to an interface that is gone; not supported");
             }
+            int fanoutType = d.fanout() < 0 ? -1 : (d.fanout() >> 16) & 0xff;
+            if (fanoutType == PacketSockets.PACKET_FANOUT_CBPF || fanoutType == PacketSockets.PACKET_FANOUT_EBPF) {
+                // the group came back with its type and no program: every packet to one member
+                throw p.refuse("packet socket " + p.ino + " is in a fanout group (id " + (d.fanout() & 0xffff) + ") that"
+                        + " picks its member with a BPF program (PACKET_FANOUT_" + (fanoutType == PacketSockets.PACKET_FANOUT_CBPF
+                        ? "CBPF" : "EBPF") + ", set with PACKET_FANOUT_DATA), which no getsockopt reads back; not supported");
+            }
             List<Membership> ms = new ArrayList<>();
             for (SockDiag.PacketMembership m : d.memberships()) {
                 ms.add(new Membership(PacketSockets.ifName(p.sock, m.ifindex()), m.type(), m.count(), m.address()));

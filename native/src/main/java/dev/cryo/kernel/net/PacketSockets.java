@@ -21,6 +21,8 @@ public final class PacketSockets {
             PACKET_AUXDATA = 8, PACKET_ORIGDEV = 9, PACKET_VERSION = 10, PACKET_RESERVE = 12, PACKET_TX_RING = 13,
             PACKET_LOSS = 14, PACKET_TIMESTAMP = 17, PACKET_FANOUT = 18, PACKET_TX_HAS_OFF = 19,
             PACKET_QDISC_BYPASS = 20, PACKET_IGNORE_OUTGOING = 23, PACKET_VNET_HDR_SZ = 24;
+    /** Fanout group types that pick a member with a BPF program (set with PACKET_FANOUT_DATA). */
+    public static final int PACKET_FANOUT_CBPF = 6, PACKET_FANOUT_EBPF = 7;
     /** Membership types (struct packet_mreq's mr_type). */
     public static final int PACKET_MR_MULTICAST = 0, PACKET_MR_PROMISC = 1, PACKET_MR_ALLMULTI = 2, PACKET_MR_UNICAST = 3;
     private static final int SIOCGIFNAME = 0x8910, SIOCGIFINDEX = 0x8933, SIOCGIFFLAGS = 0x8913, SIOCSIFFLAGS = 0x8914,
