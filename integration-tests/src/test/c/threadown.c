@@ -13,7 +13,10 @@
  * fd table, then opens files its process never holds, moved to fds 20-24 (a worker's own files): a file it wrote
  * "hello" to, at offset 2, with close-on-exec; a pipe holding "abc" unread (both ends); an eventfd counting 5; a
  * unix socketpair with "ping" unread. After the restore the thread reads them back, and the main thread must hold
- * none of those numbers. Prints PASS or FAIL: reason.
+ * none of those numbers. "netnew": the thread makes a net namespace of its own, bound nowhere (Go's netns.New() on a
+ * locked OS thread), and brings its lo up; after the restore it must be in a net namespace other than its process's,
+ * with lo up (a UDP datagram to itself on 127.0.0.1 comes back), and the main thread in the one it was in. Prints
+ * PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include "workload.h"
@@ -26,6 +29,9 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <stdint.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <time.h>
 
 static const char *mode;
@@ -97,6 +103,49 @@ static void *alone_opened(void *arg) {
     return NULL;
 }
 
+static ino_t net_of(const char *task) {
+    struct stat ns;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%s/ns/net", task);
+    return stat(path, &ns) == 0 ? ns.st_ino : 0;
+}
+
+/* "netnew": whether lo is up and carries a datagram to this socket's own port. */
+static int lo_works(void) {
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct ifreq ifr = {0};
+    strcpy(ifr.ifr_name, "lo");
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    char c = 0;
+    int ok = s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP)
+            && bind(s, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(s, (struct sockaddr *)&a, &len) == 0
+            && sendto(s, "u", 1, 0, (struct sockaddr *)&a, sizeof a) == 1 && recv(s, &c, 1, MSG_DONTWAIT) == 1 && c == 'u';
+    if (s >= 0) close(s);
+    return ok;
+}
+
+static ino_t main_net;
+
+/* "netnew": a net namespace of the thread's own, made and bound nowhere, lo up. */
+static void *alone_netnew(void *arg) {
+    (void)arg;
+    if (unshare(CLONE_NEWNET) != 0) fail("unshare(CLONE_NEWNET)");
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct ifreq ifr = {0};
+    strcpy(ifr.ifr_name, "lo");
+    ifr.ifr_flags = IFF_UP | IFF_LOOPBACK;
+    if (s < 0 || ioctl(s, SIOCSIFFLAGS, &ifr) != 0 || close(s) != 0) fail("lo up in the thread's net namespace");
+    if (!lo_works()) fail("lo in the thread's net namespace before the dump");
+    set_up = 1;
+    struct timespec nap = {0, 10000000};
+    while (!check) nanosleep(&nap, NULL);
+    if (net_of("thread-self") == main_net) thread_failure = "the thread is in its process's net namespace";
+    else if (!lo_works()) thread_failure = "lo is not up, or carries nothing, in the thread's net namespace";
+    verdict_ready = 1;
+    return NULL;
+}
+
 static int in_net(const char *task) {
     struct stat ns, want;
     char path[64];
@@ -151,7 +200,8 @@ int main(int argc, char **argv) {
     mode = argc > 1 ? argv[1] : "cwd";
     net_path = argc > 2 ? argv[2] : "";
     int ns = strcmp(mode, "uts") == 0 || strcmp(mode, "net") == 0, files = strcmp(mode, "files") == 0;
-    int opened = strcmp(mode, "alone") == 0;
+    int opened = strcmp(mode, "alone") == 0, netnew = strcmp(mode, "netnew") == 0;
+    main_net = net_of("self");
     if (files && (pipe(pipe_fds) != 0 || (null_fd = open("/dev/null", O_RDONLY)) < 0)) fail("pipe and /dev/null");
     struct utsname host;
     if (uname(&host) != 0) fail("uname");
@@ -162,7 +212,7 @@ int main(int argc, char **argv) {
     if (stat("/usr", &usr) != 0 || stat(".", &here) != 0) fail("stat");
     if (same_dir(".", &usr)) fail("run it from another directory than /usr");
     pthread_t t;
-    if (pthread_create(&t, NULL, opened ? alone_opened : files ? alone_files : ns ? alone_ns : alone, NULL) != 0) fail("pthread_create");
+    if (pthread_create(&t, NULL, netnew ? alone_netnew : opened ? alone_opened : files ? alone_files : ns ? alone_ns : alone, NULL) != 0) fail("pthread_create");
     while (!set_up) usleep(1000);
     printf("ready\n");
     while (!check) pause();
@@ -179,6 +229,7 @@ int main(int argc, char **argv) {
     if (uname(&now) != 0 || strcmp(now.nodename, host.nodename) != 0 || strcmp(now.domainname, host.domainname) != 0)
         fail("the main thread's host or domain name changed");
     if (*net_path && in_net("self")) fail("the main thread is in the thread's net namespace");
+    if (netnew && net_of("self") != main_net) fail("the main thread is not in the net namespace it was in");
     mode_t mask = umask(022);
     if (mask != 022) fail("the main thread's umask is not 022");
     if (!same_dir(".", &here)) fail("the main thread's cwd moved with its thread's");

@@ -303,9 +303,12 @@ class RestoreTest {
      * "alone": a thread that opened files of its own after unshare(CLONE_FILES) (a file at an offset, a pipe and a
      * socketpair holding unread bytes, an eventfd), which its process never held, was refused ("is in its own fd
      * table alone"); they come back in its table alone (the comparator compares them as it does a process's fds).
+     * "netnew": a net namespace the thread made alone and bound nowhere (Go's netns.New()), lo up, was refused ("is
+     * not its process's"); the thread makes one again, lo up (the comparator compares what a thread's own net
+     * namespace holds).
      */
     @ParameterizedTest
-    @ValueSource(strings = {"cwd", "root", "uts", "net", "files", "alone"})
+    @ValueSource(strings = {"cwd", "root", "uts", "net", "files", "alone", "netnew"})
     void aThreadComesBackWithWhatItUnsharedAlone(String what) throws Exception {
         String netns = "cryo-thread-" + ProcessHandle.current().pid();
         if (what.equals("net")) {

@@ -512,7 +512,12 @@ final class StateComparator {
         put(into, "cgroup", cgroups(read(dir.resolve("cgroup")))); // a thread may be in cgroups of its own
         put(into, "thread cwd", readLink(dir.resolve("cwd")));
         put(into, "thread root", readLink(dir.resolve("root")));
-        put(into, "ns not its process's", nsOfItsOwn(pid, dir));
+        String ownNs = nsOfItsOwn(pid, dir);
+        put(into, "ns not its process's", ownNs);
+        if (List.of(ownNs.split(",")).contains("net")) { // one the thread made alone is made again: what it holds
+            put(into, "own net namespace", callOrError(() -> dev.cryo.kernel.Namespaces.inside(dev.cryo.kernel.Pid.of(tid),
+                    "net", dev.cryo.kernel.Namespaces::network).toString()));
+        }
         if (tid != pid) {
             put(into, "fd table", fdTable(pid, tid, dir));
             filesAlone(pid, tid, dir, into, labels);

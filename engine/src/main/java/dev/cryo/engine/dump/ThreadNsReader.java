@@ -1,6 +1,5 @@
 package dev.cryo.engine.dump;
 
-import dev.cryo.engine.DumpException;
 import dev.cryo.engine.model.ThreadImage;
 import dev.cryo.engine.model.ThreadNs;
 import dev.cryo.kernel.Namespaces;
@@ -11,8 +10,8 @@ import java.util.List;
 /**
  * The dump half of the namespaces a thread made or entered alone ({@link ThreadNs}), read from the frozen task:
  * the host and domain names of a uts namespace of its own, the host path of the net namespace it entered
- * ({@code ip netns add}'s). What else a thread holds alone is refused before the freeze ({@link ThreadsAlone});
- * a net namespace bound nowhere by the time of the freeze is refused here.
+ * ({@code ip netns add}'s), or whether lo is up in a net namespace it made and bound nowhere (one holding more is
+ * refused here). What else a thread holds alone is refused before the freeze ({@link ThreadsAlone}).
  */
 final class ThreadNsReader {
     private ThreadNsReader() {}
@@ -33,12 +32,10 @@ final class ThreadNsReader {
             }
             String[] names = ownUts ? Namespaces.inside(t, "uts", Namespaces::utsNames) : new String[2];
             String boundAt = ownNet ? dev.cryo.engine.namespaces.NetNamespaceScan.boundAt(theirNet) : null;
-            if (boundAt != null && boundAt.isEmpty()) {
-                throw new DumpException("pid " + pid + " thread " + t + ": its net namespace (" + theirNet + ") is not its"
-                        + " process's (" + net + ") nor bound on the host (ip netns add); a net namespace of one thread"
-                        + " is not supported yet unless it is bound on the host");
-            }
-            threads.set(i, threads.get(i).withNs(new ThreadNs(names[0], names[1], boundAt)));
+            boolean made = boundAt != null && boundAt.isEmpty(); // its own (ThreadsAlone refused one another task is in)
+            boolean loUp = made && dev.cryo.engine.namespaces.NetNamespaceScan.loopbackOnly(t, theirNet,
+                    "pid " + pid + " thread " + t);
+            threads.set(i, threads.get(i).withNs(new ThreadNs(names[0], names[1], made ? null : boundAt, made, loUp)));
         }
     }
 }

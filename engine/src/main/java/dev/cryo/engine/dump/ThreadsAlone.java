@@ -15,9 +15,9 @@ import java.util.Map;
  * the freeze: a restore makes every thread in its process's namespaces (setns or unshare of ipc, mnt, cgroup, or a
  * pid or time namespace for its children, in one thread, as Go programs do on a locked OS thread), so it came back
  * in its process's, silently. Carried ({@link ThreadNsReader}): a uts namespace the thread made for itself alone,
- * and a net namespace bound on the host (ip netns add's, entered by its path, as Go's netns libraries do); a uts
- * namespace another task of the tree or the host is in, or shared by two threads, and a net namespace bound nowhere
- * are refused. A cwd, root and umask ({@link ThreadFsReader}) and an fd table ({@link ThreadFilesReader}) of its
+ * a net namespace bound on the host (ip netns add's, entered by its path, as Go's netns libraries do), and a net
+ * namespace it made alone and bound nowhere (Go's netns.New()); a uts namespace, or a net namespace bound nowhere,
+ * that another task of the tree or the host is in, or shared by two threads, is refused. A cwd, root and umask ({@link ThreadFsReader}) and an fd table ({@link ThreadFilesReader}) of its
  * own are read, or refused, from the frozen task. One pass over each process's threads: the task list once, the
  * main thread's links once.
  */
@@ -30,16 +30,22 @@ final class ThreadsAlone {
 
     /** Refuses what a thread of the live processes {@code live} unshared alone that a restore would not make. */
     static void check(List<Pid> live) {
-        Map<String, String> uts = new HashMap<>(); // whose each uts namespace is: a process's, the host's, a thread's
+        Map<String, String> uts = owners(live, "uts"), net = owners(live, "net");
+        live.forEach(p -> check(p, uts, net));
+    }
+
+    /** Whose each namespace of {@code kind} is so far: a process's of {@code live}, the host's (then threads' own). */
+    private static Map<String, String> owners(List<Pid> live, String kind) {
+        Map<String, String> owners = new HashMap<>();
         for (Pid p : live) {
-            String link = Namespaces.link(p.toString(), "uts");
+            String link = Namespaces.link(p.toString(), kind);
             if (link != null) {
-                uts.putIfAbsent(link, "pid " + p + "'s");
+                owners.putIfAbsent(link, "pid " + p + "'s");
             }
         }
-        String host = Namespaces.link("1", "uts");
-        uts.put(host != null ? host : Namespaces.link("self", "uts"), "the host's");
-        live.forEach(p -> check(p, uts));
+        String host = Namespaces.link("1", kind);
+        owners.put(host != null ? host : Namespaces.link("self", kind), "the host's");
+        return owners;
     }
 
     /**
@@ -77,7 +83,7 @@ final class ThreadsAlone {
         }
     }
 
-    private static void check(Pid p, Map<String, String> uts) {
+    private static void check(Pid p, Map<String, String> uts, Map<String, String> net) {
         List<Pid> threads;
         try {
             threads = ProcFs.tasks(p);
@@ -120,10 +126,18 @@ final class ThreadsAlone {
                 if (kind.equals("net") && !dev.cryo.engine.namespaces.NetNamespaceScan.boundAt(theirs).isEmpty()) {
                     continue; // joined again where it is bound
                 }
+                if (kind.equals("net")) {
+                    String whose = net.putIfAbsent(theirs, "thread " + t + "'s");
+                    if (whose == null) {
+                        continue; // its own, bound nowhere: made again (what it holds is read frozen, ThreadNsReader)
+                    }
+                    throw new DumpException("pid " + p + " thread " + t + ": its net namespace (" + theirs + "), bound"
+                            + " nowhere on the host, is " + whose + " too (entered with setns, or inherited from the thread"
+                            + " that made it); a restore makes a net namespace for one thread alone: not supported yet");
+                }
                 throw new DumpException("pid " + p + " thread " + t + ": its " + kind + " namespace (" + theirs
                         + ") is not its process's (" + ours + "); a namespace of one thread (setns or unshare in"
-                        + " that thread alone) is not supported yet" + (kind.equals("net") ? " unless it is bound on"
-                        + " the host (ip netns add)" : ""));
+                        + " that thread alone) is not supported yet");
             }
         }
     }

@@ -233,17 +233,27 @@ public final class NamespaceRestore {
 
     /** lo up in the task's new network namespace (it gives back 127.0.0.1 and ::1 by itself), as it was. */
     private static void loopbackUp(TaskContext t) {
-        String own = dev.cryo.kernel.Namespaces.link(t.pid().toString(), "net");
+        loopbackUp(t, null);
+    }
+
+    /**
+     * As above, in the net namespace one thread of the task made alone ({@code thread}: its injector; null: the
+     * task's main thread, its calls queued with the rest).
+     */
+    public static void loopbackUp(TaskContext t, dev.cryo.kernel.ptrace.Injector thread) {
+        Call call = thread != null ? thread::call : t::call;
+        String task = thread != null ? t.pid() + "/task/" + thread.tid() : t.pid().toString();
+        String own = dev.cryo.kernel.Namespaces.link(task, "net");
         if (own == null || own.equals(dev.cryo.kernel.Namespaces.link("self", "net"))) {
-            throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + " was not forked into a net namespace"
-                    + " of its own (" + own + ")");
+            throw new dev.cryo.engine.restore.RestoreException("pid " + task.replace("/task/", " thread ") + " is not"
+                    + " in a net namespace of its own (" + own + ")");
         }
-        long sock = t.call("socket(AF_INET, SOCK_DGRAM)", SyscallNr.SOCKET, AF_INET, SOCK_DGRAM, 0);
+        long sock = call.call("socket(AF_INET, SOCK_DGRAM)", SyscallNr.SOCKET, AF_INET, SOCK_DGRAM, 0);
         byte[] req = new byte[40];
         req[0] = 'l';
         req[1] = 'o';
         req[16] = IFF_UP | IFF_LOOPBACK;
-        t.call("ioctl(SIOCSIFFLAGS, lo up)", SyscallNr.IOCTL, sock, SIOCSIFFLAGS, t.put(req));
-        t.call("close", SyscallNr.CLOSE, sock);
+        call.call("ioctl(SIOCSIFFLAGS, lo up)", SyscallNr.IOCTL, sock, SIOCSIFFLAGS, t.put(req));
+        call.call("close", SyscallNr.CLOSE, sock);
     }
 }

@@ -52,6 +52,27 @@ public final class NetNamespaceScan {
     }
 
     /**
+     * Whether lo is up in the net namespace {@code link} thread {@code thread} made alone and bound nowhere (Go's
+     * netns.New()), which a restore makes again in that thread; anything else it holds (devices, addresses, routes,
+     * changed sysctls, a firewall, IPsec) is refused by name: such a namespace is made again with its loopback only.
+     * {@code who}: "pid N thread T".
+     */
+    public static boolean loopbackOnly(Pid thread, String link, String who) {
+        Namespaces.Network lo = loopback(thread, link);
+        NetNamespaceImage n = configuration(thread, link, List.of());
+        List<String> sysctls = NetSysctls.differing(thread);
+        String what = !n.addresses().isEmpty() ? "addresses " + n.addresses()
+                : !n.devices().isEmpty() ? "devices " + n.devices() : !n.routes().isEmpty() ? "routes " + n.routes()
+                : !sysctls.isEmpty() ? "sysctls changed " + sysctls
+                : !n.firewall().isEmpty() ? "a firewall (" + String.join(", ", n.firewall().keySet()) + ")" : null;
+        if (what != null) {
+            throw new DumpException(who + ": its net namespace (" + link + "), made by that thread alone and bound nowhere,"
+                    + " has " + what + "; a restore makes such a namespace again with its loopback only: not supported yet");
+        }
+        return lo.loUp();
+    }
+
+    /**
      * Where the net namespace {@code link} the tree is in is bound on the host ({@code ip netns add}
      * then {@code ip netns exec}, {@code nsenter --net=/run/netns/NAME}; a container runtime's), "" when
      * it is not: a bound one outlives the tree, and whatever reaches the tree through it (clients run

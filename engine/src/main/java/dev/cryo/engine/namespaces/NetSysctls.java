@@ -79,6 +79,13 @@ final class NetSysctls {
         return out;
     }
 
+    /** The sysctls of the net namespace of {@code p} whose values are not a new namespace's (a device's: its default's). */
+    static List<String> differing(Pid p) {
+        Map<String, String> fresh = fresh();
+        return all(p).entrySet().stream().filter(e -> !e.getValue().equals(fresh.containsKey(e.getKey())
+                ? fresh.get(e.getKey()) : fresh.get(asDefault(e.getKey())))).map(Map.Entry::getKey).toList();
+    }
+
     /** Whether {@code key} is an entry of one of the namespace's own devices (net/ipv4/conf/veth0/...), made after the first writes. */
     static boolean isDevice(String key) {
         String[] f = key.split("/");

@@ -15,7 +15,7 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
 
     public Class<ThreadImage> type() { return ThreadImage.class; }
     public int id() { return ModelCodecs.THREAD_IMAGE_ID; }
-    public int version() { return 7; } // 2: the fault switches (ThreadTraps), 3: syscall user dispatch, 4: ThreadFs, 5: ThreadNs, 6: ThreadFdTable, 7: its files alone
+    public int version() { return 8; } // 2: the fault switches (ThreadTraps), 3: syscall user dispatch, 4: ThreadFs, 5: ThreadNs, 6: ThreadFdTable, 7: its files alone, 8: a net namespace of its own
 
     public void write(Output out, ThreadImage t) {
         out.writeVarInt(t.tid(), false);
@@ -53,6 +53,8 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
             RecordFields.writeNullable(o, ns.hostname(), (o2, h) -> ModelFields.writeText(o2, h, ModelLimits.TEXT, "ThreadNs.hostname"));
             RecordFields.writeNullable(o, ns.domainname(), (o2, d) -> ModelFields.writeText(o2, d, ModelLimits.TEXT, "ThreadNs.domainname"));
             RecordFields.writeNullable(o, ns.netBoundAt(), (o2, n) -> ModelFields.writeText(o2, n, ModelLimits.PATH, "ThreadNs.netBoundAt"));
+            o.writeBoolean(ns.netOwn());
+            o.writeBoolean(ns.loUp());
         });
         RecordFields.writeNullable(out, t.files(), (o, files) -> {
             o.writeVarInt(files.entries().size(), true);
@@ -78,7 +80,7 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
                 RecordFields.readNullable(in, i -> RecordFields.readRecord(i, SleepImageCodec.INSTANCE)),
                 version >= 2 ? traps(in, version) : ThreadTraps.NONE,
                 version >= 4 ? RecordFields.readNullable(in, ThreadImageCodec::fs) : null,
-                version >= 5 ? RecordFields.readNullable(in, ThreadImageCodec::ns) : null,
+                version >= 5 ? RecordFields.readNullable(in, i -> ns(i, version)) : null,
                 version >= 6 ? RecordFields.readNullable(in, i -> files(i, version)) : null);
     }
 
@@ -96,12 +98,13 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
                 ? ModelFields.readList(in, FdImageCodec.INSTANCE, ModelLimits.FDS, "ThreadFdTable.alone") : java.util.List.of());
     }
 
-    private static ThreadNs ns(Input in) {
+    private static ThreadNs ns(Input in, int version) {
         String host = RecordFields.readNullable(in, i -> ModelFields.readText(i, ModelLimits.TEXT, "ThreadNs.hostname"));
         String domain = RecordFields.readNullable(in, i -> ModelFields.readText(i, ModelLimits.TEXT, "ThreadNs.domainname"));
         String net = RecordFields.readNullable(in, i -> ModelFields.readText(i, ModelLimits.PATH, "ThreadNs.netBoundAt"));
         try {
-            return new ThreadNs(host, domain, net);
+            return version >= 8 ? new ThreadNs(host, domain, net, in.readBoolean(), in.readBoolean())
+                    : new ThreadNs(host, domain, net);
         } catch (IllegalArgumentException e) {
             throw new com.esotericsoftware.kryo.KryoException(e.getMessage());
         }

@@ -11,7 +11,8 @@ import java.nio.charset.StandardCharsets;
 /**
  * The restore half of the namespaces a thread made or entered alone ({@link ThreadNs}): the thread, made in its
  * process's, unshares a uts namespace and names it, and joins the net namespace bound on the host at its path
- * (cryo opens it, the task takes the fd), while still privileged.
+ * (cryo opens it, the task takes the fd), or unshares a net namespace of its own and brings its lo up as it was,
+ * while still privileged.
  */
 public final class ThreadNsRestore implements StateStage {
     @Override
@@ -29,6 +30,12 @@ public final class ThreadNsRestore implements StateStage {
             Injector inj = t.injector(th.tid());
             if (ns.netBoundAt() != null) {
                 dev.cryo.engine.namespaces.NamespaceRestore.joinNet(t, ns.netBoundAt(), inj);
+            }
+            if (ns.netOwn()) {
+                inj.call("unshare(CLONE_NEWNET) in thread " + th.tid(), SyscallNr.UNSHARE, Clone.NEWNET);
+                if (ns.loUp()) {
+                    dev.cryo.engine.namespaces.NamespaceRestore.loopbackUp(t, inj);
+                }
             }
             if (ns.hostname() != null) {
                 inj.call("unshare(CLONE_NEWUTS) in thread " + th.tid(), SyscallNr.UNSHARE, Clone.NEWUTS);
