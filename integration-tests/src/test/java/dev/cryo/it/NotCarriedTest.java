@@ -275,6 +275,13 @@ class NotCarriedTest {
                         " fd 4: TCP socket \\d+ holds \\d+ message\\(s\\) in its error queue \\(transmit timestamps,"
                                 + " MSG_ZEROCOPY completions or ICMP errors, read with MSG_ERRQUEUE\\) still unread after the"
                                 + " dump let the tree run .*; they cannot be queued again; not supported"),
+                // the client's end moved past the accepted one's fd: the dump meets the accepted end first
+                python("a TCP connection whose saved SYN was not read", "import os, socket\n"
+                                + "l = socket.socket()\nl.setsockopt(6, 27, 1)\nl.bind(('127.0.0.1', 0))\nl.listen(1)\n" // TCP_SAVE_SYN
+                                + "c = socket.create_connection(l.getsockname())\na, _ = l.accept()\n"
+                                + "os.dup2(c.fileno(), 50)\nc.close()",
+                        " fd 5: TCP socket \\d+ holds the SYN it was opened by \\(its listener's TCP_SAVE_SYN\\), which the"
+                                + " program has not read yet \\(TCP_SAVED_SYN\\) and a restore cannot save again; not supported"),
                 python("a TCP connection that numbered MSG_ZEROCOPY sends", "import socket\n"
                                 + "l = socket.socket()\nl.bind(('127.0.0.1', 0))\nl.listen(1)\n"
                                 + "c = socket.create_connection(l.getsockname())\na, _ = l.accept()\n"

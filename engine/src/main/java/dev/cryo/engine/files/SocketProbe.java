@@ -192,6 +192,10 @@ final class SocketProbe implements AutoCloseable {
             throw p.refuse(what + " is a raw socket in a net namespace where more sockets have IP_ROUTER_ALERT on than"
                     + " cryo looks through for it; not supported");
         }
+        if (u.has(UnreadableSockState.SAVED_SYN) && p.type == Sockets.SOCK_STREAM && p.protocol == Sockets.IPPROTO_TCP) {
+            throw p.refuse(what + " holds the SYN it was opened by (its listener's TCP_SAVE_SYN), which the program has"
+                    + " not read yet (TCP_SAVED_SYN) and a restore cannot save again; not supported");
+        }
         p.routerAlert = u.has(UnreadableSockState.ROUTER_ALERT);
         p.multicastIndex = p.type == Sockets.SOCK_STREAM ? 0 : u.multicastIndex();
         p.ownFastopenKey = p.type == Sockets.SOCK_STREAM && p.protocol == Sockets.IPPROTO_TCP

@@ -28,6 +28,8 @@ public final class UnreadableSockState {
      * reads the same as its net namespace's key when it has none.
      */
     public static final int OWN_FASTOPEN_KEY = 32;
+    /** A TCP connection's saved SYN (its listener had TCP_SAVE_SYN), which the program has not read (TCP_SAVED_SYN). */
+    public static final int SAVED_SYN = 64;
     private static final int RA_CHAIN = 16, RECORD = 24;
     private static final Bpf.TaskIterator ITERATOR =
             Bpf.TaskIterator.overFiles("cryo_sk_unread", () -> program(Btf.kernel()));
@@ -97,7 +99,9 @@ public final class UnreadableSockState {
                 .readKernel(2, sk, btf.offset("sock", "sk_protocol")).andImm(2, 0xffff).jumpIfNot(2, Sockets.IPPROTO_TCP, "index")
                 .readKernel(2, sk, btf.offset("inet_connection_sock", "icsk_accept_queue")
                         + btf.offset("request_sock_queue", "fastopenq") + btf.offset("fastopen_queue", "ctx"))
-                .jumpIfZero(2, "index").orImm(flags, OWN_FASTOPEN_KEY)
+                .jumpIfZero(2, "syn").orImm(flags, OWN_FASTOPEN_KEY)
+                .label("syn").readKernel(2, sk, btf.offset("tcp_sock", "saved_syn")).jumpIfZero(2, "index")
+                .orImm(flags, SAVED_SYN)
                 // the last two reads kept in registers: each read's scratch (fp - 8) is the record's last 8 bytes
                 .label("index").readKernel(p, sk, btf.offset("inet_sock", "mc_index"))
                 .readKernel(2, sk, btf.offset("sock", "sk_error_queue") + btf.offset("sk_buff_head", "qlen"))
