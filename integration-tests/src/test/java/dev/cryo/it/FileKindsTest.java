@@ -67,6 +67,29 @@ class FileKindsTest {
     }
 
     /**
+     * dmesg --follow, a reader of /dev/kmsg, keeps its place in the kernel's log in its open file: reopened by path
+     * it read the log again from its first record and printed every line a second time. A line the kernel logged
+     * before the dump is printed once, one logged after the restore too.
+     */
+    @Test
+    void aFollowerOfTheKernelsLogPrintsEachLineOnceAcrossTheRestore() throws Exception {
+        String marker = "cryo-kmsg-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("dmesg.out"), "dmesg", "--follow")) {
+            Files.writeString(Path.of("/dev/kmsg"), marker + " before\n");
+            p.awaitOutput(marker + " before", Duration.ofSeconds(30));
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                Files.writeString(Path.of("/dev/kmsg"), marker + " after\n");
+                r.awaitOutput(marker + " after", Duration.ofSeconds(30));
+                String out = r.outputText();
+                assertEquals(1, out.split(marker + " before", -1).length - 1, "the line before, printed again: " + out);
+            } finally {
+                RealServersTest.killTree(r.pid().value());
+            }
+        }
+    }
+
+    /**
      * A log follower (tail -F: inotify) of a log appended to 20 times a second is dumped. It was refused
      * most of the time under load ("inotify holds 16 bytes of unread events"): the dump let
      * the tree run a fixed time and seized it again at a random moment, when the follower had not read

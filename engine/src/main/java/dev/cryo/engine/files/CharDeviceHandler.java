@@ -27,10 +27,16 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
      * (version 2): held through a mount of cryo's by a task in a mount namespace of its own (see
      * {@link RegularFileHandler.RegularFile}). {@code deletedMode} (version 3): the node's st_mode
      * when it had been unlinked (0 when it was not), with its owner {@code uid}, {@code gid}: the restore
-     * makes such a node again in its directory, opens it and unlinks it (zdtm's deleted_dev).
+     * makes such a node again in its directory, opens it and unlinks it (zdtm's deleted_dev). {@code kmsgSeq}
+     * (version 4): for a reader of /dev/kmsg, the sequence number of the record it reads next (see {@link KmsgReader});
+     * -1 for any other.
      */
-    public record CharDevice(String path, long rdev, boolean tty, boolean hostMount, int deletedMode, int uid, int gid)
-            implements FileDesc {
+    public record CharDevice(String path, long rdev, boolean tty, boolean hostMount, int deletedMode, int uid, int gid,
+                             long kmsgSeq) implements FileDesc {
+        public CharDevice(String path, long rdev, boolean tty, boolean hostMount, int deletedMode, int uid, int gid) {
+            this(path, rdev, tty, hostMount, deletedMode, uid, gid, KmsgReader.NONE);
+        }
+
         public CharDevice(String path, long rdev, boolean tty) {
             this(path, rdev, tty, false);
         }
@@ -44,7 +50,7 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
         }
     }
 
-    static final RecordCodec<CharDevice> CODEC = RecordCodec.of(CharDevice.class, RECORD_ID, 3, (out, c) -> {
+    static final RecordCodec<CharDevice> CODEC = RecordCodec.of(CharDevice.class, RECORD_ID, 4, (out, c) -> {
         ModelFields.writeText(out, c.path(), ModelLimits.PATH, "CharDevice.path");
         out.writeLong(c.rdev());
         out.writeBoolean(c.tty());
@@ -52,12 +58,14 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
         out.writeInt(c.deletedMode());
         out.writeInt(c.uid());
         out.writeInt(c.gid());
+        out.writeLong(c.kmsgSeq());
     }, (in, version) -> {
         String path = ModelFields.readText(in, ModelLimits.PATH, "CharDevice.path");
         long rdev = in.readLong();
         boolean tty = in.readBoolean();
         boolean hostMount = version >= 2 && in.readBoolean();
-        return version >= 3 ? new CharDevice(path, rdev, tty, hostMount, in.readInt(), in.readInt(), in.readInt())
+        return version >= 4 ? new CharDevice(path, rdev, tty, hostMount, in.readInt(), in.readInt(), in.readInt(), in.readLong())
+                : version >= 3 ? new CharDevice(path, rdev, tty, hostMount, in.readInt(), in.readInt(), in.readInt())
                 : new CharDevice(path, rdev, tty, hostMount);
     });
 
@@ -109,13 +117,17 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
             throw new DumpException(fd.where() + ": terminal " + fd.target()
                     + " is open; dump with --shell-job to take the terminal along");
         }
-        return new CharDevice(fd.target(), rdev, tty, !tty && RegularFileHandler.onHostMount(fd, ctx));
+        return new CharDevice(fd.target(), rdev, tty, !tty && RegularFileHandler.onHostMount(fd, ctx), 0, 0, 0,
+                KmsgReader.dump(fd, rdev));
     }
 
     @Override
     public long restore(FdImage fd, CharDevice c, RestoreContext ctx) {
         if (c.deleted()) {
             return DeletedDeviceNode.restore(fd, c, ctx);
+        }
+        if (c.kmsgSeq() != KmsgReader.NONE) {
+            return KmsgReader.restore(fd, c, ctx);
         }
         if (!c.tty() && ((c.hostMount() && RegularFileHandler.inOtherMountNamespace(ctx.taskPid())
                 && rdevAt(Path.of(c.path())) == c.rdev()) || onlyOutside(ctx.taskPid(), c))) {
@@ -156,6 +168,9 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
         }
         if (c.hostMount()) {
             m.put("mount", "cryo's");
+        }
+        if (c.kmsgSeq() != KmsgReader.NONE) {
+            m.put("kmsgSeq", c.kmsgSeq()); // the log's record it reads next
         }
     }
 
