@@ -118,6 +118,7 @@ public record SocketOptions(List<Option> options, int reuseportIndex) {
             opt(SOL_IPV6, IPV6_TRANSPARENT, "IPV6_TRANSPARENT"), opt(SOL_IPV6, IPV6_UNICAST_IF, "IPV6_UNICAST_IF"),
             opt(SOL_IPV6, IPV6_RECVFRAGSIZE, "IPV6_RECVFRAGSIZE"), opt(SOL_IPV6, IPV6_FREEBIND, "IPV6_FREEBIND"),
             opt(SOL_IPV6, IPV6_FLOWINFO, "IPV6_FLOWINFO"), opt(SOL_IPV6, IPV6_FLOWINFO_SEND, "IPV6_FLOWINFO_SEND"),
+            opt(SOL_IPV6, IPV6_ROUTER_ALERT_ISOLATE, "IPV6_ROUTER_ALERT_ISOLATE"),
             // sticky extension headers (a multicast router's hop-by-hop router alert), up to 256 8-byte units each
             new Spec(SOL_IPV6, IPV6_HOPOPTS, IPV6_EXT_HEADER_MAX, "IPV6_HOPOPTS"),
             new Spec(SOL_IPV6, IPV6_RTHDRDSTOPTS, IPV6_EXT_HEADER_MAX, "IPV6_RTHDRDSTOPTS"),
