@@ -94,12 +94,14 @@ public final class SocketDumpState {
     /**
      * Starts the watchdog now, on a thread of its own, if a task of {@code tree} holds a socket: its shell's spawn
      * (fork, exec, reap: 10-60 ms at load) was inside the freeze of every dump whose first lock is taken there (a
-     * container's connections through its veth, --tcp-established), a migration's downtime.
+     * container's connections through its veth, --tcp-established), a migration's downtime. The sock_diag
+     * sockets of the tree's net namespaces are made now too ({@link #diags}).
      */
     public synchronized void armAhead(Collection<Pid> tree) {
         if (watchdog != null || ahead != null || !holdsSockets(tree)) {
             return;
         }
+        openDiagsAhead(tree);
         // no task listed yet: the frozen tree's are, at the first lock, as before (one gone from the tree since
         // would otherwise count as alive and lift a killed tree's kept lock)
         ahead = java.util.concurrent.CompletableFuture.supplyAsync(() -> LockWatchdog.start(List.of()), r -> {
@@ -170,6 +172,7 @@ public final class SocketDumpState {
      * goes: the tree runs on the other host; so does one holding only listeners, as {@link #release} lets it go).
      */
     public synchronized void killing() {
+        closeDiags(); // each holds its namespace: a killed tree's must go with it (its veth, which the lock waits for)
         List<String> problems = backIntoRepair();
         for (HeldTun t : persistAtKill) { // the tree frozen, its image complete: nothing else changes it before the kill
             try {
@@ -294,13 +297,80 @@ public final class SocketDumpState {
             out = new HashMap<>(ask.apply(d));
         }
         for (int creator : netnsCreators) {
-            out.putAll(dev.cryo.kernel.Namespaces.inside(Pid.of(creator), "net", () -> {
-                try (SockDiag d = SockDiag.open()) {
-                    return ask.apply(d);
-                }
-            }));
+            out.putAll(diagIn(creator, ask));
         }
         return out;
+    }
+
+    /**
+     * The sock_diag sockets of the tree's net namespaces, by the namespace's inode: each made once per dump by a
+     * thread that joined the namespace ({@link #armAhead}, before the freeze; else at its first query). A netlink
+     * socket answers for the namespace it was made in, whichever thread asks, so the frozen queries run on the
+     * caller's thread: a thread per query (Namespaces.inside) waits to be scheduled, 5-40 ms each in a container's
+     * migration at load 15, and a connection through the container's veth made several. Closed before the kill or
+     * the release: a socket keeps its namespace alive, and a killed tree's must go (a migration waits for its veth).
+     */
+    private final Map<Long, SockDiag> diags = new HashMap<>();
+    private boolean diagsClosed;
+
+    /** {@code ask} of the net namespace task {@code creator} is in, through its kept socket ({@link #diags}). */
+    private <T> T diagIn(int creator, java.util.function.Function<SockDiag, T> ask) {
+        Long ns = diagsClosed ? null : netnsInode(Pid.of(creator));
+        SockDiag kept = ns == null ? null : diags.get(ns);
+        if (kept == null && ns != null) {
+            kept = dev.cryo.kernel.Namespaces.inside(Pid.of(creator), "net", SockDiag::open);
+            if (kept.netnsInode() == ns) {
+                diags.put(ns, kept);
+            } else { // the task left that namespace meanwhile: not kept, the question is asked the old way
+                kept.close();
+                kept = null;
+            }
+        }
+        if (kept != null) {
+            return ask.apply(kept);
+        }
+        return dev.cryo.kernel.Namespaces.inside(Pid.of(creator), "net", () -> {
+            try (SockDiag d = SockDiag.open()) {
+                return ask.apply(d);
+            }
+        });
+    }
+
+    /** The inode of the net namespace of {@code task} ("net:[4026532290]"), null when it cannot be read. */
+    private static Long netnsInode(Pid task) {
+        String link = dev.cryo.kernel.Namespaces.link(task.toString(), "net");
+        return link == null ? null : Long.parseLong(link.substring(link.indexOf('[') + 1, link.indexOf(']')));
+    }
+
+    /** Makes the {@link #diags} of the net namespaces of {@code tree} that are not cryo's, before the freeze. */
+    private void openDiagsAhead(Collection<Pid> tree) {
+        Long own = netnsInode(Pid.of((int) ProcessHandle.current().pid()));
+        Set<Long> seen = new HashSet<>();
+        for (Pid p : tree) {
+            Long ns = netnsInode(p);
+            if (ns == null || ns.equals(own) || !seen.add(ns) || diags.containsKey(ns)) {
+                continue;
+            }
+            try {
+                SockDiag d = dev.cryo.kernel.Namespaces.inside(p, "net", SockDiag::open);
+                if (diags.putIfAbsent(d.netnsInode(), d) != null) {
+                    d.close();
+                }
+            } catch (KernelException gone) {
+                // gone, or left for another namespace: its first frozen query makes it
+            }
+        }
+    }
+
+    /** How many {@link #diags} are open (a test's look). */
+    synchronized int keptDiags() {
+        return diags.size();
+    }
+
+    private void closeDiags() {
+        diagsClosed = true;
+        diags.values().forEach(SockDiag::close);
+        diags.clear();
     }
 
     public synchronized Map<Long, SockDiag.UnixSocket> unix() {
@@ -406,14 +476,12 @@ public final class SocketDumpState {
         SockAddr local = d.local().unmapped(), remote = d.remote().unmapped();
         List<SockDiag.InetSocket> all = new ArrayList<>(inet(SockAddr.AF_INET, Sockets.IPPROTO_TCP).values());
         all.addAll(inet(SockAddr.AF_INET6, Sockets.IPPROTO_TCP).values());
-        boolean queued = dev.cryo.kernel.Namespaces.inside(Pid.of(ns), "net", () -> {
+        boolean queued = diagIn(ns, q -> {
             for (int family : new int[] {SockAddr.AF_INET, SockAddr.AF_INET6}) {
-                try (SockDiag q = SockDiag.open()) {
-                    for (SockDiag.InetSocket o : q.ownerless(family, -1)) {
-                        if (o.local().unmapped().equals(remote) && o.remote().unmapped().equals(local)
-                                && (o.state() == SockDiag.TCP_ESTABLISHED || o.state() == SockDiag.TCP_CLOSE_WAIT)) {
-                            return true;
-                        }
+                for (SockDiag.InetSocket o : q.ownerless(family, -1)) {
+                    if (o.local().unmapped().equals(remote) && o.remote().unmapped().equals(local)
+                            && (o.state() == SockDiag.TCP_ESTABLISHED || o.state() == SockDiag.TCP_CLOSE_WAIT)) {
+                        return true;
                     }
                 }
             }
@@ -604,12 +672,10 @@ public final class SocketDumpState {
             return false;
         }
         int family = d.local().family();
-        List<SockDiag.InetSocket> there = dev.cryo.kernel.Namespaces.inside(Pid.of(ns), "net", () -> {
-            try (SockDiag q = SockDiag.open()) {
-                List<SockDiag.InetSocket> all = new ArrayList<>(q.inetSockets(family, Sockets.IPPROTO_TCP).values());
-                all.addAll(q.ownerless(family, -1)); // an orphaned peer closing in there
-                return all;
-            }
+        List<SockDiag.InetSocket> there = diagIn(ns, q -> {
+            List<SockDiag.InetSocket> all = new ArrayList<>(q.inetSockets(family, Sockets.IPPROTO_TCP).values());
+            all.addAll(q.ownerless(family, -1)); // an orphaned peer closing in there
+            return all;
         });
         if (there.stream().anyMatch(o -> o.local().equals(d.remote()) && o.remote().equals(d.local()))) {
             return false; // the peer is in that namespace too, held by no task of the tree
@@ -625,12 +691,8 @@ public final class SocketDumpState {
      */
     public synchronized boolean peerInTimeWait(long ino, SockDiag.InetSocket d) {
         int ns = netnsOf(ino);
-        return ns != 0 && dev.cryo.kernel.Namespaces.inside(Pid.of(ns), "net", () -> {
-            try (SockDiag q = SockDiag.open()) {
-                return q.ownerless(d.local().family(), 1 << SockDiag.TCP_TIME_WAIT).stream()
-                        .anyMatch(o -> o.local().equals(d.remote()) && o.remote().equals(d.local()));
-            }
-        });
+        return ns != 0 && diagIn(ns, q -> q.ownerless(d.local().family(), 1 << SockDiag.TCP_TIME_WAIT).stream()
+                .anyMatch(o -> o.local().equals(d.remote()) && o.remote().equals(d.local())));
     }
 
     /**
@@ -752,6 +814,7 @@ public final class SocketDumpState {
      */
     public synchronized void release(boolean killed, boolean restoredHere) {
         try {
+            closeDiags();
             releaseHeld(killed, restoredHere);
         } finally {
             disarm();
@@ -879,6 +942,7 @@ public final class SocketDumpState {
     /** The dump failed or the tree stays: connections leave repair mode and the lock goes. */
     public synchronized void abandon() {
         try {
+            closeDiags();
             abandonHeld();
         } finally {
             disarm();
@@ -1010,10 +1074,15 @@ public final class SocketDumpState {
     /** The request sockets (SYN_RECV, held by no file) of this network namespace, both families. */
     private static List<SockDiag.InetSocket> requests() {
         try (SockDiag d = SockDiag.open()) {
-            List<SockDiag.InetSocket> out = new ArrayList<>(d.ownerless(SockAddr.AF_INET, 1 << SockDiag.TCP_SYN_RECV));
-            out.addAll(d.ownerless(SockAddr.AF_INET6, 1 << SockDiag.TCP_SYN_RECV));
-            return out;
+            return requests(d);
         }
+    }
+
+    /** The request sockets of the network namespace of {@code d}. */
+    private static List<SockDiag.InetSocket> requests(SockDiag d) {
+        List<SockDiag.InetSocket> out = new ArrayList<>(d.ownerless(SockAddr.AF_INET, 1 << SockDiag.TCP_SYN_RECV));
+        out.addAll(d.ownerless(SockAddr.AF_INET6, 1 << SockDiag.TCP_SYN_RECV));
+        return out;
     }
 
     private static int halfOpen(SockDiag.InetSocket l, List<SockDiag.InetSocket> requests) {
@@ -1028,8 +1097,7 @@ public final class SocketDumpState {
      */
     public synchronized int halfOpen(SockDiag.InetSocket l) {
         int creator = netnsOf(l.ino());
-        return halfOpen(l, creator == 0 ? requests()
-                : dev.cryo.kernel.Namespaces.inside(Pid.of(creator), "net", SocketDumpState::requests));
+        return halfOpen(l, creator == 0 ? requests() : diagIn(creator, SocketDumpState::requests));
     }
 
     private static Map<Long, SockDiag.InetSocket> listeners() {

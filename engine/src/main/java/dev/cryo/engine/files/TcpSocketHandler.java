@@ -407,7 +407,7 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
                                 + " --tcp-established (or --tcp-close to restore it closed)");
                     }
                     if (st.netnsOf(p.ino) != 0 && dev.cryo.kernel.net.ConntrackStrictness.strictlyTracked(p.sock,
-                            d.local(), d.remote())) {
+                            st.netnsOf(p.ino), d.local(), d.remote())) {
                         throw p.refuse(what + " lives in the net namespace pid " + st.netnsOf(p.ino) + " made, which"
                                 + " tracks it with nf_conntrack_tcp_loose 0: its conntrack entry is not carried, and"
                                 + " that namespace made new would take the connection's next packets for invalid"

@@ -103,6 +103,13 @@ public final class SockDiag implements AutoCloseable {
         return new SockDiag(Sockets.socket(SockAddr.AF_NETLINK, Sockets.SOCK_RAW, NETLINK_SOCK_DIAG));
     }
 
+    /** The inode of the network namespace this socket answers for: the one it was made in, whoever asks later. */
+    public long netnsInode() {
+        try (Fd ns = Sockets.netns(nl)) {
+            return Sys.inode(ns);
+        }
+    }
+
     /** Every unix socket of this network namespace, by inode. */
     public Map<Long, UnixSocket> unixSockets() {
         ByteBuffer req = ByteBuffer.allocate(24).order(ByteOrder.nativeOrder());

@@ -1,0 +1,77 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.engine.namespaces.NetNamespaceImage;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.OwnSyscalls;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.net.ConntrackStrictness;
+import dev.cryo.kernel.net.SockAddr;
+import dev.cryo.kernel.net.SockDiag;
+import dev.cryo.kernel.net.Sockets;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The sock_diag queries of a tree's own net namespace (a container's) run through one netlink socket made in it before
+ * the freeze ({@link SocketDumpState#armAhead}): no thread of cryo's joins the namespace for them in the frozen window,
+ * where each such thread waited to be scheduled (5-40 ms at load 15). The conntrack check of a connection no table
+ * tracks joins it neither. The socket goes before the kill, so a killed tree's namespace is not kept by cryo.
+ */
+class TreeNetnsDiagTest {
+    @TempDir
+    Path tmp;
+
+    private static final String SERVER = "import socket,time\n"
+            + "l=socket.socket();l.bind(('127.0.0.1',7000));l.listen(8)\n"
+            + "c=socket.create_connection(('127.0.0.1',7000));s,_=l.accept()\n"
+            + "print('ready',flush=True);time.sleep(600)\n";
+
+    @Test
+    void aContainersSocketQueriesJoinNoNamespaceOnceItsSocketIsMadeAhead() throws Exception {
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("server"), "unshare", "-n", "sh", "-c",
+                "ip link set lo up && exec python3 -c \"" + SERVER + "\"")) {
+            p.awaitOutput("ready", Duration.ofSeconds(60));
+            SocketDumpState st = new SocketDumpState(new SocketDumpState.Options(true, false, false, false), p.pid(),
+                    List.of(p.pid()));
+            try {
+                st.armAhead(List.of(p.pid())); // before the freeze
+                assertEquals(1, st.keptDiags(), "one socket for the tree's one net namespace");
+                List<Long> inodes = ProcFs.fdTargets(p.pid()).values().stream().filter(t -> t.startsWith("socket:["))
+                        .map(t -> Long.parseLong(t.substring(8, t.length() - 1))).toList();
+                st.netNamespaces(List.of(new NetNamespaceImage(p.pid().value(), inodes, List.of(), List.of(), List.of(),
+                        Map.of(), Map.of())));
+
+                long[] calls = OwnSyscalls.now();
+                Map<Long, SockDiag.InetSocket> tcp = st.inet(SockAddr.AF_INET, Sockets.IPPROTO_TCP);
+                SockDiag.InetSocket listener = tcp.values().stream().filter(s -> s.state() == SockDiag.TCP_LISTEN)
+                        .findFirst().orElseThrow(() -> new AssertionError("the namespace's listener is not listed: " + tcp));
+                assertEquals(0, st.halfOpen(listener));
+                SockDiag.InetSocket client = tcp.values().stream().filter(s -> s.state() == SockDiag.TCP_ESTABLISHED
+                        && s.remote().port() == 7000).findFirst().orElseThrow();
+                assertFalse(st.peerInTimeWait(client.ino(), client));
+                int fd = ProcFs.fdTargets(p.pid()).entrySet().stream()
+                        .filter(e -> e.getValue().equals("socket:[" + client.ino() + "]")).findFirst().orElseThrow().getKey();
+                try (Fd pidfd = Sys.pidfdOpen(p.pid()); Fd sock = Sys.pidfdGetfd(pidfd, p.pid(), fd)) {
+                    assertFalse(ConntrackStrictness.strictlyTracked(sock, p.pid().value(), client.local(), client.remote()));
+                }
+                assertEquals(0, OwnSyscalls.since(calls, SyscallNr.SETNS),
+                        "a thread joined the namespace for a query: " + OwnSyscalls.since(calls));
+
+                st.killing(); // the tree is killed next: its namespace must be able to go
+                assertEquals(0, st.keptDiags(), "the namespace's socket is closed before the kill");
+            } finally {
+                st.abandon();
+            }
+        }
+    }
+}
