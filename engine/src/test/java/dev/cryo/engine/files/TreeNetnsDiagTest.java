@@ -20,12 +20,15 @@ import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The sock_diag queries of a tree's own net namespace (a container's) run through one netlink socket made in it before
  * the freeze ({@link SocketDumpState#armAhead}): no thread of cryo's joins the namespace for them in the frozen window,
  * where each such thread waited to be scheduled (5-40 ms at load 15). The conntrack check of a connection no table
- * tracks joins it neither. The socket goes before the kill, so a killed tree's namespace is not kept by cryo.
+ * tracks joins it neither. The socket goes before the kill, so a killed tree's namespace is not kept by cryo. A
+ * connection through the namespace's veth to a peer outside is locked before the freeze ({@link
+ * SocketDumpState#holdPorts}), so its frozen repair runs no nft.
  */
 class TreeNetnsDiagTest {
     @TempDir
@@ -73,5 +76,62 @@ class TreeNetnsDiagTest {
                 st.abandon();
             }
         }
+    }
+    /** The container's listener on port 7001; its connection from the host through its veth is accepted. */
+    private static final String VETH_SERVER = "import socket,time\n"
+            + "l=socket.socket();l.bind(('0.0.0.0',7001));l.listen(8)\n"
+            + "print('ready',flush=True);s,_=l.accept();print('accepted',flush=True);time.sleep(600)\n";
+
+    @Test
+    void aConnectionThroughTheContainersVethIsLockedBeforeTheFreezeAndItsFrozenRepairRunsNoNft() throws Exception {
+        assumeTrue(dev.cryo.kernel.net.NetworkLock.available(), "nftables");
+        long me = ProcessHandle.current().pid();
+        String outer = "cdo" + me % 100000, inner = "cdi" + me % 100000, net = "10.234." + me % 200;
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("veth-server"), "unshare", "-n", "sh", "-c",
+                "ip link set lo up && i=0; while [ $i -lt 300 ] && ! ip link show " + inner + " >/dev/null 2>&1; do"
+                        + " i=$((i+1)); sleep 0.1; done; ip addr add " + net + ".2/24 dev " + inner + " && ip link set " + inner
+                        + " up && exec python3 -c \"" + VETH_SERVER + "\"")) {
+            // the host's end goes with the namespace (a veth pair dies with either end)
+            sh("ip link add " + outer + " type veth peer name " + inner + " netns " + p.pid() + " && ip addr add " + net
+                    + ".1/24 dev " + outer + " && ip link set " + outer + " up");
+            p.awaitOutput("ready", Duration.ofSeconds(60));
+            try (java.net.Socket client = new java.net.Socket(net + ".2", 7001)) {
+                p.awaitOutput("accepted", Duration.ofSeconds(60));
+                SocketDumpState st = new SocketDumpState(new SocketDumpState.Options(true, false, false, false), p.pid(),
+                        List.of(p.pid()));
+                try {
+                    st.armAhead(List.of(p.pid()));
+                    List<Long> inodes = ProcFs.fdTargets(p.pid()).values().stream().filter(t -> t.startsWith("socket:["))
+                            .map(t -> Long.parseLong(t.substring(8, t.length() - 1))).toList();
+                    st.netNamespaces(List.of(new NetNamespaceImage(p.pid().value(), inodes, List.of(), List.of(), List.of(),
+                            Map.of(), Map.of())));
+                    st.holdPorts(List.of(p.pid())); // right before the freeze
+
+                    SockDiag.InetSocket d = st.inet(SockAddr.AF_INET, Sockets.IPPROTO_TCP).values().stream()
+                            .filter(s -> s.state() == SockDiag.TCP_ESTABLISHED && s.local().port() == 7001).findFirst()
+                            .orElseThrow(() -> new AssertionError("the container's end is not listed"));
+                    assertTrue(st.peerOutside(d.ino(), d), "its peer is the host's socket, through the veth");
+                    int fd = ProcFs.fdTargets(p.pid()).entrySet().stream()
+                            .filter(e -> e.getValue().equals("socket:[" + d.ino() + "]")).findFirst().orElseThrow().getKey();
+                    try (Fd pidfd = Sys.pidfdOpen(p.pid())) {
+                        Fd sock = Sys.pidfdGetfd(pidfd, p.pid(), fd); // the dump's once repaired: its end closes it
+                        long[] calls = OwnSyscalls.now();
+                        assertNotNull(st.repair(d.ino(), sock, d.local(), d.remote(), d.state()));
+                        assertEquals(0, OwnSyscalls.since(calls, SyscallNr.SOCKET),
+                                "the frozen repair made a socket (nft's): " + OwnSyscalls.since(calls));
+                        assertEquals(st.lockTable(), st.lockTable(d.ino()), "the dump's lock holds it");
+                    }
+                } finally {
+                    st.abandon();
+                }
+                assertFalse(dev.cryo.kernel.net.NetworkLock.isLocked(st.lockTable()), "the lock goes with the dump");
+            }
+        }
+    }
+
+    private static void sh(String command) throws Exception {
+        Process sh = new ProcessBuilder("sh", "-c", command).redirectErrorStream(true).start();
+        String out = new String(sh.getInputStream().readAllBytes());
+        assertEquals(0, sh.waitFor(), command + ": " + out);
     }
 }
