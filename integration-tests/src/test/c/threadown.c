@@ -15,8 +15,9 @@
  * unix socketpair with "ping" unread. After the restore the thread reads them back, and the main thread must hold
  * none of those numbers. "netnew": the thread makes a net namespace of its own, bound nowhere (Go's netns.New() on a
  * locked OS thread), and brings its lo up; after the restore it must be in a net namespace other than its process's,
- * with lo up (a UDP datagram to itself on 127.0.0.1 comes back), and the main thread in the one it was in. Prints
- * PASS or FAIL: reason.
+ * with lo up (a UDP datagram to itself on 127.0.0.1 comes back), and the main thread in the one it was in.
+ * "cgroupns": the thread makes a cgroup namespace of its own; after the restore it must be in one other than its
+ * process's, at its root in every hierarchy, and the main thread in the one it was in. Prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include "workload.h"
@@ -146,6 +147,45 @@ static void *alone_netnew(void *arg) {
     return NULL;
 }
 
+static ino_t ns_of(const char *task, const char *kind) {
+    struct stat ns;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%s/ns/%s", task, kind);
+    return stat(path, &ns) == 0 ? ns.st_ino : 0;
+}
+
+static ino_t main_cgroup_ns;
+
+/* "cgroupns": whether /proc/thread-self/cgroup shows the root of the thread's cgroup namespace in every hierarchy. */
+static int at_cgroup_root(void) {
+    char line[512];
+    int lines = 0, root = 1;
+    FILE *f = fopen("/proc/thread-self/cgroup", "r");
+    if (!f) return 0;
+    while (fgets(line, sizeof line, f)) {
+        char *path = strchr(line, ':');
+        path = path ? strchr(path + 1, ':') : NULL;
+        lines++;
+        if (!path || strcmp(path, ":/\n") != 0) root = 0;
+    }
+    fclose(f);
+    return lines > 0 && root;
+}
+
+/* "cgroupns": a cgroup namespace of the thread's own. */
+static void *alone_cgroupns(void *arg) {
+    (void)arg;
+    if (unshare(CLONE_NEWCGROUP) != 0) fail("unshare(CLONE_NEWCGROUP)");
+    if (!at_cgroup_root()) fail("the thread is not at the root of its cgroup namespace before the dump");
+    set_up = 1;
+    struct timespec nap = {0, 10000000};
+    while (!check) nanosleep(&nap, NULL);
+    if (ns_of("thread-self", "cgroup") == main_cgroup_ns) thread_failure = "the thread is in its process's cgroup namespace";
+    else if (!at_cgroup_root()) thread_failure = "the thread is not at the root of its own cgroup namespace";
+    verdict_ready = 1;
+    return NULL;
+}
+
 static int in_net(const char *task) {
     struct stat ns, want;
     char path[64];
@@ -200,7 +240,8 @@ int main(int argc, char **argv) {
     mode = argc > 1 ? argv[1] : "cwd";
     net_path = argc > 2 ? argv[2] : "";
     int ns = strcmp(mode, "uts") == 0 || strcmp(mode, "net") == 0, files = strcmp(mode, "files") == 0;
-    int opened = strcmp(mode, "alone") == 0, netnew = strcmp(mode, "netnew") == 0;
+    int opened = strcmp(mode, "alone") == 0, netnew = strcmp(mode, "netnew") == 0, cgroupns = strcmp(mode, "cgroupns") == 0;
+    main_cgroup_ns = ns_of("self", "cgroup");
     main_net = net_of("self");
     if (files && (pipe(pipe_fds) != 0 || (null_fd = open("/dev/null", O_RDONLY)) < 0)) fail("pipe and /dev/null");
     struct utsname host;
@@ -212,7 +253,7 @@ int main(int argc, char **argv) {
     if (stat("/usr", &usr) != 0 || stat(".", &here) != 0) fail("stat");
     if (same_dir(".", &usr)) fail("run it from another directory than /usr");
     pthread_t t;
-    if (pthread_create(&t, NULL, netnew ? alone_netnew : opened ? alone_opened : files ? alone_files : ns ? alone_ns : alone, NULL) != 0) fail("pthread_create");
+    if (pthread_create(&t, NULL, cgroupns ? alone_cgroupns : netnew ? alone_netnew : opened ? alone_opened : files ? alone_files : ns ? alone_ns : alone, NULL) != 0) fail("pthread_create");
     while (!set_up) usleep(1000);
     printf("ready\n");
     while (!check) pause();
@@ -230,6 +271,7 @@ int main(int argc, char **argv) {
         fail("the main thread's host or domain name changed");
     if (*net_path && in_net("self")) fail("the main thread is in the thread's net namespace");
     if (netnew && net_of("self") != main_net) fail("the main thread is not in the net namespace it was in");
+    if (cgroupns && ns_of("self", "cgroup") != main_cgroup_ns) fail("the main thread is not in the cgroup namespace it was in");
     mode_t mask = umask(022);
     if (mask != 022) fail("the main thread's umask is not 022");
     if (!same_dir(".", &here)) fail("the main thread's cwd moved with its thread's");

@@ -586,6 +586,12 @@ class NotCarriedTest {
                         " thread \\d+: its uts namespace \\(uts:\\[\\d+\\]\\) is not its process's \\(uts:\\[\\d+\\], thread"
                         + " \\d+'s\\), whose main thread has exited"),
                 // what a thread unshared and a thread it made since shares: a restore makes it for one thread alone
+                // a cgroup namespace one thread made is carried (RestoreTest#aThreadComesBack...), not one two threads
+                // share; an ipc or mount namespace of one thread is not yet
+                oneThread("a cgroup namespace two threads share", "0x02000000", SECOND_THREAD, " thread \\d+: its cgroup"
+                        + " namespace \\(cgroup:\\[\\d+\\]\\) is thread \\d+'s too"),
+                oneThread("an ipc namespace of one thread", "0x08000000", "", " thread \\d+: its ipc namespace"
+                        + " \\(ipc:\\[\\d+\\]\\) is not its process's"),
                 oneThread("a uts namespace two threads share", "0x04000000", SECOND_THREAD, " thread \\d+: its uts"
                         + " namespace \\(uts:\\[\\d+\\]\\) is thread \\d+'s too"),
                 oneThread("a current directory two threads share", "0x200", "os.chdir('/')\n" + SECOND_THREAD, " thread \\d+"

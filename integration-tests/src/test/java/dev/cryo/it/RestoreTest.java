@@ -305,10 +305,12 @@ class RestoreTest {
      * table alone"); they come back in its table alone (the comparator compares them as it does a process's fds).
      * "netnew": a net namespace the thread made alone and bound nowhere (Go's netns.New()), lo up, was refused ("is
      * not its process's"); the thread makes one again, lo up (the comparator compares what a thread's own net
-     * namespace holds).
+     * namespace holds). "cgroupns": a cgroup namespace the thread made alone, which was refused ("is not its
+     * process's"); the thread makes one again where its process is (the comparator compares what the thread sees
+     * of its cgroups from inside it).
      */
     @ParameterizedTest
-    @ValueSource(strings = {"cwd", "root", "uts", "net", "files", "alone", "netnew"})
+    @ValueSource(strings = {"cwd", "root", "uts", "net", "files", "alone", "netnew", "cgroupns"})
     void aThreadComesBackWithWhatItUnsharedAlone(String what) throws Exception {
         String netns = "cryo-thread-" + ProcessHandle.current().pid();
         if (what.equals("net")) {

@@ -518,6 +518,10 @@ final class StateComparator {
             put(into, "own net namespace", callOrError(() -> dev.cryo.kernel.Namespaces.inside(dev.cryo.kernel.Pid.of(tid),
                     "net", dev.cryo.kernel.Namespaces::network).toString()));
         }
+        if (List.of(ownNs.split(",")).contains("cgroup")) { // one the thread made alone: where it is in it
+            put(into, "own cgroup namespace sees", callOrError(() -> dev.cryo.kernel.Namespaces.inside(
+                    dev.cryo.kernel.Pid.of(tid), "cgroup", () -> dev.cryo.kernel.proc.ProcFs.text(dir.resolve("cgroup").toString()))));
+        }
         if (tid != pid) {
             put(into, "fd table", fdTable(pid, tid, dir));
             filesAlone(pid, tid, dir, into, labels);

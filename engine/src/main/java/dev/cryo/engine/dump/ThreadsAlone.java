@@ -16,8 +16,9 @@ import java.util.Map;
  * pid or time namespace for its children, in one thread, as Go programs do on a locked OS thread), so it came back
  * in its process's, silently. Carried ({@link ThreadNsReader}): a uts namespace the thread made for itself alone,
  * a net namespace bound on the host (ip netns add's, entered by its path, as Go's netns libraries do), and a net
- * namespace it made alone and bound nowhere (Go's netns.New()); a uts namespace, or a net namespace bound nowhere,
- * that another task of the tree or the host is in, or shared by two threads, is refused. A cwd, root and umask ({@link ThreadFsReader}) and an fd table ({@link ThreadFilesReader}) of its
+ * namespace it made alone and bound nowhere (Go's netns.New()), and a cgroup namespace it made alone; a uts or
+ * cgroup namespace, or a net namespace bound nowhere, that another task of the tree or the host is in, or shared by
+ * two threads, is refused. A cwd, root and umask ({@link ThreadFsReader}) and an fd table ({@link ThreadFilesReader}) of its
  * own are read, or refused, from the frozen task. One pass over each process's threads: the task list once, the
  * main thread's links once.
  */
@@ -30,9 +31,15 @@ final class ThreadsAlone {
 
     /** Refuses what a thread of the live processes {@code live} unshared alone that a restore would not make. */
     static void check(List<Pid> live) {
-        Map<String, String> uts = owners(live, "uts"), net = owners(live, "net");
-        live.forEach(p -> check(p, uts, net));
+        Map<String, Map<String, String>> owners = new HashMap<>();
+        for (String kind : MADE_AGAIN) {
+            owners.put(kind, owners(live, kind));
+        }
+        live.forEach(p -> check(p, owners));
     }
+
+    /** The kinds a thread's own namespace of is made again (net: when bound nowhere), if no other task is in it. */
+    private static final List<String> MADE_AGAIN = List.of("uts", "net", "cgroup");
 
     /** Whose each namespace of {@code kind} is so far: a process's of {@code live}, the host's (then threads' own). */
     private static Map<String, String> owners(List<Pid> live, String kind) {
@@ -83,7 +90,7 @@ final class ThreadsAlone {
         }
     }
 
-    private static void check(Pid p, Map<String, String> uts, Map<String, String> net) {
+    private static void check(Pid p, Map<String, Map<String, String>> owners) {
         List<Pid> threads;
         try {
             threads = ProcFs.tasks(p);
@@ -114,26 +121,18 @@ final class ThreadsAlone {
                 if (theirs == null || ours == null || theirs.equals(ours)) { // null: gone, or a zombie leader
                     continue;
                 }
-                if (kind.equals("uts")) {
-                    String whose = uts.putIfAbsent(theirs, "thread " + t + "'s");
-                    if (whose == null) {
-                        continue; // its own: made again
-                    }
-                    throw new DumpException("pid " + p + " thread " + t + ": its uts namespace (" + theirs + ") is "
-                            + whose + " too (entered with setns, or inherited from the thread that made it); a restore"
-                            + " makes a uts namespace for one thread alone: not supported yet");
-                }
                 if (kind.equals("net") && !dev.cryo.engine.namespaces.NetNamespaceScan.boundAt(theirs).isEmpty()) {
                     continue; // joined again where it is bound
                 }
-                if (kind.equals("net")) {
-                    String whose = net.putIfAbsent(theirs, "thread " + t + "'s");
+                if (MADE_AGAIN.contains(kind)) {
+                    String whose = owners.get(kind).putIfAbsent(theirs, "thread " + t + "'s");
                     if (whose == null) {
-                        continue; // its own, bound nowhere: made again (what it holds is read frozen, ThreadNsReader)
+                        continue; // its own: made again (what it holds is read frozen, ThreadNsReader)
                     }
-                    throw new DumpException("pid " + p + " thread " + t + ": its net namespace (" + theirs + "), bound"
-                            + " nowhere on the host, is " + whose + " too (entered with setns, or inherited from the thread"
-                            + " that made it); a restore makes a net namespace for one thread alone: not supported yet");
+                    throw new DumpException("pid " + p + " thread " + t + ": its " + kind + " namespace (" + theirs + ")"
+                            + (kind.equals("net") ? ", bound nowhere on the host," : "") + " is " + whose + " too (entered"
+                            + " with setns, or inherited from the thread that made it); a restore makes a " + kind
+                            + " namespace for one thread alone: not supported yet");
                 }
                 throw new DumpException("pid " + p + " thread " + t + ": its " + kind + " namespace (" + theirs
                         + ") is not its process's (" + ours + "); a namespace of one thread (setns or unshare in"

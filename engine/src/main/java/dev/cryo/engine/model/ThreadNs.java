@@ -9,14 +9,16 @@ import java.util.Map;
  * ({@code hostname} null: its process's); a net namespace bound on the host ({@code ip netns add}'s, Go's netns
  * libraries' handles), joined again by its path ({@code netBoundAt} null: its process's); or a net namespace it made
  * and bound nowhere ({@code netOwn}, Go's {@code netns.New()}), holding nothing but its loopback, up or not
- * ({@code loUp}), made again by the thread.
+ * ({@code loUp}), made again by the thread; a cgroup namespace it made alone ({@code cgroupOwn}) rooted where its
+ * process is, and it still is, made again there.
  */
-public record ThreadNs(String hostname, String domainname, String netBoundAt, boolean netOwn, boolean loUp) {
+public record ThreadNs(String hostname, String domainname, String netBoundAt, boolean netOwn, boolean loUp,
+                       boolean cgroupOwn) {
     public ThreadNs {
         if ((hostname == null) != (domainname == null)) {
             throw new IllegalArgumentException("ThreadNs: a host name without a domain name, or the reverse");
         }
-        if (hostname == null && netBoundAt == null && !netOwn) {
+        if (hostname == null && netBoundAt == null && !netOwn && !cgroupOwn) {
             throw new IllegalArgumentException("ThreadNs: no namespace of the thread's own");
         }
         if (netOwn && netBoundAt != null || !netOwn && loUp) {
@@ -27,7 +29,7 @@ public record ThreadNs(String hostname, String domainname, String netBoundAt, bo
 
     /** A uts namespace and a net namespace bound on the host, or its process's. */
     public ThreadNs(String hostname, String domainname, String netBoundAt) {
-        this(hostname, domainname, netBoundAt, false, false);
+        this(hostname, domainname, netBoundAt, false, false, false);
     }
 
     public Map<String, Object> json() {
@@ -41,6 +43,9 @@ public record ThreadNs(String hostname, String domainname, String netBoundAt, bo
         }
         if (netOwn) {
             m.put("netOwn", loUp ? "lo up" : "lo down");
+        }
+        if (cgroupOwn) {
+            m.put("cgroupOwn", true);
         }
         return m;
     }

@@ -241,9 +241,9 @@ public final class NamespaceScan {
     /**
      * A cgroup namespace's root is the cgroup its creator was in; a restore puts the creator in its
      * dumped cgroups and unshares one there. So the creator must still be at its namespace's root in
-     * every hierarchy: /proc/PID/cgroup as read from inside shows "/" for each.
+     * every hierarchy: /proc/PID/cgroup as read from inside shows "/" for each. (A thread's own: its tid.)
      */
-    private static void checkAtCgroupRoot(Pid p) {
+    public static void checkAtCgroupRoot(Pid p) {
         String inside = Namespaces.inside(p, "cgroup", () -> ProcFs.text(dev.cryo.kernel.ExitedLeaders.proc(p) + "/cgroup"));
         List<String> moved = new ArrayList<>();
         for (String line : inside.split("\n")) {

@@ -15,7 +15,7 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
 
     public Class<ThreadImage> type() { return ThreadImage.class; }
     public int id() { return ModelCodecs.THREAD_IMAGE_ID; }
-    public int version() { return 8; } // 2: the fault switches (ThreadTraps), 3: syscall user dispatch, 4: ThreadFs, 5: ThreadNs, 6: ThreadFdTable, 7: its files alone, 8: a net namespace of its own
+    public int version() { return 9; } // 2: the fault switches (ThreadTraps), 3: syscall user dispatch, 4: ThreadFs, 5: ThreadNs, 6: ThreadFdTable, 7: its files alone, 8: a net namespace of its own, 9: a cgroup namespace of its own
 
     public void write(Output out, ThreadImage t) {
         out.writeVarInt(t.tid(), false);
@@ -55,6 +55,7 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
             RecordFields.writeNullable(o, ns.netBoundAt(), (o2, n) -> ModelFields.writeText(o2, n, ModelLimits.PATH, "ThreadNs.netBoundAt"));
             o.writeBoolean(ns.netOwn());
             o.writeBoolean(ns.loUp());
+            o.writeBoolean(ns.cgroupOwn());
         });
         RecordFields.writeNullable(out, t.files(), (o, files) -> {
             o.writeVarInt(files.entries().size(), true);
@@ -103,8 +104,8 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
         String domain = RecordFields.readNullable(in, i -> ModelFields.readText(i, ModelLimits.TEXT, "ThreadNs.domainname"));
         String net = RecordFields.readNullable(in, i -> ModelFields.readText(i, ModelLimits.PATH, "ThreadNs.netBoundAt"));
         try {
-            return version >= 8 ? new ThreadNs(host, domain, net, in.readBoolean(), in.readBoolean())
-                    : new ThreadNs(host, domain, net);
+            return version >= 8 ? new ThreadNs(host, domain, net, in.readBoolean(), in.readBoolean(),
+                    version >= 9 && in.readBoolean()) : new ThreadNs(host, domain, net);
         } catch (IllegalArgumentException e) {
             throw new com.esotericsoftware.kryo.KryoException(e.getMessage());
         }
