@@ -11,6 +11,9 @@
  *     size does not change, but the kernel stops tuning it (SO_BUF_LOCK);
  *     and TCP_SAVE_SYN and TCP_INQ on (found by the state comparator's wider view: both came back off);
  *     its own fast open key (TCP_FASTOPEN_KEY: getsockopt reads the net namespace's when it has none);
+ *   - a UDP IPv6 socket with a sticky IPV6_PKTINFO naming an interface other than lo, which no getsockopt
+ *     reads: a datagram to ::1 from it fails (ENETUNREACH: ::1 is not reached through that interface), and must
+ *     fail alike after the restore (without it, it goes to ::1 through lo);
  *   - a UDP socket whose multicast goes out of lo, named by index (IP_MULTICAST_IF with a struct ip_mreqn,
  *     which getsockopt gives back as address 0.0.0.0): after the restore its datagram to a group reaches a
  *     socket that joined that group on lo (sent out of the default route's interface, it does not);
@@ -42,7 +45,13 @@ extern unsigned int if_nametoindex(const char *name); /* net/if.h clashes with l
 #include <unistd.h>
 #include <arpa/inet.h>
 
+extern char *if_indextoname(unsigned int index, char *name); /* net/if.h's, which clashes with linux/if.h */
+
 #include "workload.h"
+
+#ifndef IPV6_PKTINFO
+#define IPV6_PKTINFO 50
+#endif
 
 #ifndef IP_PMTUDISC_OMIT
 #define IP_PMTUDISC_OMIT 5
@@ -124,6 +133,14 @@ int main(void) {
     int mc = socket(AF_INET, SOCK_DGRAM, 0);
     struct ip_mreqn byindex = {.imr_ifindex = 1}; /* lo */
     if (mc < 0 || setsockopt(mc, SOL_IP, IP_MULTICAST_IF, &byindex, sizeof byindex)) fail("IP_MULTICAST_IF by index");
+    int sticky = socket(AF_INET6, SOCK_DGRAM, 0);
+    struct { struct in6_addr addr; int ifindex; } pi = {IN6ADDR_ANY_INIT, 0}; /* struct in6_pktinfo */
+    char ifname[16];
+    for (int i = 1; i < 1024 && !pi.ifindex; i++)
+        if (if_indextoname(i, ifname) && strcmp(ifname, "lo") != 0) pi.ifindex = i;
+    struct sockaddr_in6 discard6 = {.sin6_family = AF_INET6, .sin6_port = htons(9), .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    if (sticky < 0 || setsockopt(sticky, SOL_IPV6, IPV6_PKTINFO, &pi, sizeof pi)) fail("sticky IPV6_PKTINFO");
+    int stuck = pi.ifindex && sendto(sticky, "s", 1, 0, (struct sockaddr *)&discard6, sizeof discard6) < 0 ? errno : 0;
     int mr = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in any = {.sin_family = AF_INET}, group = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0xef380203)};
     struct ip_mreqn join = {.imr_multiaddr = group.sin_addr, .imr_ifindex = 1};
@@ -202,6 +219,8 @@ int main(void) {
     socklen_t kn = sizeof k;
     if (getsockopt(l, SOL_TCP, TCP_FASTOPEN_KEY, k, &kn) || kn != sizeof key || memcmp(k, key, sizeof key))
         fail("the listener's own TCP_FASTOPEN_KEY lost");
+    if (stuck && (sendto(sticky, "s", 1, 0, (struct sockaddr *)&discard6, sizeof discard6) >= 0 || errno != stuck))
+        fail("the sticky IPV6_PKTINFO lost: a datagram to ::1 is sent through lo");
     struct pollfd mp = {.fd = mr, .events = POLLIN};
     if (sendto(mc, "m", 1, 0, (struct sockaddr *)&group, sizeof group) != 1 || poll(&mp, 1, 2000) != 1)
         fail("IP_MULTICAST_IF by index lost: the group's member on lo got nothing");

@@ -321,7 +321,9 @@ final class HeldFdState {
             // leases), which only a BPF iterator over the task's files sees
             var u = dev.cryo.kernel.net.UnreadableSockState.of(pid.value()).get(fd);
             into.accept(prefix + "state no getsockopt reads", u == null ? "none" : "flags " + u.flags()
-                    + (type == SOCK_STREAM ? "" : " IPv4 multicast interface " + u.multicastIndex()));
+                    + (type == SOCK_STREAM ? "" : " IPv4 multicast interface " + u.multicastIndex())
+                    + (family != SockAddr.AF_INET6 || u.stickyPktinfo() == null ? ""
+                    : " sticky IPV6_PKTINFO " + HexFormat.of().formatHex(u.stickyPktinfo())));
         }
         if (tcpInfo != null && tcpInfo.length >= 8) {
             // state, and a live connection's agreed options (timestamps, SACK, window scaling, ECN) and

@@ -282,6 +282,14 @@ class NotCarriedTest {
                                 + "os.dup2(c.fileno(), 50)\nc.close()",
                         " fd 5: TCP socket \\d+ holds the SYN it was opened by \\(its listener's TCP_SAVE_SYN\\), which the"
                                 + " program has not read yet \\(TCP_SAVED_SYN\\) and a restore cannot save again; not supported"),
+                // refused before too, as 'holds an error the program has not read yet and is not connected'
+                python("a UDP socket's transmit timestamp not read yet", "import socket\n"
+                                + "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('127.0.0.1', 0))\n"
+                                + "s.setsockopt(socket.SOL_SOCKET, 37, 2 | 16 | 2048)\ns.sendto(b'x', s.getsockname())\n"
+                                + "s.recv(1)",
+                        " fd 3: UDP socket \\d+ holds 1 message\\(s\\) in its error queue \\(transmit timestamps,"
+                                + " MSG_ZEROCOPY completions or ICMP errors, read with MSG_ERRQUEUE\\) still unread after the"
+                                + " dump let the tree run .*; they cannot be queued again; not supported"),
                 python("a TCP connection that numbered MSG_ZEROCOPY sends", "import socket\n"
                                 + "l = socket.socket()\nl.bind(('127.0.0.1', 0))\nl.listen(1)\n"
                                 + "c = socket.create_connection(l.getsockname())\na, _ = l.accept()\n"

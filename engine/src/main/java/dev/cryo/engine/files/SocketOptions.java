@@ -197,9 +197,11 @@ public record SocketOptions(List<Option> options, int reuseportIndex) {
             opt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, "NETLINK_GET_STRICT_CHK"));
     /** A raw IPv4 socket's router alert, which no getsockopt reads: found by SocketProbe, named here for show. */
     private static final Spec ROUTER_ALERT = opt(SOL_IP, IP_ROUTER_ALERT, "IP_ROUTER_ALERT");
+    /** An IPv6 socket's sticky source and interface, which no getsockopt reads: found by SocketProbe likewise. */
+    private static final Spec STICKY_PKTINFO = new Spec(SOL_IPV6, IPV6_PKTINFO, 20, "IPV6_PKTINFO");
     private static final List<List<Spec>> ALL = List.of(COMMON, BUFFERS, UNIX, IP4, IP6, MULTICAST4,
             MULTICAST6, STREAM_MULTICAST4, STREAM_MULTICAST6, TCP, PRECONNECT, List.of(WINDOW_CLAMP), UDP, UDPLITE,
-            RAW, PACKET, NETLINK, List.of(ROUTER_ALERT));
+            RAW, PACKET, NETLINK, List.of(ROUTER_ALERT, STICKY_PKTINFO));
 
     private static final Map<String, Map<Spec, byte[]>> DEFAULTS = new ConcurrentHashMap<>();
 

@@ -28,6 +28,8 @@ final class SocketProbe implements AutoCloseable {
     private int multicastIndex;
     /** A TCP socket's own fast open key (getsockopt reads the net namespace's the same when it has none). */
     private boolean ownFastopenKey;
+    /** An IPv6 socket's sticky IPV6_PKTINFO (struct in6_pktinfo), or null. */
+    private byte[] stickyPktinfo;
 
     private SocketProbe(FdProbe fd, Fd sock) {
         this.fd = fd;
@@ -198,6 +200,7 @@ final class SocketProbe implements AutoCloseable {
         }
         p.routerAlert = u.has(UnreadableSockState.ROUTER_ALERT);
         p.multicastIndex = p.type == Sockets.SOCK_STREAM ? 0 : u.multicastIndex();
+        p.stickyPktinfo = p.family == SockAddr.AF_INET6 ? u.stickyPktinfo() : null;
         p.ownFastopenKey = p.type == Sockets.SOCK_STREAM && p.protocol == Sockets.IPPROTO_TCP
                 && u.has(UnreadableSockState.OWN_FASTOPEN_KEY);
         if (optId && u.timestampKey() != 0) {
@@ -209,7 +212,8 @@ final class SocketProbe implements AutoCloseable {
                     + " MSG_ZEROCOPY sends, whose completions the program matches by number: the next one's would be 0"
                     + " after a restore, which cannot set it; not supported");
         }
-        if (p.type != Sockets.SOCK_DGRAM) { // a datagram socket's is its handler's, with its unread error
+        // a datagram socket's with an unread error is its handler's (IP_RECVERR queues ICMP errors there)
+        if (u.errorQueue() > 0 && (p.type != Sockets.SOCK_DGRAM || p.unreadError(what) == 0)) {
             errorQueue(p, u, what);
         }
     }
@@ -225,8 +229,8 @@ final class SocketProbe implements AutoCloseable {
 
     /**
      * The socket's options as {@link SocketOptions#dump} reads them, with its reuseport group's place and classic
-     * program, IP_ROUTER_ALERT on, IP_MULTICAST_IF as a struct ip_mreqn naming the interface by index, and a TCP
-     * socket's own fast open key.
+     * program, IP_ROUTER_ALERT on, IP_MULTICAST_IF as a struct ip_mreqn naming the interface by index, a TCP
+     * socket's own fast open key and an IPv6 socket's sticky IPV6_PKTINFO.
      */
     SocketOptions options(boolean unconnected) {
         SocketOptions o = SocketOptions.dump(sock, family, type, protocol, unconnected).atReuseportIndex(reuseportIndex);
@@ -237,6 +241,9 @@ final class SocketProbe implements AutoCloseable {
             mreqn.put(addr == null ? new byte[4] : addr).putInt(multicastIndex);
             o = o.filter(x -> x.level() != Sockets.SOL_IP || x.name() != Sockets.IP_MULTICAST_IF).with(java.util.List.of(
                     new SocketOptions.Option(Sockets.SOL_IP, Sockets.IP_MULTICAST_IF, mreqn.array())));
+        }
+        if (stickyPktinfo != null) {
+            o = o.with(java.util.List.of(new SocketOptions.Option(Sockets.SOL_IPV6, Sockets.IPV6_PKTINFO, stickyPktinfo)));
         }
         if (ownFastopenKey) {
             o = o.with(java.util.List.of(new SocketOptions.Option(Sockets.SOL_TCP, Sockets.TCP_FASTOPEN_KEY,

@@ -129,6 +129,8 @@ public final class Sockets {
             IPV6_TRANSPARENT = 75, IPV6_UNICAST_IF = 76, IPV6_RECVFRAGSIZE = 77, IPV6_FREEBIND = 78;
     /** A raw IPv6 socket's router alerts only from its own net namespace (an MLD daemon's in a container). */
     public static final int IPV6_ROUTER_ALERT_ISOLATE = 30;
+    /** A sticky source address and interface for what an IPv6 socket sends (struct in6_pktinfo); no getsockopt reads it. */
+    public static final int IPV6_PKTINFO = 50;
     /** IPv6's sticky extension headers (RFC 3542): sent before every packet; getsockopt gives each back whole. */
     public static final int IPV6_HOPOPTS = 54, IPV6_RTHDRDSTOPTS = 55, IPV6_RTHDR = 57, IPV6_DSTOPTS = 59,
             IPV6_EXT_HEADER_MAX = 2048;

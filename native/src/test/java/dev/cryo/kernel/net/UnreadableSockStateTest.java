@@ -27,7 +27,12 @@ class UnreadableSockStateTest {
              Fd zerocopy = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_DGRAM, 0);
              Fd multicast = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_DGRAM, 0);
              Fd keyed = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_STREAM, 0);
-             Fd tcp = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_STREAM, 0)) {
+             Fd tcp = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_STREAM, 0);
+             Fd sticky = Sockets.socket(SockAddr.AF_INET6, Sockets.SOCK_DGRAM, 0)) {
+            byte[] pktinfo = new byte[20]; // struct in6_pktinfo: ::1 on lo
+            pktinfo[15] = 1;
+            pktinfo[16] = 1;
+            Sockets.setBytes(sticky, Sockets.SOL_IPV6, Sockets.IPV6_PKTINFO, pktinfo);
             // struct ip_mreqn: no group, no address, the interface by index (lo)
             Sockets.setBytes(multicast, Sockets.SOL_IP, Sockets.IP_MULTICAST_IF, new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0});
             Sockets.setBytes(keyed, Sockets.SOL_TCP, Sockets.TCP_FASTOPEN_KEY, new byte[16]);
@@ -61,6 +66,8 @@ class UnreadableSockStateTest {
             assertEquals(new UnreadableSockState.Of(0, 0, 0, 0, 1), of(multicast));
             assertEquals(new UnreadableSockState.Of(UnreadableSockState.OWN_FASTOPEN_KEY, 0, 0, 0, 0), of(keyed));
             assertEquals(new UnreadableSockState.Of(0, 0, 0, 0, 0), of(tcp));
+            org.junit.jupiter.api.Assertions.assertArrayEquals(pktinfo, of(sticky).stickyPktinfo());
+            assertEquals(null, of(leased).stickyPktinfo());
         }
     }
 }
