@@ -5,11 +5,14 @@
  * must still stand at the path (open and working), and the server keep its name. zdtm's
  * fifo_upon_unix_socket00 found it refused. argv[1]: a directory; argv[2] "relative": the server
  * and the sender bind relative names in it, then the program moves to / (zdtm's
- * fifo_upon_unix_socket01, refused: its names no longer resolve in its cwd). Prints PASS or FAIL.
+ * fifo_upon_unix_socket01, refused: its names no longer resolve in its cwd). The server's own file must
+ * keep its name as the kernel shows it (a restored one showed a hidden name of cryo's, and a second dump
+ * refused a relative one: zdtm's fifo_upon_unix_socket01 with --iters 2). Prints PASS or FAIL.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -18,6 +21,17 @@
 #include "workload.h"
 
 static int relative;
+
+/* The server's own file as the kernel names it (SIOCUNIXFILE): "DIR/srv (deleted)" */
+static void file_of(int s, char *at, size_t size) {
+    int f = ioctl(s, 0x89E0 /* SIOCUNIXFILE */, 0);
+    char p[64];
+    snprintf(p, sizeof p, "/proc/self/fd/%d", f);
+    ssize_t n = f < 0 ? -1 : readlink(p, at, size - 1);
+    if (n < 0) fail("the server's file (SIOCUNIXFILE)");
+    at[n] = 0;
+    close(f);
+}
 
 static struct sockaddr_un named(const char *dir, const char *name) {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -42,6 +56,8 @@ int main(int argc, char **argv) {
     int fifo = open(srv.sun_path, O_RDWR);
     if (fifo < 0) fail("open the FIFO");
     if (relative && chdir("/")) fail("chdir /");
+    char file[512], now[512];
+    file_of(s, file, sizeof file);
     printf("ready\n");
     while (!check) pause();
     char buf[64] = {0};
@@ -62,6 +78,8 @@ int main(int argc, char **argv) {
     if (write(fifo, "f", 1) != 1 || read(fifo, buf, 1) != 1) fail("the FIFO");
     len = sizeof from;
     if (getsockname(s, (void *)&from, &len) || strcmp(from.sun_path, srv.sun_path)) fail("the server's name");
+    file_of(s, now, sizeof now);
+    if (strcmp(now, file)) { printf("FAIL: the server's file is '%s', not '%s'\n", now, file); return 1; }
     printf("PASS\n");
     return 0;
 }

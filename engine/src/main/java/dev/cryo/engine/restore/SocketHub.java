@@ -695,7 +695,7 @@ public final class SocketHub implements AutoCloseable {
      * Binds socket {@code ino} (a datagram socket or a listener) to a path whose socket file is gone:
      * its clients connect, and its senders send, by a file of it until every socket is connected and
      * every queue filled.
-     * That file is moved at once from the path to a hidden name beside it ({@link #hiddenReach}),
+     * That file gets at once a hidden name beside it ({@link #hiddenReach}) and leaves the path,
      * so the path is free for another socket of the same name, and whatever stood there is put
      * back; the hidden file goes with the late steps. A file renamed since the bind ({@code
      * moveTo}) is renamed there at once and reached there.
@@ -723,8 +723,12 @@ public final class SocketHub implements AutoCloseable {
                 if (moveTo != null) {
                     moveSocketFile(path, hidden);
                 } else if (hidden != null) {
-                    Files.move(path, hidden, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                    // a second name, the path's then removed: the socket's own file keeps its name, as the kernel
+                    // shows it (SIOCUNIXFILE: "DIR/NAME (deleted)"), where a rename showed ".cryo-..." to the next
+                    // dump, which then could not find the directory a relative name was bound in
+                    Files.createLink(hidden, path);
                     hiddenFiles.add(hidden);
+                    Files.delete(path);
                 }
             } finally {
                 if (aside != null && hidden != null) {
