@@ -17,7 +17,9 @@
  * locked OS thread), and brings its lo up; after the restore it must be in a net namespace other than its process's,
  * with lo up (a UDP datagram to itself on 127.0.0.1 comes back), and the main thread in the one it was in.
  * "cgroupns": the thread makes a cgroup namespace of its own; after the restore it must be in one other than its
- * process's, at its root in every hierarchy, and the main thread in the one it was in. Prints PASS or FAIL: reason.
+ * process's, at its root in every hierarchy, and the main thread in the one it was in. "ipcns": the thread makes
+ * an ipc namespace of its own, empty; after the restore it must be in one other than its process's, where a
+ * message queue it makes is not seen from the main thread's. Prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include "workload.h"
@@ -33,6 +35,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
+#include <sys/msg.h>
 #include <time.h>
 
 static const char *mode;
@@ -186,6 +189,22 @@ static void *alone_cgroupns(void *arg) {
     return NULL;
 }
 
+static ino_t main_ipc_ns;
+static volatile int thread_queue = -1;
+
+/* "ipcns": an ipc namespace of the thread's own. */
+static void *alone_ipcns(void *arg) {
+    (void)arg;
+    if (unshare(CLONE_NEWIPC) != 0) fail("unshare(CLONE_NEWIPC)");
+    set_up = 1;
+    struct timespec nap = {0, 10000000};
+    while (!check) nanosleep(&nap, NULL);
+    if (ns_of("thread-self", "ipc") == main_ipc_ns) thread_failure = "the thread is in its process's ipc namespace";
+    else if ((thread_queue = msgget(IPC_PRIVATE, 0600)) < 0) thread_failure = "msgget in the thread's ipc namespace";
+    verdict_ready = 1;
+    return NULL;
+}
+
 static int in_net(const char *task) {
     struct stat ns, want;
     char path[64];
@@ -241,6 +260,8 @@ int main(int argc, char **argv) {
     net_path = argc > 2 ? argv[2] : "";
     int ns = strcmp(mode, "uts") == 0 || strcmp(mode, "net") == 0, files = strcmp(mode, "files") == 0;
     int opened = strcmp(mode, "alone") == 0, netnew = strcmp(mode, "netnew") == 0, cgroupns = strcmp(mode, "cgroupns") == 0;
+    int ipcns = strcmp(mode, "ipcns") == 0;
+    main_ipc_ns = ns_of("self", "ipc");
     main_cgroup_ns = ns_of("self", "cgroup");
     main_net = net_of("self");
     if (files && (pipe(pipe_fds) != 0 || (null_fd = open("/dev/null", O_RDONLY)) < 0)) fail("pipe and /dev/null");
@@ -253,7 +274,7 @@ int main(int argc, char **argv) {
     if (stat("/usr", &usr) != 0 || stat(".", &here) != 0) fail("stat");
     if (same_dir(".", &usr)) fail("run it from another directory than /usr");
     pthread_t t;
-    if (pthread_create(&t, NULL, cgroupns ? alone_cgroupns : netnew ? alone_netnew : opened ? alone_opened : files ? alone_files : ns ? alone_ns : alone, NULL) != 0) fail("pthread_create");
+    if (pthread_create(&t, NULL, ipcns ? alone_ipcns : cgroupns ? alone_cgroupns : netnew ? alone_netnew : opened ? alone_opened : files ? alone_files : ns ? alone_ns : alone, NULL) != 0) fail("pthread_create");
     while (!set_up) usleep(1000);
     printf("ready\n");
     while (!check) pause();
@@ -272,6 +293,9 @@ int main(int argc, char **argv) {
     if (*net_path && in_net("self")) fail("the main thread is in the thread's net namespace");
     if (netnew && net_of("self") != main_net) fail("the main thread is not in the net namespace it was in");
     if (cgroupns && ns_of("self", "cgroup") != main_cgroup_ns) fail("the main thread is not in the cgroup namespace it was in");
+    if (ipcns && ns_of("self", "ipc") != main_ipc_ns) fail("the main thread is not in the ipc namespace it was in");
+    struct msqid_ds q;
+    if (ipcns && msgctl(thread_queue, IPC_STAT, &q) == 0) fail("the main thread sees the queue its thread made alone");
     mode_t mask = umask(022);
     if (mask != 022) fail("the main thread's umask is not 022");
     if (!same_dir(".", &here)) fail("the main thread's cwd moved with its thread's");

@@ -594,12 +594,15 @@ class NotCarriedTest {
                         " thread \\d+: its uts namespace \\(uts:\\[\\d+\\]\\) is not its process's \\(uts:\\[\\d+\\], thread"
                         + " \\d+'s\\), whose main thread has exited"),
                 // what a thread unshared and a thread it made since shares: a restore makes it for one thread alone
-                // a cgroup namespace one thread made is carried (RestoreTest#aThreadComesBack...), not one two threads
-                // share; an ipc or mount namespace of one thread is not yet
+                // a cgroup namespace and an empty ipc namespace one thread made are carried (RestoreTest#aThreadComesBack...),
+                // not one two threads share, nor an ipc namespace holding objects; a mount namespace of one thread is not yet
                 oneThread("a cgroup namespace two threads share", "0x02000000", SECOND_THREAD, " thread \\d+: its cgroup"
                         + " namespace \\(cgroup:\\[\\d+\\]\\) is thread \\d+'s too"),
-                oneThread("an ipc namespace of one thread", "0x08000000", "", " thread \\d+: its ipc namespace"
-                        + " \\(ipc:\\[\\d+\\]\\) is not its process's"),
+                oneThread("an ipc namespace of one thread holding a message queue", "0x08000000",
+                        "assert libc.msgget(0, 0o1600) >= 0\n", " thread \\d+: its ipc namespace \\(ipc:\\[\\d+\\]\\),"
+                        + " made by that thread alone, holds 1 message queue"),
+                oneThread("a mount namespace of one thread", "0x00020000", "", " thread \\d+: its mnt namespace"
+                        + " \\(mnt:\\[\\d+\\]\\) is not its process's"),
                 oneThread("a uts namespace two threads share", "0x04000000", SECOND_THREAD, " thread \\d+: its uts"
                         + " namespace \\(uts:\\[\\d+\\]\\) is thread \\d+'s too"),
                 oneThread("a current directory two threads share", "0x200", "os.chdir('/')\n" + SECOND_THREAD, " thread \\d+"

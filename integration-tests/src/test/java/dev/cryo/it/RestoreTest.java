@@ -307,10 +307,11 @@ class RestoreTest {
      * not its process's"); the thread makes one again, lo up (the comparator compares what a thread's own net
      * namespace holds). "cgroupns": a cgroup namespace the thread made alone, which was refused ("is not its
      * process's"); the thread makes one again where its process is (the comparator compares what the thread sees
-     * of its cgroups from inside it).
+     * of its cgroups from inside it). "ipcns": an empty ipc namespace the thread made alone, which was refused; the
+     * thread makes one again (a queue it makes there is not its process's).
      */
     @ParameterizedTest
-    @ValueSource(strings = {"cwd", "root", "uts", "net", "files", "alone", "netnew", "cgroupns"})
+    @ValueSource(strings = {"cwd", "root", "uts", "net", "files", "alone", "netnew", "cgroupns", "ipcns"})
     void aThreadComesBackWithWhatItUnsharedAlone(String what) throws Exception {
         String netns = "cryo-thread-" + ProcessHandle.current().pid();
         if (what.equals("net")) {

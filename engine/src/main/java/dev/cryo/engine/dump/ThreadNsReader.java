@@ -11,7 +11,8 @@ import java.util.List;
  * The dump half of the namespaces a thread made or entered alone ({@link ThreadNs}), read from the frozen task:
  * the host and domain names of a uts namespace of its own, the host path of the net namespace it entered
  * ({@code ip netns add}'s), or whether lo is up in a net namespace it made and bound nowhere (one holding more is
- * refused here), and a cgroup namespace of its own (rooted where its process is, or refused here). What else a thread holds alone is refused before the freeze ({@link ThreadsAlone}).
+ * refused here), a cgroup namespace of its own (rooted where its process is, or refused here) and an ipc namespace
+ * of its own (empty, or refused here). What else a thread holds alone is refused before the freeze ({@link ThreadsAlone}).
  */
 final class ThreadNsReader {
     private ThreadNsReader() {}
@@ -30,13 +31,13 @@ final class ThreadNsReader {
         }
     }
 
-    /** Sets the namespaces of each of {@code threads} that is in a uts, net or cgroup namespace its process is not in. */
+    /** Sets the namespaces of each of {@code threads} that is in a uts, net, cgroup or ipc namespace its process is not in. */
     static void addOwnNamespaces(Pid pid, List<ThreadImage> threads) {
         if (threads.size() < 2) {
             return;
         }
         String uts = Namespaces.link(pid.toString(), "uts"), net = Namespaces.link(pid.toString(), "net"),
-                cgroup = Namespaces.link(pid.toString(), "cgroup");
+                cgroup = Namespaces.link(pid.toString(), "cgroup"), ipc = Namespaces.link(pid.toString(), "ipc");
         for (int i = 0; i < threads.size(); i++) {
             Pid t = Pid.of(threads.get(i).tid());
             String dir = pid + "/task/" + t, theirUts = Namespaces.link(dir, "uts"), theirNet = Namespaces.link(dir, "net");
@@ -44,8 +45,13 @@ final class ThreadNsReader {
             boolean ownNet = net != null && theirNet != null && !theirNet.equals(net);
             String theirCgroup = Namespaces.link(dir, "cgroup");
             boolean ownCgroup = cgroup != null && theirCgroup != null && !theirCgroup.equals(cgroup);
-            if (t.equals(pid) || !ownUts && !ownNet && !ownCgroup) {
+            String theirIpc = Namespaces.link(dir, "ipc");
+            boolean ownIpc = ipc != null && theirIpc != null && !theirIpc.equals(ipc);
+            if (t.equals(pid) || !ownUts && !ownNet && !ownCgroup && !ownIpc) {
                 continue;
+            }
+            if (ownIpc) {
+                dev.cryo.engine.namespaces.IpcScan.requireEmpty(t, theirIpc, "pid " + pid + " thread " + t);
             }
             if (ownCgroup) {
                 cgroupRootedAtItsProcess(pid, t, theirCgroup);
@@ -55,7 +61,7 @@ final class ThreadNsReader {
             boolean made = boundAt != null && boundAt.isEmpty(); // its own (ThreadsAlone refused one another task is in)
             boolean loUp = made && dev.cryo.engine.namespaces.NetNamespaceScan.loopbackOnly(t, theirNet,
                     "pid " + pid + " thread " + t);
-            threads.set(i, threads.get(i).withNs(new ThreadNs(names[0], names[1], made ? null : boundAt, made, loUp, ownCgroup)));
+            threads.set(i, threads.get(i).withNs(new ThreadNs(names[0], names[1], made ? null : boundAt, made, loUp, ownCgroup, ownIpc)));
         }
     }
 }

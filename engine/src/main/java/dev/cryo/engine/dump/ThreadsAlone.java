@@ -16,8 +16,8 @@ import java.util.Map;
  * pid or time namespace for its children, in one thread, as Go programs do on a locked OS thread), so it came back
  * in its process's, silently. Carried ({@link ThreadNsReader}): a uts namespace the thread made for itself alone,
  * a net namespace bound on the host (ip netns add's, entered by its path, as Go's netns libraries do), and a net
- * namespace it made alone and bound nowhere (Go's netns.New()), and a cgroup namespace it made alone; a uts or
- * cgroup namespace, or a net namespace bound nowhere, that another task of the tree or the host is in, or shared by
+ * namespace it made alone and bound nowhere (Go's netns.New()), a cgroup namespace and an empty ipc namespace it made
+ * alone; a uts, cgroup or ipc namespace, or a net namespace bound nowhere, that another task of the tree or the host is in, or shared by
  * two threads, is refused. A cwd, root and umask ({@link ThreadFsReader}) and an fd table ({@link ThreadFilesReader}) of its
  * own are read, or refused, from the frozen task. One pass over each process's threads: the task list once, the
  * main thread's links once.
@@ -39,7 +39,7 @@ final class ThreadsAlone {
     }
 
     /** The kinds a thread's own namespace of is made again (net: when bound nowhere), if no other task is in it. */
-    private static final List<String> MADE_AGAIN = List.of("uts", "net", "cgroup");
+    private static final List<String> MADE_AGAIN = List.of("uts", "net", "cgroup", "ipc");
 
     /** Whose each namespace of {@code kind} is so far: a process's of {@code live}, the host's (then threads' own). */
     private static Map<String, String> owners(List<Pid> live, String kind) {

@@ -74,6 +74,10 @@ public record SemUndo(List<Adjustment> adjustments) {
             return NONE; // no ipc namespace: an exiting task, which exit_sem has let go of its list
         }
         for (int tid : tids) {
+            if (tid != reader && !ns.equals(Namespaces.link(reader + "/task/" + tid, "ipc"))) {
+                continue; // an ipc namespace of its own (unshare(CLONE_NEWIPC) unshares the list too): empty, or refused
+                          // (ThreadNsReader), and made again with a list of its own
+            }
             if (tid != reader && !Sys.shareResource(Pid.of(reader), Pid.of(tid), Sys.KCMP_SYSVSEM)) {
                 throw new DumpException("pid " + pid + " thread " + tid + " does not share the SEM_UNDO list of thread "
                         + reader + " (it unshared CLONE_SYSVSEM, or was cloned without it): a restore gives the threads"

@@ -10,15 +10,15 @@ import java.util.Map;
  * libraries' handles), joined again by its path ({@code netBoundAt} null: its process's); or a net namespace it made
  * and bound nowhere ({@code netOwn}, Go's {@code netns.New()}), holding nothing but its loopback, up or not
  * ({@code loUp}), made again by the thread; a cgroup namespace it made alone ({@code cgroupOwn}) rooted where its
- * process is, and it still is, made again there.
+ * process is, and it still is, made again there; an ipc namespace it made alone, empty ({@code ipcOwn}), made again.
  */
 public record ThreadNs(String hostname, String domainname, String netBoundAt, boolean netOwn, boolean loUp,
-                       boolean cgroupOwn) {
+                       boolean cgroupOwn, boolean ipcOwn) {
     public ThreadNs {
         if ((hostname == null) != (domainname == null)) {
             throw new IllegalArgumentException("ThreadNs: a host name without a domain name, or the reverse");
         }
-        if (hostname == null && netBoundAt == null && !netOwn && !cgroupOwn) {
+        if (hostname == null && netBoundAt == null && !netOwn && !cgroupOwn && !ipcOwn) {
             throw new IllegalArgumentException("ThreadNs: no namespace of the thread's own");
         }
         if (netOwn && netBoundAt != null || !netOwn && loUp) {
@@ -29,7 +29,7 @@ public record ThreadNs(String hostname, String domainname, String netBoundAt, bo
 
     /** A uts namespace and a net namespace bound on the host, or its process's. */
     public ThreadNs(String hostname, String domainname, String netBoundAt) {
-        this(hostname, domainname, netBoundAt, false, false, false);
+        this(hostname, domainname, netBoundAt, false, false, false, false);
     }
 
     public Map<String, Object> json() {
@@ -46,6 +46,9 @@ public record ThreadNs(String hostname, String domainname, String netBoundAt, bo
         }
         if (cgroupOwn) {
             m.put("cgroupOwn", true);
+        }
+        if (ipcOwn) {
+            m.put("ipcOwn", "empty");
         }
         return m;
     }

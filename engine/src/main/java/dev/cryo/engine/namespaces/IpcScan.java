@@ -33,6 +33,26 @@ public final class IpcScan {
     }
 
     /**
+     * Refuses anything in the ipc namespace {@code link} thread {@code thread} made alone, which a restore makes again
+     * empty, in that thread: SysV objects, POSIX message queues, limits not a new namespace's. {@code who}: "pid N
+     * thread T".
+     */
+    public static void requireEmpty(Pid thread, String link, String who) {
+        IpcImage held = scan(thread, link);
+        Map<String, String> fresh = Namespaces.fresh("ipc", () -> read("a new ipc namespace").sysctls());
+        List<String> changed = held.sysctls().keySet().stream().filter(k -> !held.sysctls().get(k).equals(fresh.get(k))).toList();
+        String what = !held.segments().isEmpty() ? held.segments().size() + " shared memory segment(s)"
+                : !held.semaphores().isEmpty() ? held.semaphores().size() + " semaphore set(s)"
+                : !held.queues().isEmpty() ? held.queues().size() + " message queue(s)"
+                : !held.posixQueues().isEmpty() ? held.posixQueues().size() + " POSIX message queue(s)"
+                : !changed.isEmpty() ? "limits changed " + changed : null;
+        if (what != null) {
+            throw new DumpException(who + ": its ipc namespace (" + link + "), made by that thread alone, holds " + what
+                    + "; a restore makes such a namespace again empty: not supported yet");
+        }
+    }
+
+    /**
      * The namespace's POSIX message queues, opened by name from a thread of cryo inside it: mode, owner,
      * limits and messages, taken and put back at once in their order while the tree is frozen. Refused: one
      * with a notification registered while it holds messages (putting them back would fire it).

@@ -15,7 +15,7 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
 
     public Class<ThreadImage> type() { return ThreadImage.class; }
     public int id() { return ModelCodecs.THREAD_IMAGE_ID; }
-    public int version() { return 9; } // 2: the fault switches (ThreadTraps), 3: syscall user dispatch, 4: ThreadFs, 5: ThreadNs, 6: ThreadFdTable, 7: its files alone, 8: a net namespace of its own, 9: a cgroup namespace of its own
+    public int version() { return 10; } // 2: the fault switches (ThreadTraps), 3: syscall user dispatch, 4: ThreadFs, 5: ThreadNs, 6: ThreadFdTable, 7: its files alone, 8: a net namespace of its own, 9: a cgroup namespace of its own, 10: an ipc namespace of its own
 
     public void write(Output out, ThreadImage t) {
         out.writeVarInt(t.tid(), false);
@@ -56,6 +56,7 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
             o.writeBoolean(ns.netOwn());
             o.writeBoolean(ns.loUp());
             o.writeBoolean(ns.cgroupOwn());
+            o.writeBoolean(ns.ipcOwn());
         });
         RecordFields.writeNullable(out, t.files(), (o, files) -> {
             o.writeVarInt(files.entries().size(), true);
@@ -105,7 +106,7 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
         String net = RecordFields.readNullable(in, i -> ModelFields.readText(i, ModelLimits.PATH, "ThreadNs.netBoundAt"));
         try {
             return version >= 8 ? new ThreadNs(host, domain, net, in.readBoolean(), in.readBoolean(),
-                    version >= 9 && in.readBoolean()) : new ThreadNs(host, domain, net);
+                    version >= 9 && in.readBoolean(), version >= 10 && in.readBoolean()) : new ThreadNs(host, domain, net);
         } catch (IllegalArgumentException e) {
             throw new com.esotericsoftware.kryo.KryoException(e.getMessage());
         }

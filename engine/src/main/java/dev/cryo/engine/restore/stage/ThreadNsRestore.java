@@ -12,7 +12,7 @@ import java.nio.charset.StandardCharsets;
  * The restore half of the namespaces a thread made or entered alone ({@link ThreadNs}): the thread, made in its
  * process's, unshares a uts namespace and names it, and joins the net namespace bound on the host at its path
  * (cryo opens it, the task takes the fd), or unshares a net namespace of its own and brings its lo up as it was,
- * and a cgroup namespace of its own, while still privileged.
+ * a cgroup namespace and an empty ipc namespace of its own, while still privileged.
  */
 public final class ThreadNsRestore implements StateStage {
     @Override
@@ -36,6 +36,9 @@ public final class ThreadNsRestore implements StateStage {
                 if (ns.loUp()) {
                     dev.cryo.engine.namespaces.NamespaceRestore.loopbackUp(t, inj);
                 }
+            }
+            if (ns.ipcOwn()) { // empty, as it was
+                inj.call("unshare(CLONE_NEWIPC) in thread " + th.tid(), SyscallNr.UNSHARE, Clone.NEWIPC);
             }
             if (ns.cgroupOwn()) { // where its process was placed before adoption, where it made it
                 inj.call("unshare(CLONE_NEWCGROUP) in thread " + th.tid(), SyscallNr.UNSHARE, Clone.NEWCGROUP);

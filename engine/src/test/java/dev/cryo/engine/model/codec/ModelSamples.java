@@ -88,7 +88,7 @@ public final class ModelSamples {
                         0x7f00_0000_5000L, 0x2000) : dev.cryo.engine.model.ThreadTraps.NONE,
                 tid % 2 == 0 ? null : new dev.cryo.engine.model.ThreadFs("/srv/share-" + tid, "/", 027),
                 tid % 2 == 0 ? new dev.cryo.engine.model.ThreadNs(null, null, "/run/netns/blue-" + tid)
-                        : new dev.cryo.engine.model.ThreadNs("worker-" + tid, "(none)", null, true, true, true),
+                        : new dev.cryo.engine.model.ThreadNs("worker-" + tid, "(none)", null, true, true, true, true),
                 tid % 2 == 0 ? null : new dev.cryo.engine.model.ThreadFdTable(List.of(
                         new dev.cryo.engine.model.ThreadFdTable.Entry(0, 0, false),
                         new dev.cryo.engine.model.ThreadFdTable.Entry(7, 3, true)), List.of(
