@@ -578,11 +578,16 @@ class NetNamespaceTest {
                                 count(clientLog, "client got") + 4, "bytes both ways after dump -R");
                         return;
                     }
+                    Path log = tmp.resolve("restore.log");
                     DetachedProcess r = DumpRestore.dump(init, tmp.resolve("img"), "--tcp-established")
-                            .restoreDetached(serverLog);
+                            .restoreDetached(List.of("-vv", "--log-file", log.toString()), serverLog);
                     try {
                         String shown = Cli.run("show", tmp.resolve("img").toString()).out();
                         assertTrue(shown.contains("\"networkLock\""), "the connection is not locked:\n" + shown);
+                        // the image's lock holds it where its packets pass: no lock is made inside the container for it
+                        String resumed = Files.readAllLines(log).stream().filter(l -> l.contains("connections resumed"))
+                                .findFirst().orElseThrow(() -> new AssertionError("no resume line in " + log));
+                        assertFalse(resumed.contains("setns"), "a thread joined the container to lock it again: " + resumed);
                         awaitStreaming(serverLog, clientLog, count(serverLog, "server got") + 4,
                                 count(clientLog, "client got") + 4, "bytes both ways after the restore");
                     } finally {

@@ -659,7 +659,7 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
             boolean reuseAddr = t.options().reuseAddr();
             // rebuilt established; once live its own FIN is queued again at its own sequence number,
             // and the peer's is delivered again (SocketHub.resumeConnections)
-            hub.repaired(s, t.connection(), reuseAddr, t.state(), t.local(), t.remote());
+            hub.repaired(s, t.connection(), reuseAddr, t.state(), t.local(), t.remote(), !t.lockTable().isEmpty());
         }
     }
 
