@@ -75,6 +75,13 @@ final class SharedFdContext implements FdHandler.DumpContext {
         return ttyBytes;
     }
 
+    private final dev.cryo.engine.files.PtyEnds ptyEnds = new dev.cryo.engine.files.PtyEnds();
+
+    @Override
+    public dev.cryo.engine.files.PtyEnds ptyEnds() {
+        return ptyEnds;
+    }
+
     private dev.cryo.engine.files.OpenFiles openFiles;
     private final dev.cryo.engine.dump.MountTables mountTables;
 

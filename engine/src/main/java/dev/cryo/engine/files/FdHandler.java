@@ -400,5 +400,10 @@ public interface FdHandler<D extends FileDesc> {
 
         /** The bytes taken out of the tree's pty pairs, given back if the tree runs on. */
         TakenTtyBytes ttyBytes();
+
+        /** The host's pty ends, scanned once per dump (by default: at each call, for contexts of one task). */
+        default PtyEnds ptyEnds() {
+            return new PtyEnds();
+        }
     }
 }

@@ -133,7 +133,7 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
             instance = Ptys.instance(own);
         }
         String pts = "/dev/pts/" + index + (instance == 0 ? "" : " of devpts " + Ptys.device(instance));
-        List<Ptys.End> ends = Ptys.ends(instance, index);
+        List<Ptys.End> ends = ctx.ptyEnds().of(instance, index);
         for (Ptys.End e : ends) {
             if (!ctx.inTree(e.pid())) {
                 throw new DumpException(fd.where() + ": pseudo-terminal " + pts + " (master " + fd.target()

@@ -100,7 +100,7 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
     public PtySlave dump(FdProbe fd, DumpContext ctx) throws IOException {
         int index = Terminals.slaveIndex(FileIdentity.rdev(fd.procPath()));
         long instance = Ptys.instance(fd.procPath());
-        java.util.List<Ptys.End> ends = Ptys.ends(instance, index);
+        java.util.List<Ptys.End> ends = ctx.ptyEnds().of(instance, index);
         boolean masterInTree = ends.stream().anyMatch(e -> e.master() && ctx.inTree(e.pid()));
         // its master every process closed: devpts removed its node (its index stays taken while a
         // slave is open, so no new pair of the tree has it); no terminal left to take along

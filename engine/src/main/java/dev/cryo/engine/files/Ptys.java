@@ -129,6 +129,32 @@ public final class Ptys {
         return out;
     }
 
+    private static final java.util.regex.Pattern SLAVE_TARGET = java.util.regex.Pattern.compile(".*/pts/(\\d+)( \\(deleted\\))?");
+
+    /** Every open pty end on the host, cryo's own process excluded ({@link PtyEnds}): by instance, by index. */
+    static java.util.Map<Long, java.util.Map<Integer, List<End>>> allEnds() {
+        java.util.Map<Long, java.util.Map<Integer, List<End>>> out = new java.util.HashMap<>();
+        HostFds.first(pid -> false, (pid, fd, target) -> {
+            Path link = Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/fd/" + fd);
+            java.util.regex.Matcher slave = SLAVE_TARGET.matcher(target);
+            if (slave.matches()) {
+                int index = Integer.parseInt(slave.group(1));
+                if (isSlave(link, index)) {
+                    out.computeIfAbsent(instance(link), k -> new java.util.HashMap<>())
+                            .computeIfAbsent(index, k -> new ArrayList<>()).add(new End(pid, fd, false));
+                }
+            } else if (isMasterTarget(target)) {
+                Optional<String> index = ProcFs.fdInfo(Pid.of(pid), fd).value("tty-index").map(String::trim);
+                if (index.isPresent()) {
+                    out.computeIfAbsent(masterInstance(pid, fd), k -> new java.util.HashMap<>())
+                            .computeIfAbsent(Integer.parseInt(index.get()), k -> new ArrayList<>()).add(new End(pid, fd, true));
+                }
+            }
+            return null; // every end
+        });
+        return out;
+    }
+
     private static boolean isSlave(Path fd, int index) {
         try {
             return FileIdentity.isCharDevice(fd) && FileIdentity.rdev(fd) == Terminals.slaveDevice(index);
