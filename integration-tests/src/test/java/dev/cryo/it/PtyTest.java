@@ -73,9 +73,8 @@ class PtyTest {
                 + "    print('verdict', 'PASS' if dev(fds[0]) == dev(s) else 'FAIL: it reaches another terminal', flush=True)\n"
                 + "    os._exit(0)\nos.close(s)\nos.wait()\n";
         try (DetachedProcess p = DetachedProcess.start(tmp.resolve("flytty.out"), "python3", "-c", program)) {
-            // the whole line, pid too (once, under load, "ready" alone was read: index 1 out of bounds)
-            DetachedProcess.awaitCondition(() -> p.outputText().matches("(?s)ready \\d+\n.*"), Duration.ofSeconds(30),
-                    "'ready PID'");
+            p.awaitOutput("ready", Duration.ofSeconds(30));
+            p.awaitOutput("\n", Duration.ofSeconds(30)); // its whole line, pid too: once under load, 'ready' alone was read
             int leader = Integer.parseInt(p.outputText().trim().split("\\s+")[1]);
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
             try {
