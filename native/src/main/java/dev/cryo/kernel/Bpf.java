@@ -155,6 +155,16 @@ public final class Bpf {
             return op(0x95, 0, 0, 0, 0);
         }
 
+        /**
+         * A task_file iterator's bpf_seq_write of {@code len} bytes at {@code fp + at} to its seq_file
+         * ({@code ctx->meta->seq}); r1-r3 are taken, r0 holds the helper's answer.
+         */
+        public Program seqWrite(Btf btf, int ctx, int fp, int at, int len) {
+            return load(8, 1, ctx, btf.offset("bpf_iter__task_file", "meta"))
+                    .load(8, 1, 1, btf.offset("bpf_iter_meta", "seq"))
+                    .mov(2, fp).addImm(2, at).movImm(3, len).call(SEQ_WRITE);
+        }
+
         private static int sizeBits(int size) {
             return switch (size) {
                 case 8 -> 0x18;

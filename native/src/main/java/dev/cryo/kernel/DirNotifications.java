@@ -124,9 +124,7 @@ public final class DirNotifications {
                 .label("overflow").store(4, fp, -20, 1).movImm(1, 0).store(4, fp, -28, 1).store(4, fp, -24, 1)
                 .label("write")
                 .load(4, 1, ctx, btf.offset("bpf_iter__task_file", "fd")).store(4, fp, -32, 1)
-                .load(8, 1, ctx, btf.offset("bpf_iter__task_file", "meta"))
-                .load(8, 1, 1, btf.offset("bpf_iter_meta", "seq"))
-                .mov(2, fp).addImm(2, -32).movImm(3, RECORD).call(Bpf.SEQ_WRITE)
+                .seqWrite(btf, ctx, fp, -32, RECORD)
                 .label("out").movImm(0, 0).exit();
         return p;
     }

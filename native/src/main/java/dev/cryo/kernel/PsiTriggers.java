@@ -90,9 +90,7 @@ public final class PsiTriggers {
         p.readKernel(1, trigger, btf.offset("psi_trigger", "event")).store(4, fp, -16, 1);
         p.movImm(1, 0).store(4, fp, -12, 1)
                 .load(4, 1, ctx, btf.offset("bpf_iter__task_file", "fd")).store(4, fp, -40, 1)
-                .load(8, 1, ctx, btf.offset("bpf_iter__task_file", "meta"))
-                .load(8, 1, 1, btf.offset("bpf_iter_meta", "seq"))
-                .mov(2, fp).addImm(2, -40).movImm(3, RECORD).call(Bpf.SEQ_WRITE)
+                .seqWrite(btf, ctx, fp, -40, RECORD)
                 .label("out").movImm(0, 0).exit();
         return p;
     }

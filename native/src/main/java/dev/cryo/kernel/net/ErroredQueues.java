@@ -312,8 +312,6 @@ public final class ErroredQueues {
 
     /** bpf_seq_write of {@code len} bytes of the stack at fp + {@code at}. */
     private static void write(Bpf.Program p, Btf btf, int at, int len) {
-        p.load(8, 1, CTX, btf.offset("bpf_iter__task_file", "meta"))
-                .load(8, 1, 1, btf.offset("bpf_iter_meta", "seq"))
-                .mov(2, FP).addImm(2, at).movImm(3, len).call(Bpf.SEQ_WRITE);
+        p.seqWrite(btf, CTX, FP, at, len);
     }
 }

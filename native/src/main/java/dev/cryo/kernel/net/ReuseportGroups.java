@@ -128,9 +128,7 @@ public final class ReuseportGroups {
                 .load(8, fprog, prog, btf.offset("bpf_prog", "orig_prog")).jumpIfZero(fprog, "header")
                 .load(2, count, fprog, btf.offset("sock_fprog_kern", "len"))
                 .label("header").store(4, fp, h + 28, count)
-                .load(8, 1, ctx, btf.offset("bpf_iter__task_file", "meta"))
-                .load(8, 1, 1, btf.offset("bpf_iter_meta", "seq"))
-                .mov(2, fp).addImm(2, h).movImm(3, HEADER).call(Bpf.SEQ_WRITE)
+                .seqWrite(btf, ctx, fp, h, HEADER)
                 .jumpIfZero(fprog, "out").jumpIfAbove(count, MAX_CLASSIC, "out")
                 .mov(1, fp).addImm(1, h - 8).movImm(2, 8)
                 .mov(3, fprog).addImm(3, btf.offset("sock_fprog_kern", "filter")).call(Bpf.PROBE_READ_KERNEL)
@@ -138,9 +136,7 @@ public final class ReuseportGroups {
                 .addImm(count, CHUNK / Sockets.BPF_INSN - 1).shiftRight(count, 5) // 256-byte chunks: at most 128 turns to verify
                 .label("chunk").jumpIfZero(count, "out")
                 .mov(1, fp).addImm(1, -CHUNK).movImm(2, CHUNK).mov(3, fprog).call(Bpf.PROBE_READ_KERNEL)
-                .load(8, 1, ctx, btf.offset("bpf_iter__task_file", "meta"))
-                .load(8, 1, 1, btf.offset("bpf_iter_meta", "seq"))
-                .mov(2, fp).addImm(2, -CHUNK).movImm(3, CHUNK).call(Bpf.SEQ_WRITE)
+                .seqWrite(btf, ctx, fp, -CHUNK, CHUNK)
                 .addImm(fprog, CHUNK).addImm(count, -1).jump("chunk")
                 .label("out").movImm(0, 0).exit();
     }

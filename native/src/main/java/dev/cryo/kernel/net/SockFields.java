@@ -71,9 +71,7 @@ public final class SockFields {
                 .load(size, 2, 1, offset) // zero-extended into the record's 4 bytes
                 .store(4, fp, -RECORD + 4, 2)
                 .load(4, 1, ctx, btf.offset("bpf_iter__task_file", "fd")).store(4, fp, -RECORD, 1)
-                .load(8, 1, ctx, btf.offset("bpf_iter__task_file", "meta"))
-                .load(8, 1, 1, btf.offset("bpf_iter_meta", "seq"))
-                .mov(2, fp).addImm(2, -RECORD).movImm(3, RECORD).call(Bpf.SEQ_WRITE)
+                .seqWrite(btf, ctx, fp, -RECORD, RECORD)
                 .label("out").movImm(0, 0).exit();
     }
 }

@@ -61,9 +61,7 @@ public final class TunPrograms {
         return p.load(4, 1, fp, -20).jumpIfNot(1, 0, "write")
                 .load(4, 1, fp, -16).jumpIfZero(1, "out")
                 .label("write")
-                .load(8, 1, ctx, btf.offset("bpf_iter__task_file", "meta"))
-                .load(8, 1, 1, btf.offset("bpf_iter_meta", "seq"))
-                .mov(2, fp).addImm(2, -24).movImm(3, RECORD).call(Bpf.SEQ_WRITE)
+                .seqWrite(btf, ctx, fp, -24, RECORD)
                 .label("out").movImm(0, 0).exit();
     }
 

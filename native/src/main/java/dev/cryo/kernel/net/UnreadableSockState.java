@@ -130,9 +130,7 @@ public final class UnreadableSockState {
                 .store(4, fp, AT + 16, 2).store(4, fp, AT + 20, p)
                 .store(4, fp, AT + 4, flags)
                 .load(4, 1, ctx, btf.offset("bpf_iter__task_file", "fd")).store(4, fp, AT, 1)
-                .load(8, 1, ctx, btf.offset("bpf_iter__task_file", "meta"))
-                .load(8, 1, 1, btf.offset("bpf_iter_meta", "seq"))
-                .mov(2, fp).addImm(2, AT).movImm(3, RECORD).call(Bpf.SEQ_WRITE)
+                .seqWrite(btf, ctx, fp, AT, RECORD)
                 .label("out").movImm(0, 0).exit();
     }
 
