@@ -112,47 +112,55 @@ public final class Ptys {
 
     private static List<End> ends(int index, java.util.function.IntPredicate among, long instance) {
         List<End> out = new ArrayList<>();
-        String slave = "/pts/" + index;
         HostFds.first(pid -> !among.test(pid), (pid, fd, target) -> {
-            Path link = Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/fd/" + fd);
-            if ((target.endsWith(slave) || target.endsWith(slave + " (deleted)")) && isSlave(link, index)
-                    && (instance < 0 || instance(link) == instance)) {
-                out.add(new End(pid, fd, false));
-            } else if (isMasterTarget(target)
-                    && ProcFs.fdInfo(Pid.of(pid), fd).value("tty-index").map(String::trim)
-                    .filter(v -> v.equals(Integer.toString(index))).isPresent()
-                    && (instance < 0 || masterInstance(pid, fd) == instance)) {
-                out.add(new End(pid, fd, true));
+            Found f = found(pid, fd, target);
+            if (f != null && f.index() == index && (instance < 0 || f.instance() == instance)) {
+                out.add(f.end());
             }
             return null; // every end
         });
         return out;
     }
 
-    private static final java.util.regex.Pattern SLAVE_TARGET = java.util.regex.Pattern.compile(".*/pts/(\\d+)( \\(deleted\\))?");
-
     /** Every open pty end on the host, cryo's own process excluded ({@link PtyEnds}): by instance, by index. */
     static java.util.Map<Long, java.util.Map<Integer, List<End>>> allEnds() {
         java.util.Map<Long, java.util.Map<Integer, List<End>>> out = new java.util.HashMap<>();
         HostFds.first(pid -> false, (pid, fd, target) -> {
-            Path link = Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/fd/" + fd);
-            java.util.regex.Matcher slave = SLAVE_TARGET.matcher(target);
-            if (slave.matches()) {
-                int index = Integer.parseInt(slave.group(1));
-                if (isSlave(link, index)) {
-                    out.computeIfAbsent(instance(link), k -> new java.util.HashMap<>())
-                            .computeIfAbsent(index, k -> new ArrayList<>()).add(new End(pid, fd, false));
-                }
-            } else if (isMasterTarget(target)) {
-                Optional<String> index = ProcFs.fdInfo(Pid.of(pid), fd).value("tty-index").map(String::trim);
-                if (index.isPresent()) {
-                    out.computeIfAbsent(masterInstance(pid, fd), k -> new java.util.HashMap<>())
-                            .computeIfAbsent(Integer.parseInt(index.get()), k -> new ArrayList<>()).add(new End(pid, fd, true));
-                }
+            Found f = found(pid, fd, target);
+            if (f != null) {
+                out.computeIfAbsent(f.instance(), k -> new java.util.HashMap<>())
+                        .computeIfAbsent(f.index(), k -> new ArrayList<>()).add(f.end());
             }
             return null; // every end
         });
         return out;
+    }
+
+    /** A pty end found on the host: its pty's index, and its devpts instance when asked (a master's takes a copy). */
+    private record Found(End end, int index, Path link) {
+        long instance() {
+            return end.master() ? masterInstance(end.pid(), end.fd()) : Ptys.instance(link);
+        }
+    }
+
+    private static final java.util.regex.Pattern SLAVE_TARGET = java.util.regex.Pattern.compile(".*/pts/(\\d+)( \\(deleted\\))?");
+
+    /**
+     * What fd {@code fd} of {@code pid}, whose link reads {@code target}, is of a pty, or null when it is no end:
+     * a slave is told by its node's device, a master by the tty-index its fdinfo shows.
+     */
+    private static Found found(int pid, int fd, String target) {
+        Path link = Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/fd/" + fd);
+        java.util.regex.Matcher slave = SLAVE_TARGET.matcher(target);
+        if (slave.matches()) {
+            int index = Integer.parseInt(slave.group(1));
+            return isSlave(link, index) ? new Found(new End(pid, fd, false), index, link) : null;
+        }
+        if (isMasterTarget(target)) {
+            return ProcFs.fdInfo(Pid.of(pid), fd).value("tty-index").map(String::trim)
+                    .map(index -> new Found(new End(pid, fd, true), Integer.parseInt(index), link)).orElse(null);
+        }
+        return null;
     }
 
     private static boolean isSlave(Path fd, int index) {
