@@ -165,6 +165,14 @@ public final class Bpf {
                     .mov(2, fp).addImm(2, at).movImm(3, len).call(SEQ_WRITE);
         }
 
+        /**
+         * The task_file iterator's fd stored at {@code fp + at}, where a record of {@code len} bytes starts,
+         * then that record written ({@link #seqWrite}).
+         */
+        public Program writeFdRecord(Btf btf, int ctx, int fp, int at, int len) {
+            return load(4, 1, ctx, btf.offset("bpf_iter__task_file", "fd")).store(4, fp, at, 1).seqWrite(btf, ctx, fp, at, len);
+        }
+
         private static int sizeBits(int size) {
             return switch (size) {
                 case 8 -> 0x18;

@@ -123,8 +123,7 @@ public final class DirNotifications {
                 .label("too-many-watchers").movImm(1, TOO_MANY_WATCHERS)
                 .label("overflow").store(4, fp, -20, 1).movImm(1, 0).store(4, fp, -28, 1).store(4, fp, -24, 1)
                 .label("write")
-                .load(4, 1, ctx, btf.offset("bpf_iter__task_file", "fd")).store(4, fp, -32, 1)
-                .seqWrite(btf, ctx, fp, -32, RECORD)
+                .writeFdRecord(btf, ctx, fp, -32, RECORD)
                 .label("out").movImm(0, 0).exit();
         return p;
     }

@@ -94,8 +94,7 @@ public final class KmsgReaders {
         p.load(8, user, file, btf.offset("file", "private_data")).jumpIfZero(user, "out");
         p.readKernel(1, user, btf.offset("devkmsg_user", "seq")).store(8, fp, -16, 1);
         p.movImm(1, 0).store(4, fp, -20, 1)
-                .load(4, 1, ctx, btf.offset("bpf_iter__task_file", "fd")).store(4, fp, -24, 1)
-                .seqWrite(btf, ctx, fp, -24, RECORD)
+                .writeFdRecord(btf, ctx, fp, -24, RECORD)
                 .label("out").movImm(0, 0).exit();
         return p;
     }

@@ -89,8 +89,7 @@ public final class PsiTriggers {
         p.readKernel(1, trigger, btf.offset("psi_trigger", "win") + btf.offset("psi_window", "size")).store(8, fp, -24, 1);
         p.readKernel(1, trigger, btf.offset("psi_trigger", "event")).store(4, fp, -16, 1);
         p.movImm(1, 0).store(4, fp, -12, 1)
-                .load(4, 1, ctx, btf.offset("bpf_iter__task_file", "fd")).store(4, fp, -40, 1)
-                .seqWrite(btf, ctx, fp, -40, RECORD)
+                .writeFdRecord(btf, ctx, fp, -40, RECORD)
                 .label("out").movImm(0, 0).exit();
         return p;
     }

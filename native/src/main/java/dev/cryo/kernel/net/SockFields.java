@@ -70,8 +70,7 @@ public final class SockFields {
                 .load(8, 1, 0, btf.offset("socket", "sk")).jumpIfZero(1, "out")
                 .load(size, 2, 1, offset) // zero-extended into the record's 4 bytes
                 .store(4, fp, -RECORD + 4, 2)
-                .load(4, 1, ctx, btf.offset("bpf_iter__task_file", "fd")).store(4, fp, -RECORD, 1)
-                .seqWrite(btf, ctx, fp, -RECORD, RECORD)
+                .writeFdRecord(btf, ctx, fp, -RECORD, RECORD)
                 .label("out").movImm(0, 0).exit();
     }
 }

@@ -129,8 +129,7 @@ public final class UnreadableSockState {
                 .readKernel(2, sk, btf.offset("sock", "sk_error_queue") + btf.offset("sk_buff_head", "qlen"))
                 .store(4, fp, AT + 16, 2).store(4, fp, AT + 20, p)
                 .store(4, fp, AT + 4, flags)
-                .load(4, 1, ctx, btf.offset("bpf_iter__task_file", "fd")).store(4, fp, AT, 1)
-                .seqWrite(btf, ctx, fp, AT, RECORD)
+                .writeFdRecord(btf, ctx, fp, AT, RECORD)
                 .label("out").movImm(0, 0).exit();
     }
 
