@@ -679,14 +679,7 @@ class RealDaemonsTest {
                 DetachedProcess.awaitCondition(() -> screen(dir, "-ls").contains("(Detached)"), Duration.ofSeconds(30),
                         "the client to detach");
                 Path second = tmp.resolve("typescript2");
-                // its input a pipe left open: at the end of its input script(1) writes an EOF to the client's terminal,
-                // which, once the client is in raw mode, reaches the window's shell (failed 1 run in 4, and once in CI)
-                ProcessBuilder attach = new ProcessBuilder("script", "-qfc", "screen -r t", second.toString())
-                        .redirectInput(ProcessBuilder.Redirect.PIPE)
-                        .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectErrorStream(true);
-                attach.environment().put("SCREENDIR", dir.toString());
-                attach.environment().put("TERM", "xterm");
-                again = attach.start();
+                again = clientInScript("screen -r t", second, "SCREENDIR", dir.toString());
                 // the new client draws the window as it was: what the shell printed before it is there
                 DetachedProcess.awaitCondition(() -> textOf(second).contains("after-41"), Duration.ofSeconds(30),
                         "a new client to attach and draw the window");
@@ -734,12 +727,7 @@ class RealDaemonsTest {
                 DetachedProcess.awaitCondition(() -> textOf(typescript).contains("after-41"), Duration.ofSeconds(30),
                         "the restored shell through the restored client");
                 Path typescript2 = tmp.resolve("typescript2");
-                ProcessBuilder attach = new ProcessBuilder("script", "-qfc",
-                        "tmux -f /dev/null -S " + sock + " attach -t t", typescript2.toString())
-                        .redirectInput(ProcessBuilder.Redirect.PIPE)
-                        .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectErrorStream(true);
-                attach.environment().put("TERM", "xterm");
-                second = attach.start();
+                second = clientInScript("tmux -f /dev/null -S " + sock + " attach -t t", typescript2);
                 DetachedProcess.awaitCondition(() -> tmux(sock, "list-clients").lines().count() == 2,
                         Duration.ofSeconds(30), "a second client to attach");
                 tmux(sock, "send-keys", "-t", "t", "echo again-$X", "Enter");
@@ -754,6 +742,23 @@ class RealDaemonsTest {
                 second.destroyForcibly();
             }
         }
+    }
+
+    /**
+     * Starts {@code command}, a terminal client, in script(1)'s terminal (TERM=xterm, and {@code env}'s name-value
+     * pairs), what it shows written to {@code typescript}. Its input is a pipe left open: at the end of its input
+     * script(1) writes an EOF to the client's terminal, which, once the client is in raw mode, reaches the window's
+     * shell (failed 1 run in 4, and once in CI).
+     */
+    private static Process clientInScript(String command, Path typescript, String... env) throws IOException {
+        ProcessBuilder b = new ProcessBuilder("script", "-qfc", command, typescript.toString())
+                .redirectInput(ProcessBuilder.Redirect.PIPE)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectErrorStream(true);
+        b.environment().put("TERM", "xterm");
+        for (int i = 0; i < env.length; i += 2) {
+            b.environment().put(env[i], env[i + 1]);
+        }
+        return b.start();
     }
 
     /** Runs tmux with {@code args} on the server at {@code sock}; its output, whatever its exit. */
