@@ -1087,10 +1087,12 @@ public final class DumpSupervisor {
         }
         stage("frozen hooks run");
         timers.startSingleTimer(new Timeout("dumping"), settings.dump().timeout());
-        if (tracerWatch != null && tracerWatch.quiet(tasks.keySet())) {
+        String lookAgainWhy = tracerWatch == null ? "no watch" : tracerWatch.whyNotQuiet(tasks.keySet());
+        if (lookAgainWhy == null) {
             ctx.getLog().debug("no task of the tree called ptrace since the first look for tracers of outside processes: not looked for again");
             tracersLook = java.util.concurrent.CompletableFuture.completedFuture(null);
         } else {
+            ctx.getLog().debug("looking again for tracers of outside processes, frozen: {}", lookAgainWhy);
             tracersLook = dev.cryo.engine.dump.OutsideTracees.lookAgain(List.copyOf(tasks.keySet()));
         }
         tracersLook = tracersLook.whenComplete((r, e) -> lookedAt = System.nanoTime());

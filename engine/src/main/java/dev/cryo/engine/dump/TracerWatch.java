@@ -24,16 +24,22 @@ public final class TracerWatch implements AutoCloseable {
 
     private final List<SyscallCounter> counters;
     private final Set<Integer> tasks;
+    /** Why this watch vouches for nothing, or null. */
+    private final String unusable;
 
-    private TracerWatch(List<SyscallCounter> counters, Set<Integer> tasks) {
+    private TracerWatch(List<SyscallCounter> counters, Set<Integer> tasks, String unusable) {
         this.counters = counters;
         this.tasks = tasks;
+        this.unusable = unusable;
     }
 
-    /** A watch of every thread of {@code tree}, or null when the counters are unsupported or could not cover every thread. */
+    /**
+     * A watch of every thread of {@code tree}. When the counters are unsupported or could not cover every
+     * thread, the watch vouches for nothing and {@link #whyNotQuiet} says why.
+     */
     public static TracerWatch start(List<Pid> tree) {
         if (!SyscallCounter.supported()) {
-            return null;
+            return new TracerWatch(List.of(), Set.of(), "no perf syscall counters: " + SyscallCounter.unsupportedReason());
         }
         List<SyscallCounter> counters = new ArrayList<>();
         try {
@@ -49,40 +55,46 @@ public final class TracerWatch implements AutoCloseable {
                 for (Pid t : ProcFs.tasks(p)) {
                     if (!watched.contains(t.value())) {
                         counters.forEach(SyscallCounter::close);
-                        return null;
+                        return new TracerWatch(List.of(), Set.of(), "thread " + t + " of pid " + p
+                                + " was cloned while the counters opened");
                     }
                 }
             }
             Set<Integer> pids = new HashSet<>();
             tree.forEach(p -> pids.add(p.value()));
-            return new TracerWatch(counters, pids);
+            return new TracerWatch(counters, pids, null);
         } catch (RuntimeException e) { // exiting, or perf refused: the frozen look decides, as before
             counters.forEach(SyscallCounter::close);
-            return null;
+            return new TracerWatch(List.of(), Set.of(), "the counters did not open: " + e.getMessage());
         }
     }
 
     /**
-     * True when no watched thread, nor anything it cloned since, called ptrace, and every task of the
+     * Null when no watched thread, nor anything it cloned since, called ptrace, and every task of the
      * frozen tree {@code frozen} was in the tree when the watch began (a process adopted into the tree
-     * since, by a subreaper of it, was not watched).
+     * since, by a subreaper of it, was not watched); else why the tree must be looked at again.
      */
-    public boolean quiet(Collection<Pid> frozen) {
-        try {
-            for (Pid p : frozen) {
-                if (!tasks.contains(p.value())) {
-                    return false;
-                }
-            }
-            for (SyscallCounter c : counters) {
-                if (c.count() != 0) {
-                    return false;
-                }
-            }
-            return true;
-        } catch (RuntimeException e) {
-            return false;
+    public String whyNotQuiet(Collection<Pid> frozen) {
+        if (unusable != null) {
+            return unusable;
         }
+        for (Pid p : frozen) {
+            if (!tasks.contains(p.value())) {
+                return "pid " + p + " joined the tree after the watch began";
+            }
+        }
+        for (SyscallCounter c : counters) {
+            long n;
+            try {
+                n = c.count();
+            } catch (RuntimeException e) {
+                return "thread " + c.tid() + "'s counter could not be read: " + e.getMessage();
+            }
+            if (n != 0) {
+                return "thread " + c.tid() + " (or what it cloned) called ptrace " + n + " time(s)";
+            }
+        }
+        return null;
     }
 
     /** Closes the counters on a thread of their own (a tracepoint's last perf event waits for an RCU grace period to close). */
