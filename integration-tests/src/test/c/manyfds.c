@@ -2,7 +2,8 @@
  * Many fds of one kind for the restore benchmark. Usage: manyfds KIND N DIR, KIND one of
  * "unix" (N/2 connected stream socketpairs, a byte queued in each direction), "tcp" (as "unix",
  * N/2 loopback TCP connections instead, each accepted end with TCP_NODELAY and SO_KEEPALIVE set as
- * redis sets them, the listener closed; after the check a byte more goes each way), "pipe" (N/2 pipes,
+ * redis sets them, the listener closed; after the check a byte more goes each way), "udp" (as "unix", N/2
+ * pairs of loopback UDP sockets connected to each other instead, a datagram queued each way), "pipe" (N/2 pipes,
  * a byte in each), "file" (N files under DIR, each opened once), "mixed" (a pipe, then N-2 files: a
  * restore's fd model must follow the pipe's ends to queue the opens), "epoll" (as "unix", and an epoll
  * watching every socket for input, each watch's data its index and fd). On SIGUSR2 each object is checked
@@ -31,7 +32,7 @@
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
-    if (argc < 4) fail("usage: manyfds unix|tcp|pipe|file|mixed|epoll N DIR");
+    if (argc < 4) fail("usage: manyfds unix|tcp|udp|pipe|file|mixed|epoll N DIR");
     int n = atoi(argv[2]);
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
@@ -41,7 +42,8 @@ int main(int argc, char **argv) {
     int mixed = !strcmp(argv[1], "mixed");
     int watched = !strcmp(argv[1], "epoll");
     int tcp = !strcmp(argv[1], "tcp");
-    int kind = !strcmp(argv[1], "unix") || watched || tcp ? 0 : !strcmp(argv[1], "pipe") ? 1 : 2;
+    int udp = !strcmp(argv[1], "udp");
+    int kind = !strcmp(argv[1], "unix") || watched || tcp || udp ? 0 : !strcmp(argv[1], "pipe") ? 1 : 2;
     int from = 0, lfd = -1;
     struct sockaddr_in at = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t atlen = sizeof at;
@@ -61,6 +63,18 @@ int main(int argc, char **argv) {
             if (setsockopt(fds[i + 1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one)
                 || setsockopt(fds[i + 1], SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one))
                 fail("setsockopt");
+            if (write(fds[i], "a", 1) != 1 || write(fds[i + 1], "b", 1) != 1) fail("write");
+        } else if (kind == 0 && udp) {
+            struct sockaddr_in a[2];
+            for (int k = 0; k < 2; k++) {
+                socklen_t len = sizeof a[k];
+                a[k] = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                if ((fds[i + k] = socket(AF_INET, SOCK_DGRAM, 0)) < 0 || bind(fds[i + k], (struct sockaddr *)&a[k], sizeof a[k])
+                    || getsockname(fds[i + k], (struct sockaddr *)&a[k], &len))
+                    fail("udp bind");
+            }
+            if (connect(fds[i], (struct sockaddr *)&a[1], sizeof a[1]) || connect(fds[i + 1], (struct sockaddr *)&a[0], sizeof a[0]))
+                fail("udp connect");
             if (write(fds[i], "a", 1) != 1 || write(fds[i + 1], "b", 1) != 1) fail("write");
         } else if (kind == 0) {
             if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds + i)) fail("socketpair");

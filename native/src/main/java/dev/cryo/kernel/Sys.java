@@ -365,7 +365,7 @@ public final class Sys {
         Memory n = new Memory(name.length() + 1L);
         n.setString(0, name, "UTF-8");
         Memory value = new Memory(256);
-        long r = LibC.syscall(GETXATTR, address(p), address(n), address(value), 255, 0, 0);
+        long r = LibC.syscall(SyscallNr.GETXATTR, address(p), address(n), address(value), 255, 0, 0);
         if (r == -1) {
             int errno = Native.getLastError();
             if (errno == Errno.ENODATA || errno == Errno.EOPNOTSUPP) {
@@ -376,7 +376,6 @@ public final class Sys {
         return new String(value.getByteArray(0, (int) r), java.nio.charset.StandardCharsets.UTF_8).replace("\0", "");
     }
 
-    private static final int GETXATTR = 191, LSETXATTR = 189, LGETXATTR = 192, LLISTXATTR = 195;
 
     /**
      * Every extended attribute of {@code path} itself (llistxattr/lgetxattr: a symlink's own), by
@@ -386,7 +385,7 @@ public final class Sys {
         Memory p = cString(path);
         java.util.Map<String, byte[]> out = new java.util.LinkedHashMap<>();
         Memory names = new Memory(65536);
-        long n = LibC.syscall(LLISTXATTR, address(p), address(names), 65536, 0, 0, 0);
+        long n = LibC.syscall(SyscallNr.LLISTXATTR, address(p), address(names), 65536, 0, 0, 0);
         if (n == -1) {
             int errno = Native.getLastError();
             if (errno == Errno.EOPNOTSUPP) {
@@ -402,7 +401,7 @@ public final class Sys {
                 start = i + 1;
                 Memory nm = cString(name);
                 Memory value = new Memory(65536);
-                long r = LibC.syscall(LGETXATTR, address(p), address(nm), address(value), 65536, 0, 0);
+                long r = LibC.syscall(SyscallNr.LGETXATTR, address(p), address(nm), address(value), 65536, 0, 0);
                 if (r == -1) {
                     int errno = Native.getLastError();
                     if (errno == Errno.ENODATA) {
@@ -422,7 +421,7 @@ public final class Sys {
         Memory nm = cString(name);
         Memory v = new Memory(Math.max(1, value.length));
         v.write(0, value, 0, value.length);
-        call(() -> "lsetxattr(" + path + ", " + name + ")", LSETXATTR, address(p), address(nm), address(v), value.length);
+        call(() -> "lsetxattr(" + path + ", " + name + ")", SyscallNr.LSETXATTR, address(p), address(nm), address(v), value.length);
     }
 
     /** {@code s} as a NUL-terminated UTF-8 string in native memory. */

@@ -4,6 +4,9 @@ package dev.cryo.kernel;
 public final class SyscallNr {
     private SyscallNr() {}
 
+    /** The extended attribute calls (sockfs names a socket's protocol in one: system.sockprotoname). */
+    public static final int LSETXATTR = 189, GETXATTR = 191, LGETXATTR = 192, LLISTXATTR = 195;
+
     public static final int READ = 0, WRITE = 1, OPEN = 2, CLOSE = 3, FSTAT = 5, LSEEK = 8, MMAP = 9,
             MPROTECT = 10, MUNMAP = 11, BRK = 12, RT_SIGACTION = 13, RT_SIGPROCMASK = 14, IOCTL = 16,
             PREAD64 = 17, PWRITE64 = 18, MREMAP = 25, MINCORE = 27, MADVISE = 28, SHMAT = 30, DUP = 32, DUP2 = 33,

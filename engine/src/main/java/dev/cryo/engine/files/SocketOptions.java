@@ -210,6 +210,15 @@ public record SocketOptions(List<Option> options, int reuseportIndex) {
      * established TCP connection, whose buffer sizes, MSS and window clamp the kernel tunes by itself.
      */
     public static SocketOptions dump(Fd s, int family, int type, int protocol, boolean unconnected) {
+        return dump(s, family, type, protocol, unconnected, f -> MulticastMemberships.groupsOf(s, f));
+    }
+
+    /**
+     * {@link #dump}, the groups joined in the socket's net namespace given by {@code hostGroups} (by family):
+     * a dump's, read once per namespace ({@link SocketDumpState#hostGroups}).
+     */
+    static SocketOptions dump(Fd s, int family, int type, int protocol, boolean unconnected,
+                              java.util.function.IntFunction<List<MulticastMemberships.HostGroup>> hostGroups) {
         List<Spec> specs = specs(family, type, protocol, unconnected);
         if (!unconnected && bufferLocked(s)) {
             specs.addAll(BUFFERS);
@@ -244,7 +253,7 @@ public record SocketOptions(List<Option> options, int reuseportIndex) {
         }
         if ((family == SockAddr.AF_INET || family == SockAddr.AF_INET6) && type != SOCK_STREAM) {
             int level = family == SockAddr.AF_INET ? SOL_IP : SOL_IPV6;
-            for (MulticastMemberships.HostGroup g : MulticastMemberships.groupsOf(s, family)) {
+            for (MulticastMemberships.HostGroup g : hostGroups.apply(family)) {
                 byte[] m = MulticastMemberships.membership(s, level, family, g);
                 if (m != null) {
                     out.add(new Option(level, MulticastMemberships.MCAST_MSFILTER, m));

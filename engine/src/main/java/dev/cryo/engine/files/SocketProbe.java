@@ -31,26 +31,30 @@ final class SocketProbe implements AutoCloseable {
     /** An IPv6 socket's sticky IPV6_PKTINFO (struct in6_pktinfo), or null. */
     private byte[] stickyPktinfo;
 
-    private SocketProbe(FdProbe fd, Fd sock) {
+    private final SocketDumpState st;
+
+    private SocketProbe(FdProbe fd, Fd sock, SocketDumpState st) {
         this.fd = fd;
         this.sock = sock;
+        this.st = st;
         this.ino = inode(fd.target());
         this.family = Sockets.getInt(sock, Sockets.SOL_SOCKET, Sockets.SO_DOMAIN);
         this.type = Sockets.getInt(sock, Sockets.SOL_SOCKET, Sockets.SO_TYPE);
         this.protocol = Sockets.getInt(sock, Sockets.SOL_SOCKET, Sockets.SO_PROTOCOL);
     }
 
-    static boolean isSocket(FdProbe fd) {
-        return fd.target().startsWith("socket:[");
+    /** The protocol name sockfs gives the socket ("UNIX-STREAM", "TCPv6", "NETLINK", ...), "" for another file. */
+    static String protoName(FdProbe fd) {
+        return fd.sockProto();
     }
 
-    /** The protocol name sockfs gives the socket ("UNIX-STREAM", "TCPv6", "NETLINK", ...), cheap to read. */
-    static String protoName(FdProbe fd) {
-        if (!isSocket(fd)) {
+    /** {@link #protoName} of fd {@code fd} of {@code pid}, whose link reads {@code target}: its inode's attribute. */
+    static String readProtoName(Pid pid, int fd, String target) {
+        if (!target.startsWith("socket:[")) {
             return "";
         }
         try {
-            String p = Sys.getxattr(fd.procPath().toString(), "system.sockprotoname");
+            String p = Sys.getxattr(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/fd/" + fd, "system.sockprotoname");
             return p == null ? "" : p.trim();
         } catch (RuntimeException e) {
             return "";
@@ -68,7 +72,7 @@ final class SocketProbe implements AutoCloseable {
             sock = Sys.pidfdGetfd(pidfd, fd.pid(), fd.fd());
         }
         try {
-            SocketProbe p = new SocketProbe(fd, sock);
+            SocketProbe p = new SocketProbe(fd, sock, st);
             if (st.netnsOf(p.ino) == 0 && !SocketDumpState.inOurNetns(sock)) {
                 throw new DumpException(fd.where() + ": socket " + p.ino + " is in another network namespace (neither"
                         + " the host's nor one a task of the tree made, or passed in a message from one); not supported");
@@ -233,7 +237,8 @@ final class SocketProbe implements AutoCloseable {
      * socket's own fast open key and an IPv6 socket's sticky IPV6_PKTINFO.
      */
     SocketOptions options(boolean unconnected) {
-        SocketOptions o = SocketOptions.dump(sock, family, type, protocol, unconnected).atReuseportIndex(reuseportIndex);
+        SocketOptions o = SocketOptions.dump(sock, family, type, protocol, unconnected, f -> st.hostGroups(sock, f))
+                .atReuseportIndex(reuseportIndex);
         if (multicastIndex != 0) {
             byte[] addr = Sockets.getBytesOrNull(sock, Sockets.SOL_IP, Sockets.IP_MULTICAST_IF, 4);
             java.nio.ByteBuffer mreqn = java.nio.ByteBuffer.allocate(12).order(java.nio.ByteOrder.nativeOrder());

@@ -1,7 +1,5 @@
 package dev.cryo.engine.files;
 
-import dev.cryo.kernel.Sys;
-
 /** Names the kinds of fds cryo does not carry yet, so the error says what the fd is. */
 final class UnsupportedFds {
     private UnsupportedFds() {}
@@ -31,16 +29,10 @@ final class UnsupportedFds {
 
     /** sockfs names the protocol in the "system.sockprotoname" attribute of the socket's inode. */
     private static String socketKind(FdProbe fd) {
-        String proto;
-        try {
-            proto = Sys.getxattr(fd.procPath().toString(), "system.sockprotoname");
-        } catch (RuntimeException e) {
-            proto = null;
-        }
-        if (proto == null) {
+        String proto = SocketProbe.protoName(fd);
+        if (proto.isEmpty()) {
             return "socket";
         }
-        proto = proto.trim();
         return switch (proto) {
             case "NETLINK" -> "netlink socket";
             case "UNIX", "UNIX-STREAM", "UNIX-DGRAM" -> "unix socket";

@@ -42,8 +42,13 @@ public final class MulticastMemberships {
      */
     public static List<HostGroup> groupsOf(Fd s, int family) {
         try (Fd ns = Sockets.netns(s)) {
-            return dev.cryo.kernel.Namespaces.insideNet(ns, () -> hostGroups(family));
+            return groupsIn(ns, family);
         }
+    }
+
+    /** The groups {@link #groupsOf} reads, of the net namespace {@code ns} (an fd of it: a socket's SIOCGSKNS). */
+    public static List<HostGroup> groupsIn(Fd ns, int family) {
+        return dev.cryo.kernel.Namespaces.insideNet(ns, () -> hostGroups(family));
     }
 
     /** The calling thread's namespace's groups. */
