@@ -91,6 +91,11 @@ final class TlsLink {
         return in.ready();
     }
 
+    /** Bytes read from the socket and not yet read from this link (encrypted or decrypted). */
+    int unread() {
+        return in.unread();
+    }
+
     /**
      * Whether bytes to read are here or come within {@code millis} (or the stream ends): the read
      * that follows then does not wait long. Reads what comes into the link's own buffer.
@@ -109,15 +114,20 @@ final class TlsLink {
     void shutdownOutput() throws IOException {
         try {
             out.closeOutbound();
-            try {
-                raw.shutdownOutput();
-            } catch (java.net.SocketException e) {
-                if (!raw.isClosed()) {
-                    throw e;
-                }
-            }
+            halfClose(raw);
         } finally {
             out.stop();
+        }
+    }
+
+    /** TCP's end of this direction; a socket closed meanwhile by this end's reader is no failure (above). */
+    static void halfClose(Socket raw) throws IOException {
+        try {
+            raw.shutdownOutput();
+        } catch (java.net.SocketException e) {
+            if (!raw.isClosed()) {
+                throw e;
+            }
         }
     }
 
@@ -415,6 +425,10 @@ final class TlsLink {
 
         synchronized boolean ready() {
             return app.hasRemaining() || wholeRecord();
+        }
+
+        synchronized int unread() {
+            return app.remaining() + net.position();
         }
 
         /** A whole record waits in {@code net} (its header says how long it is). */

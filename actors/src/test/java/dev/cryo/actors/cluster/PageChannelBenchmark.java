@@ -30,9 +30,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * The page channel's rate on loopback next to a plain socket and a plain TLS socket carrying as
- * many bytes (measured, not asserted): {@code mvn -B -o -pl actors -am test -Dbench=true
- * -Dtest=PageChannelBenchmark -Dsurefire.failIfNoSpecifiedTests=false} (MiB with
- * {@code -Dbench.channel.mib=512}). Figures under load are noise: compare the ratios of one run.
+ * many bytes, and the CPU both ends spend per GiB (measured, not asserted): {@code mvn -B -o -pl
+ * actors -am test -Dbench=true -Dtest=PageChannelBenchmark -Dsurefire.failIfNoSpecifiedTests=false}
+ * (MiB with {@code -Dbench.channel.mib=512}, rounds with {@code -Dbench.channel.rounds=2}). Also the
+ * channel's {@link TlsLink} alone, and the {@link FrameLink} prototype (TLS for the handshake, then
+ * AES-GCM frames keyed inside it) beside it. Figures under load are noise: compare the ratios of one
+ * round.
  */
 @EnabledIfSystemProperty(named = "bench", matches = "true")
 class PageChannelBenchmark {
@@ -40,6 +43,7 @@ class PageChannelBenchmark {
     Path tmp;
 
     private static final int CHUNK_PAGES = 256; // 1 MiB chunks, as the dump's buffers
+    private static final java.lang.management.ThreadMXBean THREADS = java.lang.management.ManagementFactory.getThreadMXBean();
 
     @Test
     void channelNextToPlainSockets() throws Exception {
@@ -49,13 +53,32 @@ class PageChannelBenchmark {
         ActorTestKit kit = ActorTestKit.create();
         try {
             StringBuilder out = new StringBuilder("\npage channel on loopback, " + mib + " MiB, " + java.time.Instant.now() + "\n");
-            for (int round = 0; round < 2; round++) { // the first round warms the JIT
-                double channel = channel(kit, tls, mib);
-                double plain = plain(null, bytes, null);
-                double plainTls = plain(tls, bytes, null);
-                double aes128 = plain(tls, bytes, new String[] {"TLS_AES_128_GCM_SHA256"});
-                out.append(String.format(Locale.ROOT, "round %d: page channel %.0f MiB/s, plain TCP %.0f MiB/s, plain TLS %.0f MiB/s, TLS AES-128 %.0f MiB/s (channel/plain %.2f)%n",
-                        round + 1, channel, plain, plainTls, aes128, channel / plain));
+            out.append(String.format(Locale.ROOT, "%-6s %-26s %8s %7s %10s  %s%n", "round", "copy", "MiB/s", "x TCP", "CPU-s/GiB",
+                    "(both ends; of it the sealing and the receiving thread)"));
+            Row[] rows = {
+                new Row("page channel", () -> channel(kit, tls, mib), false),
+                new Row("plain TCP", () -> plain(null, bytes, null), false),
+                new Row("TLS-keyed AES-GCM frames", () -> link(tls, bytes, true), true),
+                new Row("the channel's TLS link", () -> link(tls, bytes, false), true),
+                new Row("JDK TLS socket", () -> plain(tls, bytes, null), false),
+                new Row("JDK TLS socket, AES-128", () -> plain(tls, bytes, new String[] {"TLS_AES_128_GCM_SHA256"}), false),
+            };
+            // -Dbench.channel.rounds; the first warms the JIT; each round starts one row later (drift spreads over all)
+            for (int round = 0; round < Integer.getInteger("bench.channel.rounds", 2); round++) {
+                String[] lines = new String[rows.length];
+                double[] rates = new double[rows.length];
+                for (int k = 0; k < rows.length; k++) {
+                    int i = (k + round) % rows.length;
+                    double[] r = timed(rows[i].transfer(), bytes);
+                    rates[i] = r[0];
+                    lines[i] = String.format(Locale.ROOT, "%8.0f %%7.2f %10.2f  %s", r[0], r[1], rows[i].link() ? threads(bytes) : "");
+                }
+                String load = Files.readString(Path.of("/proc/loadavg")).trim();
+                for (int i = 0; i < rows.length; i++) {
+                    out.append(String.format(Locale.ROOT, "%-6d %-26s %s%n", round + 1, rows[i].name(),
+                            String.format(Locale.ROOT, lines[i], rates[i] / rates[1])));
+                }
+                out.append("       load ").append(load).append('\n');
             }
             System.out.println(out);
         } finally {
@@ -63,7 +86,72 @@ class PageChannelBenchmark {
         }
     }
 
-    private double channel(ActorTestKit kit, SSLContext tls, int mib) throws Exception {
+    private interface Transfer {
+        void run() throws Exception;
+    }
+
+    /** {@code link}: a {@link #link} transfer, whose sealing and receiving threads are timed. */
+    private record Row(String name, Transfer transfer, boolean link) {}
+
+    /** MiB/s and CPU-s per GiB of the whole JVM (both ends are here) for {@code bytes} moved by {@code t}. */
+    private static double[] timed(Transfer t, long bytes) throws Exception {
+        var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        long c0 = os.getProcessCpuTime(), t0 = System.nanoTime();
+        t.run();
+        double secs = (System.nanoTime() - t0) / 1e9, cpu = (os.getProcessCpuTime() - c0) / 1e9;
+        return new double[] {(bytes >> 20) / secs, cpu / (bytes / (double) (1L << 30))};
+    }
+
+    /** CPU of the last {@link #link} transfer's encrypting and receiving threads (the sender's writer, GC and JIT are the rest). */
+    private static volatile long senderCpu, receiverCpu;
+
+    private static String threads(long bytes) {
+        double gib = bytes / (double) (1L << 30);
+        return String.format(Locale.ROOT, "(%.2f, %.2f)", senderCpu / 1e9 / gib, receiverCpu / 1e9 / gib);
+    }
+
+    /**
+     * {@link FrameLink} ({@code frames}: TLS's handshake and key exchange, then AES-GCM frames) or the
+     * channel's {@link TlsLink} (TLS records all along), each writing behind as the channel's sender
+     * does; a thread reads and discards.
+     */
+    private static void link(SSLContext tls, long bytes, boolean frames) throws Exception {
+        try (ServerSocket ss = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            CompletableFuture<Long> got = CompletableFuture.supplyAsync(() -> {
+                try (Socket c = ss.accept()) {
+                    c.setSoTimeout(30_000);
+                    javax.net.ssl.SSLEngine e = PageChannel.engine(tls, false, null, 0);
+                    InputStream in = frames ? FrameLink.open(c, e, false).input() : TlsLink.open(c, e).input();
+                    byte[] buf = new byte[1 << 20];
+                    long n = 0, c0 = THREADS.getCurrentThreadCpuTime();
+                    for (int r; (r = in.read(buf)) > 0; ) n += r;
+                    receiverCpu = THREADS.getCurrentThreadCpuTime() - c0;
+                    return n;
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            try (Socket c = new Socket(InetAddress.getLoopbackAddress(), ss.getLocalPort())) {
+                c.setSoTimeout(30_000);
+                long c0 = THREADS.getCurrentThreadCpuTime();
+                javax.net.ssl.SSLEngine e = PageChannel.engine(tls, true, "127.0.0.1", ss.getLocalPort());
+                FrameLink f = frames ? FrameLink.open(c, e, true) : null;
+                TlsLink t = frames ? null : TlsLink.open(c, e, true);
+                OutputStream o = frames ? f.output() : t.output();
+                byte[] buf = new byte[1 << 20];
+                for (long n = 0; n < bytes; n += buf.length) o.write(buf);
+                if (frames) {
+                    f.shutdownOutput();
+                } else {
+                    t.shutdownOutput();
+                }
+                senderCpu = THREADS.getCurrentThreadCpuTime() - c0;
+                assertEquals(bytes, got.get(120, TimeUnit.SECONDS));
+            }
+        }
+    }
+
+    private void channel(ActorTestKit kit, SSLContext tls, int mib) throws Exception {
         String id = UUID.randomUUID().toString();
         Path target = Files.createDirectories(tmp.resolve(id)).resolve(ImageFormat.IMAGE_FILE);
         CompletableFuture<String> outcome = new CompletableFuture<>();
@@ -79,7 +167,6 @@ class PageChannelBenchmark {
                         outcome.complete(failure == null ? "ok" : failure);
                     }
                 });
-        long t0 = System.nanoTime();
         PageChannel.Sender s = PageChannel.connect(kit.system(), tls, "127.0.0.1", server.port(), id,
                 Duration.ofSeconds(10), Duration.ofSeconds(30));
         StreamImageSink sink = new StreamImageSink(s.channel(), "bench", ModelCodecs.ALL, ImageOptions.defaults());
@@ -91,13 +178,11 @@ class PageChannelBenchmark {
         }
         sink.commit();
         assertEquals("ok", outcome.get(120, TimeUnit.SECONDS));
-        long nanos = System.nanoTime() - t0;
         Files.delete(target);
-        return mib / (nanos / 1e9);
     }
 
     /** A plain socket (tls null) or a JDK TLS socket with the same keys: a thread reads and discards. */
-    private static double plain(SSLContext tls, long bytes, String[] suites) throws Exception {
+    private static void plain(SSLContext tls, long bytes, String[] suites) throws Exception {
         try (ServerSocket ss = tls == null ? new ServerSocket(0, 1, InetAddress.getLoopbackAddress())
                 : tls.getServerSocketFactory().createServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             if (ss instanceof SSLServerSocket s) {
@@ -115,7 +200,6 @@ class PageChannelBenchmark {
                     throw new RuntimeException(e);
                 }
             });
-            long t0 = System.nanoTime();
             try (Socket c = tls == null ? new Socket(InetAddress.getLoopbackAddress(), ss.getLocalPort())
                     : tls.getSocketFactory().createSocket(InetAddress.getLoopbackAddress(), ss.getLocalPort());
                  OutputStream o = c.getOutputStream()) {
@@ -127,7 +211,6 @@ class PageChannelBenchmark {
                 for (long n = 0; n < bytes; n += buf.length) o.write(buf);
             }
             assertEquals(bytes, got.get(120, TimeUnit.SECONDS));
-            return (bytes >> 20) / ((System.nanoTime() - t0) / 1e9);
         }
     }
 }
