@@ -3,11 +3,13 @@
  * 1200, an epoll at 1500 watching fd 999), a file open O_APPEND, one O_NONBLOCK|O_NOATIME with a
  * position, one O_DIRECT, an O_PATH fd, a directory, /proc and /sys files (reopened by path), and
  * /proc/pressure/memory with a pressure-stall trigger set on it (as systemd-oomd sets one; a threshold never
- * reached, so no event waits at the dump).
+ * reached, so no event waits at the dump), and /proc/self/mountinfo with a mount change it has not polled yet (a
+ * tmpfs mounted on DIR/m and unmounted after its last poll: findmnt --poll or systemd frozen before they woke).
  * Argument: a directory for the data file. On SIGUSR2 it checks that every fd is at its number
  * with its flags, position and file, the epoll set still reports fd 999 ready with its data, and
  * the /proc and /sys files read as freshly opened ones do, the pressure file still holds a trigger (poll does
- * not say POLLERR, a second one is refused with EBUSY); prints PASS or FAIL: reason.
+ * not say POLLERR, a second one is refused with EBUSY), the mount table's poll says the change; prints PASS or
+ * FAIL: reason.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,6 +20,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,8 +28,8 @@
 #include "workload.h"
 
 enum { PIPE_R = 999, PIPE_W = 1200, EPOLL = 1500, APPEND = 1100, NONBLOCK = 1101, DIRECT = 1102, OPATH = 1103,
-       DIR_FD = 1104, PROC = 1105, PROCSYS = 1106, SYS = 1107, PSI = 1108 };
-static const int all[] = {PIPE_R, PIPE_W, EPOLL, APPEND, NONBLOCK, DIRECT, OPATH, DIR_FD, PROC, PROCSYS, SYS, PSI};
+       DIR_FD = 1104, PROC = 1105, PROCSYS = 1106, SYS = 1107, PSI = 1108, MOUNTS = 1109 };
+static const int all[] = {PIPE_R, PIPE_W, EPOLL, APPEND, NONBLOCK, DIRECT, OPATH, DIR_FD, PROC, PROCSYS, SYS, PSI, MOUNTS};
 static const char TRIGGER[] = "full 1900000 2000000"; /* 95 % of 2 s: a window of 2 s is allowed without privilege */
 #define N (int)(sizeof all / sizeof all[0])
 static int flags[N];
@@ -92,6 +95,12 @@ int main(int argc, char **argv) {
     int psi = open("/proc/pressure/memory", O_RDWR | O_NONBLOCK); /* a kernel without PSI: skipped */
     has_psi = psi >= 0 && write(psi, TRIGGER, sizeof TRIGGER) == sizeof TRIGGER;
     place(has_psi ? psi : open("/dev/null", O_RDONLY), PSI, "/proc/pressure/memory");
+    place(open("/proc/self/mountinfo", O_RDONLY), MOUNTS, "/proc/self/mountinfo");
+    struct pollfd mp = {.fd = MOUNTS, .events = POLLPRI};
+    if (poll(&mp, 1, 0) < 0) fail("poll mountinfo");
+    char m[4096];
+    snprintf(m, sizeof m, "%s/m", argv[1]);
+    if (mkdir(m, 0700) < 0 || mount("none", m, "tmpfs", 0, NULL) < 0 || umount(m) < 0) fail("a mount change");
     for (int i = 0; i < N; i++) flags[i] = fcntl(all[i], F_GETFL);
     printf("ready\n");
     while (!check) pause();
@@ -132,6 +141,8 @@ int main(int argc, char **argv) {
         if (poll(&pf, 1, 0) < 0 || (pf.revents & POLLERR)) fail("the pressure file holds no trigger (poll: POLLERR)");
         if (write(PSI, TRIGGER, sizeof TRIGGER) != -1 || errno != EBUSY) fail("a second trigger was taken");
     }
+    struct pollfd mc = {.fd = MOUNTS, .events = POLLPRI};
+    if (poll(&mc, 1, 0) != 1 || !(mc.revents & POLLPRI)) fail("the mount change not polled before the dump is not seen");
     printf("PASS direct=%d psi=%d\n", has_direct, has_psi);
     return 0;
 }

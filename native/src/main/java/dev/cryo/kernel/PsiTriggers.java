@@ -70,13 +70,7 @@ public final class PsiTriggers {
      */
     private static Bpf.Program program(Btf btf) {
         int fp = 10, ctx = 6, file = 7, trigger = 8, magic = 9;
-        Bpf.Program p = new Bpf.Program()
-                .mov(ctx, 1)
-                .load(8, file, ctx, btf.offset("bpf_iter__task_file", "file")).jumpIfZero(file, "out")
-                .load(8, 1, file, btf.offset("file", "f_inode")).jumpIfZero(1, "out");
-        p.readKernel(1, 1, btf.offset("inode", "i_sb")).jumpIfZero(1, "out");
-        p.readKernel(magic, 1, btf.offset("super_block", "s_magic"));
-        p.load(8, trigger, file, btf.offset("file", "private_data")).jumpIfZero(trigger, "out");
+        Bpf.Program p = new Bpf.Program().fileSystemAndPrivate(btf, ctx, file, magic, trigger);
         p.movImm64(1, PROC_SUPER_MAGIC).jumpIfNotSame(magic, 1, "cgroup");
         p.readKernel(trigger, trigger, btf.offset("seq_file", "private")).jump("found");
         p.label("cgroup").movImm64(1, CGROUP2_SUPER_MAGIC).jumpIfNotSame(magic, 1, "out");

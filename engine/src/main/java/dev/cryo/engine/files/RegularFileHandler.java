@@ -40,11 +40,18 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
      * namespace of its own.
      * {@code pressureTrigger} (version 6): the line of the pressure-stall trigger set on a /proc/pressure/* or cgroup
      * *.pressure file ("some 150000 1000000"), written again on the reopened file; null for none.
+     * {@code unseenMountChange} (version 7): a mount table (/proc/PID/mountinfo) with a change the program had not
+     * polled yet, made seen again after the reopen ({@link UnseenChangeEvents}).
      */
     public record RegularFile(FileRef file, List<FileLocks.Lock> locks, boolean hostMount, int deadPid, int mountOf,
-                              OutsideProcess outside, String pressureTrigger) implements FileDesc {
+                              OutsideProcess outside, String pressureTrigger, boolean unseenMountChange) implements FileDesc {
         public RegularFile {
             locks = List.copyOf(locks);
+        }
+
+        public RegularFile(FileRef file, List<FileLocks.Lock> locks, boolean hostMount, int deadPid, int mountOf,
+                           OutsideProcess outside, String pressureTrigger) {
+            this(file, locks, hostMount, deadPid, mountOf, outside, pressureTrigger, false);
         }
 
         public RegularFile(FileRef file, List<FileLocks.Lock> locks, boolean hostMount, int deadPid, int mountOf,
@@ -73,7 +80,7 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         }
     }
 
-    static final RecordCodec<RegularFile> CODEC = RecordCodec.of(RegularFile.class, RECORD_ID, 6,
+    static final RecordCodec<RegularFile> CODEC = RecordCodec.of(RegularFile.class, RECORD_ID, 7,
             (out, f) -> {
                 RecordFields.writeRecord(out, FileRefCodec.INSTANCE, f.file());
                 FileLocks.write(out, f.locks());
@@ -82,11 +89,13 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
                 out.writeVarInt(f.mountOf(), true);
                 OutsideProcess.write(out, f.outside());
                 RecordFields.writeNullable(out, f.pressureTrigger(), RecordFields::writeString);
+                out.writeBoolean(f.unseenMountChange());
             },
             (in, version) -> new RegularFile(RecordFields.readRecord(in, FileRefCodec.INSTANCE), FileLocks.read(in),
                     version >= 2 && in.readBoolean(), version >= 3 ? in.readVarInt(true) : 0,
                     version >= 4 ? in.readVarInt(true) : 0, version >= 5 ? OutsideProcess.read(in) : null,
-                    version >= 6 ? RecordFields.readNullable(in, i -> RecordFields.readString(i, 64)) : null));
+                    version >= 6 ? RecordFields.readNullable(in, i -> RecordFields.readString(i, 64)) : null,
+                    version >= 7 && in.readBoolean()));
 
     private static final String DELETED = " (deleted)";
 
@@ -164,7 +173,7 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         }
         return new RegularFile(file, FileLocks.dump(fd, ctx, true), hostMount, gone == null ? 0 : Integer.parseInt(gone),
                 hostMount ? 0 : OtherMountNamespace.holder(fd, ctx), OutsideProcess.of(fd, ctx, gone != null),
-                PressureTriggers.dump(fd));
+                PressureTriggers.dump(fd), UnseenChangeEvents.dump(fd, ctx));
     }
 
     /**
@@ -331,6 +340,9 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         if (f.pressureTrigger() != null) {
             PressureTriggers.restore(tmp, f.pressureTrigger(), ctx);
         }
+        if (f.unseenMountChange()) {
+            UnseenChangeEvents.restore(ctx);
+        }
         return tmp;
     }
 
@@ -363,6 +375,9 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         }
         if (r.pressureTrigger() != null) {
             m.put("pressureTrigger", r.pressureTrigger());
+        }
+        if (r.unseenMountChange()) {
+            m.put("unseenMountChange", true); // a change event is made again after the reopen
         }
         FileLocks.show(r.locks(), m);
     }

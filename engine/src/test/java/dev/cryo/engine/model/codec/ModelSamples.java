@@ -240,7 +240,7 @@ public final class ModelSamples {
                         new dev.cryo.engine.files.FdOwner(Fcntl.F_OWNER_PID, PID, 36),
                         dev.cryo.kernel.DirNotifications.DN_CREATE | dev.cryo.kernel.DirNotifications.DN_MULTISHOT),
                 new FdImage(42, 0, 0, new RegularFileHandler.RegularFile(file("/proc/4242/mountinfo", 4243), List.of(),
-                        false, 4242, 0, new dev.cryo.engine.files.OutsideProcess(0, 995, 994))),
+                        false, 4242, 0, new dev.cryo.engine.files.OutsideProcess(0, 995, 994), null, true)), // a change unseen
                 // a POSIX message queue with its holder's notification by signal (SIGRTMIN+3) and value
                 new FdImage(43, 02004000, 0, new dev.cryo.engine.files.MessageQueueHandler.MessageQueue("/app-q", 4242, null,
                         new dev.cryo.engine.files.MessageQueueHandler.Notification(0, 37, 0x7f1234abcd58L))));
