@@ -56,7 +56,7 @@ class PageChannelBenchmark {
             out.append(String.format(Locale.ROOT, "%-6s %-26s %8s %7s %10s  %s%n", "round", "copy", "MiB/s", "x TCP", "CPU-s/GiB",
                     "(both ends; of it the sealing and the receiving thread)"));
             Row[] rows = {
-                new Row("page channel", () -> channel(kit, tls, mib), false),
+                new Row("page channel", () -> channel(kit, tls, mib), true),
                 new Row("plain TCP", () -> plain(null, bytes, null), false),
                 new Row("TLS-keyed AES-GCM frames", () -> link(tls, bytes, true), true),
                 new Row("the channel's TLS link", () -> link(tls, bytes, false), true),
@@ -71,7 +71,7 @@ class PageChannelBenchmark {
                     int i = (k + round) % rows.length;
                     double[] r = timed(rows[i].transfer(), bytes);
                     rates[i] = r[0];
-                    lines[i] = String.format(Locale.ROOT, "%8.0f %%7.2f %10.2f  %s", r[0], r[1], rows[i].link() ? threads(bytes) : "");
+                    lines[i] = String.format(Locale.ROOT, "%8.0f %%7.2f %10.2f  %s", r[0], r[1], rows[i].threads() ? threads(bytes) : "");
                 }
                 String load = Files.readString(Path.of("/proc/loadavg")).trim();
                 for (int i = 0; i < rows.length; i++) {
@@ -90,8 +90,8 @@ class PageChannelBenchmark {
         void run() throws Exception;
     }
 
-    /** {@code link}: a {@link #link} transfer, whose sealing and receiving threads are timed. */
-    private record Row(String name, Transfer transfer, boolean link) {}
+    /** {@code threads}: the transfer times its sealing and receiving threads ({@link #senderCpu}, {@link #receiverCpu}). */
+    private record Row(String name, Transfer transfer, boolean threads) {}
 
     /** MiB/s and CPU-s per GiB of the whole JVM (both ends are here) for {@code bytes} moved by {@code t}. */
     private static double[] timed(Transfer t, long bytes) throws Exception {
@@ -102,7 +102,11 @@ class PageChannelBenchmark {
         return new double[] {(bytes >> 20) / secs, cpu / (bytes / (double) (1L << 30))};
     }
 
-    /** CPU of the last {@link #link} transfer's encrypting and receiving threads (the sender's writer, GC and JIT are the rest). */
+    /**
+     * CPU of the last transfer's encrypting thread (the channel's: the image's writer, which also
+     * frames and checksums) and receiving thread (the channel's: reads, decrypts, checks; its staging
+     * file is written by another); the sender's writer, the staging writer, GC and JIT are the rest.
+     */
     private static volatile long senderCpu, receiverCpu;
 
     private static String threads(long bytes) {
@@ -164,9 +168,11 @@ class PageChannelBenchmark {
 
                     @Override
                     public void received(String i, String failure) {
+                        receiverCpu = THREADS.getCurrentThreadCpuTime(); // the connection's own thread: all of it
                         outcome.complete(failure == null ? "ok" : failure);
                     }
                 });
+        long c0 = THREADS.getCurrentThreadCpuTime();
         PageChannel.Sender s = PageChannel.connect(kit.system(), tls, "127.0.0.1", server.port(), id,
                 Duration.ofSeconds(10), Duration.ofSeconds(30));
         StreamImageSink sink = new StreamImageSink(s.channel(), "bench", ModelCodecs.ALL, ImageOptions.defaults());
@@ -177,7 +183,9 @@ class PageChannelBenchmark {
             sink.writePages(1, 0x7f0000000000L + (long) c * pages.capacity(), CHUNK_PAGES, pages);
         }
         sink.commit();
+        senderCpu = THREADS.getCurrentThreadCpuTime() - c0;
         assertEquals("ok", outcome.get(120, TimeUnit.SECONDS));
+        server.close();
         Files.delete(target);
     }
 
