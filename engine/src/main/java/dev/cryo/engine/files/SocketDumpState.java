@@ -685,6 +685,29 @@ public final class SocketDumpState {
     }
 
     /**
+     * Whether connection {@code ino}, of a net namespace the tree made, has no other end there at all: no
+     * socket of that namespace, held or not, in any state, is its peer. A peer an earlier dump left out with
+     * --tcp-skip-in-flight is such (the restore made the client alone), and so is one gone with its reset
+     * lost. Made new, the namespace holds no peer either: the connection comes back as it is, and its next
+     * segment is answered there as here (a reset from the listener of its port, or nothing).
+     */
+    public synchronized boolean peerNowhere(long ino, SockDiag.InetSocket d) {
+        int ns = netnsOf(ino);
+        SockAddr local = d.local().unmapped(), remote = d.remote().unmapped();
+        return ns != 0 && !diagIn(ns, q -> {
+            for (int family : new int[] {SockAddr.AF_INET, SockAddr.AF_INET6}) {
+                List<SockDiag.InetSocket> all = new ArrayList<>(q.inetSockets(family, Sockets.IPPROTO_TCP).values());
+                all.addAll(q.ownerless(family, -1));
+                if (all.stream().anyMatch(o -> o.ino() != ino && o.local().unmapped().equals(remote)
+                        && o.remote().unmapped().equals(local))) {
+                    return true;
+                }
+            }
+            return false;
+        });
+    }
+
+    /**
      * Whether the peer of connection {@code ino} (LAST_ACK, of a net namespace the tree made) is in
      * TIME_WAIT there: it has had every byte and the FIN of {@code ino}, and only its last ACK has not
      * arrived (lost, or dropped by a firewall: zdtm's socket-tcp-closed-last-ack).

@@ -383,9 +383,13 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
                                 // the peer had all of it, its FIN too: restored as the peer's last ACK leaves it
                                 return over(p, d.local(), primary, st);
                             }
-                            throw p.refuse(what + " lives in the net namespace pid " + st.netnsOf(p.ino) + " made, and"
-                                    + " its peer is a socket of that namespace no task of the tree holds: "
-                                    + st.peerStaysBehind(st.netnsOf(p.ino)) + "; not supported");
+                            if (!st.peerNowhere(p.ino, d)) {
+                                throw p.refuse(what + " lives in the net namespace pid " + st.netnsOf(p.ino) + " made, and"
+                                        + " its peer is a socket of that namespace no task of the tree holds: "
+                                        + st.peerStaysBehind(st.netnsOf(p.ino)) + "; not supported");
+                            }
+                            log.debug("{}: no socket of its net namespace is its peer (one an earlier dump left out,"
+                                    + " or gone with its reset lost): carried peerless, as it is", what);
                         } else if (!st.options().tcpEstablished()) {
                             throw p.refuse(what + " lives in the net namespace pid " + st.netnsOf(p.ino) + " made, and"
                                     + " its peer is outside it (through its veth): carrying it needs --tcp-established");
