@@ -82,6 +82,12 @@ class NamespaceTest {
     }
 
     static String verdictInNamespaces(Path dir, String name, List<String> unshare, String... args) throws Exception {
+        return verdictInNamespaces(dir, name, 1, unshare, args);
+    }
+
+    /** As above, the restored tree dumped and restored again until it has been dumped {@code dumps} times (zdtm's --iters). */
+    static String verdictInNamespaces(Path dir, String name, int dumps, List<String> unshare, String... args)
+            throws Exception {
         // unshare complains on stderr when its child is killed (the dump): stderr goes nowhere
         List<String> command = new ArrayList<>(List.of("sh", "-c", "exec unshare \"$@\" 2>/dev/null", "sh"));
         command.addAll(unshare);
@@ -99,7 +105,16 @@ class NamespaceTest {
                 }
                 throw refused;
             }
-            return RestoreTest.checkAndReap(dumped.restoreDetached(p.output()));
+            DetachedProcess restored = dumped.restoreDetached(p.output());
+            for (int i = 2; i <= dumps; i++) {
+                try {
+                    restored = DumpRestore.dump(restored.pid().value(), dir.resolve("img" + i)).restoreDetached(p.output());
+                } catch (Throwable refused) { // the restored tree runs on
+                    RestoreTest.killAndReap(restored);
+                    throw refused;
+                }
+            }
+            return RestoreTest.checkAndReap(restored);
         }
     }
 
@@ -491,13 +506,17 @@ class NamespaceTest {
      * closed, then a tmpfs mounted on d. The dump refused it ('its socket file ... is covered by a mount made on a
      * directory of its path since the bind'). The file is read under the tmpfs through a clone of its directory's
      * mount alone, and the restore binds the connection's listener of the moment there (overmountsock.c: the bytes
-     * and the name come back, the tmpfs can be unmounted, the file is under it).
+     * and the name come back, the tmpfs can be unmounted, the file is under it). With its directory on a tmpfs only
+     * its namespace shows (zdtm's ns flavor: the container's root) and dumped a second time (overmount_sock --iters 2:
+     * {@link #OWN_TMPFS_TWICE}), the restored tree was refused ('its socket file /d/sock is covered by a mount ... only when the file is reached
+     * under the mount of /'): the kernel names a file bound through the clone from the clone's root, which the dump
+     * now takes for the holder's cwd, checked under the mount there.
      */
     @org.junit.jupiter.params.ParameterizedTest
-    @org.junit.jupiter.params.provider.ValueSource(strings = {"ns", "uns"})
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"ns", "uns", OWN_TMPFS_TWICE})
     void aConnectionWhoseSocketFileATmpfsCoversSinceComesBackWithItsFileUnderTheTmpfs(String flavor) throws Exception {
         Path box = Files.createDirectory(tmp.resolve("box"));
-        assertPassedOnce(verdictInNamespaces(tmp, "overmountsock", unshare(flavor), box.toString()));
+        assertPassedOnce(verdictInNamespaces(tmp, "overmountsock", dumps(flavor), unshare(flavor, box), box.toString()));
     }
 
     /**
@@ -505,13 +524,13 @@ class NamespaceTest {
      * then a tmpfs mounted on d. The dump refused them ('... is supported only for a connection whose listener has
      * closed'); each is now bound again under the tmpfs through a clone of d's mount, with its file's mode
      * (overmountlisten.c: the tmpfs can be unmounted, the files are sockets with their modes, a new client is accepted
-     * on d/sock and a datagram sent to d/dg received).
+     * on d/sock and a datagram sent to d/dg received); {@link #OWN_TMPFS_TWICE} as above.
      */
     @org.junit.jupiter.params.ParameterizedTest
-    @org.junit.jupiter.params.provider.ValueSource(strings = {"ns", "uns"})
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"ns", "uns", OWN_TMPFS_TWICE})
     void aListenerAndADatagramSocketWhoseFilesATmpfsCoversSinceComeBackUnderTheTmpfs(String flavor) throws Exception {
         Path box = Files.createDirectory(tmp.resolve("box"));
-        assertPassedOnce(verdictInNamespaces(tmp, "overmountlisten", unshare(flavor), box.toString()));
+        assertPassedOnce(verdictInNamespaces(tmp, "overmountlisten", dumps(flavor), unshare(flavor, box), box.toString()));
     }
 
     /**
@@ -1005,6 +1024,23 @@ class NamespaceTest {
     /** unshare's options for a mount namespace of its own, in a user namespace of its own too for "uns". */
     private static List<String> unshare(String flavor) {
         return flavor.equals("uns") ? List.of("-U", "--map-root-user", "-m") : List.of("-m");
+    }
+
+    /** A flavor: ns, with a tmpfs on the test's directory that only the namespace shows (a container's files), dumped twice. */
+    private static final String OWN_TMPFS_TWICE = "ns on a tmpfs of its own, dumped twice";
+
+    /** {@link #unshare}; for {@link #OWN_TMPFS_TWICE}, the tmpfs mounted on {@code dir} in the namespace first. */
+    private static List<String> unshare(String flavor, Path dir) {
+        if (!flavor.equals(OWN_TMPFS_TWICE)) {
+            return unshare(flavor);
+        }
+        List<String> unshare = new ArrayList<>(unshare("ns"));
+        unshare.addAll(List.of("sh", "-c", "mount -t tmpfs -o size=1m cryo-box " + dir + " && exec \"$0\" \"$@\""));
+        return unshare;
+    }
+
+    private static int dumps(String flavor) {
+        return flavor.equals(OWN_TMPFS_TWICE) ? 2 : 1;
     }
 
     static DetachedProcess execedSleep(DetachedProcess p) throws Exception {

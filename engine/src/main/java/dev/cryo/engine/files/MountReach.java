@@ -269,6 +269,11 @@ public final class MountReach {
         }
     }
 
+    /** Whether mount {@code mountId} is attached in the task's namespace or cryo's. */
+    public boolean attached(long mountId) {
+        return attached().contains(mountId);
+    }
+
     private Set<Long> attached() {
         if (attached == null) { // read once per task: the tree is frozen
             attached = new HashSet<>();

@@ -393,17 +393,24 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
      * keeps for it (SIOCUNIXFILE), removed since or not; null when the kernel does not tell. A holder
      * that sees the files otherwise than cryo (a container's mount namespace) names it as it sees it:
      * the restore binds from cryo's view when that reaches the same directory there, else from the
-     * holder's (zdtm's fifo_upon_unix_socket01 in its ns flavor).
+     * holder's (zdtm's fifo_upon_unix_socket01 in its ns flavor). A file on a mount attached in neither view is one
+     * cryo's restore bound under a mount through a clone of its directory's mount alone (UnderMount.bind): the kernel
+     * names it from that clone's root, the directory bound in, which is taken to be the holder's cwd (the caller
+     * checks the inode under the mount there; zdtm's overmount_sock dumped a second time).
      */
     private static BoundIn boundIn(SocketProbe p, String name, int pid, long vfsIno) throws IOException {
-        try (Fd file = Sockets.unixFile(p.sock)) {
+        try (Fd file = Sockets.unixFile(p.sock);
+             Fd proc = Sys.open(dev.cryo.kernel.ExitedLeaders.proc(pid), Fcntl.O_PATH | Fcntl.O_DIRECTORY)) {
+            boolean detached = !new MountReach(Pid.of(pid)).attached(Sys.mountId("/proc/self/fd/" + file.value()));
             if (!ownView(pid)) {
-                String at = Files.readSymbolicLink(Path.of("/proc/self/fd/" + file.value())).toString(), dir = dirOf(at, name);
+                String at = named(Files.readSymbolicLink(Path.of("/proc/self/fd/" + file.value())).toString(), name,
+                        vfsIno, detached, proc), dir = dirOf(at, name);
                 return dir == null ? null : new BoundIn(dir, false, hidden(at, dir, name, vfsIno));
             }
             try (Fd fds = Sys.open("/proc/self/fd", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY)) {
                 Object[] seen = Namespaces.seenBy(Pid.of(pid), () -> {
-                    String at = Sys.readlinkAt(fds, Integer.toString(file.value())), dir = dirOf(at, name);
+                    String at = named(Sys.readlinkAt(fds, Integer.toString(file.value())), name, vfsIno, detached, proc),
+                            dir = dirOf(at, name);
                     return new Object[] {dir, dir == null ? null : fileKey(Path.of(dir)),
                             dir != null && hidden(at, dir, name, vfsIno)};
                 });
@@ -414,6 +421,16 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
         } catch (dev.cryo.kernel.KernelException e) {
             return null;
         }
+    }
+
+    /**
+     * The socket file's name {@code at} (a link's text), or, when it is on a {@code detached} mount and names no such
+     * file in this thread's view, {@code name} under the holder's cwd ({@code proc}: its /proc directory).
+     */
+    private static String named(String at, String name, long vfsIno, boolean detached, Fd proc) {
+        String dir = dirOf(at, name);
+        return !detached || dir != null && !hidden(at, dir, name, vfsIno) ? at
+                : Path.of(Sys.readlinkAt(proc, "cwd")).resolve(name).toString();
     }
 
     /** Whether socket file {@code at} (a link's text), not removed, is not what {@code dir}/{@code name} reaches now. */

@@ -118,7 +118,7 @@ public final class SocketHub implements AutoCloseable {
     public static SocketHub of(List<TaskImage> tasks, boolean tcpClose,
                                List<dev.cryo.engine.namespaces.NetNamespaceImage> nets) {
         SocketHub hub = new SocketHub(tcpClose);
-        Map<Long, Integer> netnsOf = new HashMap<>();
+        Map<Long, Integer> netnsOf = new HashMap<>(), inViewHolders = new HashMap<>();
         nets.forEach(n -> n.sockets().forEach(ino -> netnsOf.put(ino, n.pid())));
         List<FileDesc> primaries = new ArrayList<>();
         for (TaskImage t : tasks) {
@@ -139,6 +139,7 @@ public final class SocketHub implements AutoCloseable {
                         hub.fsIdsOf.put(t.pid(), SocketViews.fsIds(t.creds()));
                     } else if (inView) {
                         hub.inViews.computeIfAbsent(t.pid(), x -> new ArrayList<>()).add(fd.desc());
+                        inViewHolders.put(k.ino(fd.desc()), t.pid());
                     } else if (ns == null && unix) { // made once the tasks their peer credentials name exist
                         hub.afterFork.add(fd.desc());
                     } else if (ns == null) {
@@ -147,6 +148,18 @@ public final class SocketHub implements AutoCloseable {
                         hub.deferred.computeIfAbsent(ns, x -> new ArrayList<>()).add(fd.desc());
                     }
                 }
+            }
+        }
+        // the unnamed other end of a connection bound in its holder's own view (accepted from a listener closed since:
+        // the pair is made through a listener of the moment bound to that name, there; zdtm's overmount_sock in a
+        // container without a net namespace of its own) is made with it in that view
+        for (java.util.Iterator<FileDesc> i = hub.afterFork.iterator(); i.hasNext(); ) {
+            FileDesc end = i.next();
+            var u = (dev.cryo.engine.files.UnixSocketHandler.UnixSocket) end;
+            Integer holder = u.name().length == 0 ? inViewHolders.get(u.peerIno()) : null;
+            if (holder != null) {
+                i.remove();
+                hub.inViews.get(holder).add(end);
             }
         }
         try {
