@@ -203,7 +203,8 @@ public final class FdHandlers {
                 return h;
             }
         }
-        throw new DumpException(probe.where() + ": " + UnsupportedFds.describe(probe) + " is not supported yet");
+        throw new DumpException(probe.where() + ": " + UnsupportedFds.describe(probe) + " is not supported yet"
+                + UnsupportedFds.why(probe));
     }
 
     /** A file in flight in a socket queue that fd {@code owner} of the tree holds too. */

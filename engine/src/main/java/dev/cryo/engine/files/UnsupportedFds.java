@@ -27,6 +27,17 @@ final class UnsupportedFds {
         return "'" + t + "'";
     }
 
+    /** Why a kind cryo knows of is not carried (": ..."), or "" for the others. */
+    static String why(FdProbe fd) {
+        if (!fd.target().equals("anon_inode:[userfaultfd]")) {
+            return "";
+        }
+        String pending = fd.info() == null ? null : fd.info().value("pending").map(String::trim).orElse(null);
+        return ": what the kernel keeps for it, the memory ranges registered on it, the features UFFDIO_API agreed"
+                + (pending == null ? "" : " and the " + pending + " fault events not read yet")
+                + ", no file shows, and cryo does not make them again";
+    }
+
     /** sockfs names the protocol in the "system.sockprotoname" attribute of the socket's inode. */
     private static String socketKind(FdProbe fd) {
         String proto = SocketProbe.protoName(fd);
