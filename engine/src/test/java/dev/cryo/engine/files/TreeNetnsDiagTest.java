@@ -86,11 +86,20 @@ class TreeNetnsDiagTest {
     void aConnectionThroughTheContainersVethIsLockedBeforeTheFreezeAndItsFrozenRepairRunsNoNft() throws Exception {
         assumeTrue(dev.cryo.kernel.net.NetworkLock.available(), "nftables");
         long me = ProcessHandle.current().pid();
-        String outer = "cdo" + me % 100000, inner = "cdi" + me % 100000, net = "10.234." + me % 200;
+        String outer = "cdo" + me % 100000, inner = "cdi" + me % 100000, net = freeSubnet(me);
         try (DetachedProcess p = DetachedProcess.start(tmp.resolve("veth-server"), "unshare", "-n", "sh", "-c",
                 "ip link set lo up && i=0; while [ $i -lt 300 ] && ! ip link show " + inner + " >/dev/null 2>&1; do"
                         + " i=$((i+1)); sleep 0.1; done; ip addr add " + net + ".2/24 dev " + inner + " && ip link set " + inner
                         + " up && exec python3 -c \"" + VETH_SERVER + "\"")) {
+            // unshare(2) may not have run yet: a link moved to the pid's namespace before would stay in ours
+            java.nio.file.Path ours = java.nio.file.Path.of("/proc/self/ns/net"), its = java.nio.file.Path.of("/proc/" + p.pid() + "/ns/net");
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return !java.nio.file.Files.readSymbolicLink(its).equals(java.nio.file.Files.readSymbolicLink(ours));
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(60), "pid " + p.pid() + " in a net namespace of its own");
             // the host's end goes with the namespace (a veth pair dies with either end)
             sh("ip link add " + outer + " type veth peer name " + inner + " netns " + p.pid() + " && ip addr add " + net
                     + ".1/24 dev " + outer + " && ip link set " + outer + " up");
@@ -126,7 +135,27 @@ class TreeNetnsDiagTest {
                 }
                 assertFalse(dev.cryo.kernel.net.NetworkLock.isLocked(st.lockTable()), "the lock goes with the dump");
             }
+        } finally { // the pair goes with the namespace; one left in ours (a failed start) must not outlive the test
+            new ProcessBuilder("ip", "link", "del", outer).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start().waitFor();
         }
+    }
+
+    /**
+     * A 10.234.N prefix no address of ours is in: two /24 routes of one prefix (another run's link, a pair left by a
+     * failed one) and the connection took the other's, which no one answered (NoRouteToHost after the ARP tries).
+     */
+    private static String freeSubnet(long me) throws Exception {
+        Process ip = new ProcessBuilder("ip", "-4", "-o", "addr").redirectErrorStream(true).start();
+        String addrs = new String(ip.getInputStream().readAllBytes());
+        ip.waitFor();
+        for (int i = 0; i < 200; i++) {
+            String net = "10.234." + (me + i) % 200;
+            if (!addrs.contains(" " + net + ".")) {
+                return net;
+            }
+        }
+        throw new AssertionError("no free 10.234.N/24 here:\n" + addrs);
     }
 
     private static void sh(String command) throws Exception {
