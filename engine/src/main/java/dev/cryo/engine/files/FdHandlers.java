@@ -164,7 +164,7 @@ public final class FdHandlers {
                 throw new DumpException(probe.where() + " (" + target + "): a lock on a "
                         + of(desc).kind() + " is not supported yet");
             }
-            FdOwner signalOwner = FdOwner.probe(pid, fd, info.flags(), target);
+            FdOwner signalOwner = ctx.sockets().signalOwner(probe);
             if (signalOwner != null && signalOwner.threadOf() != 0 && signalOwner.threadOf() != pid.value()) {
                 throw new DumpException(probe.where() + " (" + target + "): its signal owner (F_SETOWN_EX) is thread "
                         + signalOwner.pid() + " of pid " + signalOwner.threadOf() + ", a thread of another process; not supported");

@@ -36,9 +36,18 @@ public record FdOwner(int type, int pid, int signal) {
     /** The owner of fd {@code fd} of a frozen task, whatever its kind, or null when none is set. */
     public static FdOwner read(Pid pid, int fd) {
         try (Fd pidfd = Sys.pidfdOpen(pid); Fd dup = Sys.pidfdGetfd(pidfd, pid, fd)) {
-            int[] ex = Sys.getOwnerEx(dup);
+            return of(dup, pid, fd);
+        } catch (KernelException e) {
+            return null; // gone
+        }
+    }
+
+    /** The owner of {@code copy}, cryo's copy of fd {@code fd} of {@code pid}, or null when none is set. */
+    static FdOwner of(Fd copy, Pid pid, int fd) {
+        try {
+            int[] ex = Sys.getOwnerEx(copy);
             int sig = (int) Sys.call(() -> "fcntl(pid " + pid + " fd " + fd + ", F_GETSIG)", SyscallNr.FCNTL,
-                    dup.value(), F_GETSIG, 0, 0);
+                    copy.value(), F_GETSIG, 0, 0);
             FdOwner o = new FdOwner(ex[0], ex[1], sig);
             return o.pid() == 0 && o.signal() == 0 ? null : o;
         } catch (KernelException e) {

@@ -1185,13 +1185,35 @@ public final class SocketDumpState {
      * The multicast groups ({@code family}'s) joined on the interfaces of the net namespace of {@code sock}, which
      * its options read its memberships among: read once per namespace and family, frozen (a tree's socket cannot
      * join or leave one meanwhile), on a thread that joined it. Read per socket, they were a thread and a setns
-     * each: 2,000 bound UDP sockets were frozen 3.3 s, 1.5 ms a socket at load 2.
+     * each: 2,000 bound UDP sockets were frozen 3.3 s, 1.5 ms a socket at load 2. {@code netns}: the
+     * namespace's inode ({@link #netnsInode}).
      */
-    List<dev.cryo.kernel.net.MulticastMemberships.HostGroup> hostGroups(Fd sock, int family) {
-        try (Fd ns = Sockets.netns(sock)) {
-            return hostGroups.computeIfAbsent(new NetnsFamily(dev.cryo.kernel.Sys.inode(ns), family),
-                    k -> dev.cryo.kernel.net.MulticastMemberships.groupsIn(ns, family));
+    List<dev.cryo.kernel.net.MulticastMemberships.HostGroup> hostGroups(Fd sock, long netns, int family) {
+        return hostGroups.computeIfAbsent(new NetnsFamily(netns, family), k -> {
+            try (Fd ns = Sockets.netns(sock)) {
+                return dev.cryo.kernel.net.MulticastMemberships.groupsIn(ns, family);
+            }
+        });
+    }
+
+    /**
+     * The signal owner (F_SETOWN_EX, F_SETSIG) of each socket of a task of the tree, read through the copy its
+     * probe took, for the fd's record to take ({@link #signalOwner}): read through a copy of its own, it was a
+     * second pidfd_getfd per socket, an eighth of a TCP connection's read (2,000 of them).
+     */
+    private final Map<FdProbe.Ref, java.util.Optional<FdOwner>> signalOwners = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Notes the signal owner of the socket of {@code fd}, read through {@code copy}; not cryo's own (in flight). */
+    void noteSignalOwner(FdProbe fd, Fd copy) {
+        if (fd.pid().value() != ProcessHandle.current().pid()) { // cryo's fd numbers come and go
+            signalOwners.put(fd.ref(), java.util.Optional.ofNullable(FdOwner.of(copy, fd.pid(), fd.fd())));
         }
+    }
+
+    /** The signal owner of {@code fd} ({@link FdOwner#probe}): as its socket's probe read it, else read now. */
+    public FdOwner signalOwner(FdProbe fd) {
+        java.util.Optional<FdOwner> read = signalOwners.remove(fd.ref());
+        return read != null ? read.orElse(null) : FdOwner.probe(fd.pid(), fd.fd(), fd.info().flags(), fd.target());
     }
 
     /** What each task's sockets hold that no getsockopt reads (one BPF iterator run over its fd table), by fd, by pid. */
@@ -1244,17 +1266,25 @@ public final class SocketDumpState {
 
     /** Whether a socket lives in this (cryo's) network namespace. */
     static boolean inOurNetns(Fd sock) {
+        return ourNetns(netnsInode(sock));
+    }
+
+    /** Whether the net namespace of inode {@code netns} is cryo's. */
+    static boolean ourNetns(long netns) {
+        return netns == Ours.INODE;
+    }
+
+    /** The inode of the net namespace socket {@code sock} lives in (SIOCGSKNS), as /proc's ns links name it. */
+    static long netnsInode(Fd sock) {
         try (Fd ns = Sockets.netns(sock)) {
-            String its = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + ns.value())).toString();
-            return Ours.NET.equals(its);
-        } catch (java.io.IOException e) {
-            throw new KernelException("cannot compare network namespaces: " + e.getMessage(), e);
+            return dev.cryo.kernel.Sys.inode(ns);
         }
     }
 
     /** cryo's own net namespace (its main thread's, which never moves), read once: asked twice per connection. */
     private static final class Ours {
         static final String NET = read();
+        static final long INODE = Long.parseLong(NET.substring(NET.indexOf('[') + 1, NET.indexOf(']')));
 
         private static String read() {
             try {

@@ -210,14 +210,15 @@ public record SocketOptions(List<Option> options, int reuseportIndex) {
      * established TCP connection, whose buffer sizes, MSS and window clamp the kernel tunes by itself.
      */
     public static SocketOptions dump(Fd s, int family, int type, int protocol, boolean unconnected) {
-        return dump(s, family, type, protocol, unconnected, f -> MulticastMemberships.groupsOf(s, f));
+        return dump(s, family, type, protocol, unconnected, Sockets.filter(s), f -> MulticastMemberships.groupsOf(s, f));
     }
 
     /**
-     * {@link #dump}, the groups joined in the socket's net namespace given by {@code hostGroups} (by family):
-     * a dump's, read once per namespace ({@link SocketDumpState#hostGroups}).
+     * {@link #dump}, with what its probe read already: the socket's classic filter ({@link Sockets#filter}, not
+     * null) and the groups joined in its net namespace, by family ({@code hostGroups}: a dump's, read once per
+     * namespace, {@link SocketDumpState#hostGroups}).
      */
-    static SocketOptions dump(Fd s, int family, int type, int protocol, boolean unconnected,
+    static SocketOptions dump(Fd s, int family, int type, int protocol, boolean unconnected, byte[] filter,
                               java.util.function.IntFunction<List<MulticastMemberships.HostGroup>> hostGroups) {
         List<Spec> specs = specs(family, type, protocol, unconnected);
         if (!unconnected && bufferLocked(s)) {
@@ -241,8 +242,7 @@ public record SocketOptions(List<Option> options, int reuseportIndex) {
                 out.add(new Option(SOL_SOCKET, SO_PRIORITY, priority));
             }
         }
-        byte[] filter = Sockets.filter(s); // null (eBPF) is refused by SocketProbe
-        if (filter != null && filter.length > 0) {
+        if (filter != null && filter.length > 0) { // null (eBPF) is refused by SocketProbe
             out.add(new Option(SOL_SOCKET, SO_ATTACH_FILTER, filter));
         }
         if (family == SockAddr.AF_NETLINK) {

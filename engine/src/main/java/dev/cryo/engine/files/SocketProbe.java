@@ -32,6 +32,10 @@ final class SocketProbe implements AutoCloseable {
     private byte[] stickyPktinfo;
 
     private final SocketDumpState st;
+    /** The socket's classic BPF filter ({@link Sockets#filter}), empty without one. */
+    private byte[] filter;
+    /** The inode of the socket's net namespace, read at the first question (-1: not yet). */
+    private long netns = -1;
 
     private SocketProbe(FdProbe fd, Fd sock, SocketDumpState st) {
         this.fd = fd;
@@ -73,11 +77,13 @@ final class SocketProbe implements AutoCloseable {
         }
         try {
             SocketProbe p = new SocketProbe(fd, sock, st);
-            if (st.netnsOf(p.ino) == 0 && !SocketDumpState.inOurNetns(sock)) {
+            st.noteSignalOwner(fd, sock);
+            if (st.netnsOf(p.ino) == 0 && !SocketDumpState.ourNetns(p.netns())) {
                 throw new DumpException(fd.where() + ": socket " + p.ino + " is in another network namespace (neither"
                         + " the host's nor one a task of the tree made, or passed in a message from one); not supported");
             }
-            if (Sockets.filter(sock) == null) { // a classic filter travels with the options; this one cannot be read
+            p.filter = Sockets.filter(sock);
+            if (p.filter == null) { // a classic filter travels with the options; this one cannot be read
                 throw new DumpException(fd.where() + ": socket " + p.ino + " has an eBPF socket filter (SO_ATTACH_BPF),"
                         + " which cannot be read back; an eBPF socket filter is not supported");
             }
@@ -237,8 +243,8 @@ final class SocketProbe implements AutoCloseable {
      * socket's own fast open key and an IPv6 socket's sticky IPV6_PKTINFO.
      */
     SocketOptions options(boolean unconnected) {
-        SocketOptions o = SocketOptions.dump(sock, family, type, protocol, unconnected, f -> st.hostGroups(sock, f))
-                .atReuseportIndex(reuseportIndex);
+        SocketOptions o = SocketOptions.dump(sock, family, type, protocol, unconnected, filter,
+                f -> st.hostGroups(sock, netns(), f)).atReuseportIndex(reuseportIndex);
         if (multicastIndex != 0) {
             byte[] addr = Sockets.getBytesOrNull(sock, Sockets.SOL_IP, Sockets.IP_MULTICAST_IF, 4);
             java.nio.ByteBuffer mreqn = java.nio.ByteBuffer.allocate(12).order(java.nio.ByteOrder.nativeOrder());
@@ -283,6 +289,14 @@ final class SocketProbe implements AutoCloseable {
             throw refuse(what + " holds an error the program has not read yet, which cryo reads without taking it with"
                     + " a BPF iterator that cannot run here (" + e.getMessage() + "); not supported");
         }
+    }
+
+    /** The inode of the socket's net namespace ({@link SocketDumpState#netnsInode}), read once. */
+    private long netns() {
+        if (netns < 0) {
+            netns = SocketDumpState.netnsInode(sock);
+        }
+        return netns;
     }
 
     DumpException refuse(String why) {

@@ -1,8 +1,10 @@
 package dev.cryo.kernel.net;
 
 import com.sun.jna.Memory;
+import com.sun.jna.Native;
 import dev.cryo.kernel.Errno;
 import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.LibC;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallException;
 import dev.cryo.kernel.SyscallNr;
@@ -30,7 +32,7 @@ public final class MulticastMemberships {
     static final int FILTER_HEADER = 144;
     private static final int STORAGE = 128, GROUP_AT = 8, COUNT_AT = 140, GROUP_REQ = GROUP_AT + STORAGE;
     /** Sources read per membership (a filter holds up to net.ipv4.igmp_max_msf, 10 by default). */
-    private static final int MAX_SOURCES = 64;
+    private static final int MAX_SOURCES = 64, FILTER_SIZE = FILTER_HEADER + MAX_SOURCES * STORAGE;
 
     /** A group the host joined on an interface; {@code address} is 4 or 16 bytes, network order. */
     public record HostGroup(int ifindex, byte[] address) {}
@@ -95,32 +97,36 @@ public final class MulticastMemberships {
 
     /** The socket's membership of {@code g} as a struct group_filter, or null when it is not a member. */
     public static byte[] membership(Fd s, int level, int family, HostGroup g) {
-        int size = FILTER_HEADER + MAX_SOURCES * STORAGE;
-        Memory buf = new Memory(size);
-        buf.clear();
-        buf.setInt(0, g.ifindex());
         byte[] group;
         try {
             group = SockAddr.inet(java.net.InetAddress.getByAddress(g.address()), 0).encode();
         } catch (java.net.UnknownHostException e) {
             return null; // not an address: no socket is a member of it
         }
+        Memory buf = ASKED.get(); // the filter, then its length
+        buf.clear(FILTER_HEADER); // the kernel writes the sources it gives, and gives back the header
+        buf.setInt(0, g.ifindex());
         buf.write(GROUP_AT, group, 0, group.length);
         buf.setInt(COUNT_AT, MAX_SOURCES);
-        Memory len = new Memory(4);
-        len.setInt(0, size);
-        try {
-            Sys.call(() -> "getsockopt(" + s + ", MCAST_MSFILTER)", SyscallNr.GETSOCKOPT, s.value(), level, MCAST_MSFILTER,
-                    Sys.address(buf), Sys.address(len), 0);
-        } catch (SyscallException e) {
-            if (e.errno() == Errno.EADDRNOTAVAIL || e.errno() == Errno.EINVAL || e.errno() == Errno.ENODEV) {
+        buf.setInt(FILTER_SIZE, FILTER_SIZE);
+        if (LibC.syscall(SyscallNr.GETSOCKOPT, s.value(), level, MCAST_MSFILTER, Sys.address(buf),
+                Sys.address(buf) + FILTER_SIZE, 0) == -1) {
+            int errno = Native.getLastError(); // most asked are not members: an answer, not an exception
+            if (errno == Errno.EADDRNOTAVAIL || errno == Errno.EINVAL || errno == Errno.ENODEV) {
                 return null;
             }
-            throw e;
+            throw new SyscallException("getsockopt(" + s + ", MCAST_MSFILTER)", errno);
         }
         int sources = Math.min(buf.getInt(COUNT_AT), MAX_SOURCES);
         return buf.getByteArray(0, FILTER_HEADER + sources * STORAGE);
     }
+
+    /**
+     * A thread's buffer for {@link #membership}: a socket is asked once per group its namespace joined, and a
+     * new Memory each time (JNA registers every one in a shared map) with the exception of a non-member was most
+     * of a datagram socket's options read.
+     */
+    private static final ThreadLocal<Memory> ASKED = ThreadLocal.withInitial(() -> new Memory(FILTER_SIZE + 4L));
 
     /** Joins the group of {@code filter} (a {@link #membership}) on its interface, then sets its filter. */
     public static void join(Fd s, int level, byte[] filter) {
