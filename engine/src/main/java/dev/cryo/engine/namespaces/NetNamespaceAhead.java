@@ -36,7 +36,7 @@ public final class NetNamespaceAhead implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NetNamespaceAhead.class);
 
     /** What was read of one namespace, and what tells whether it still holds. */
-    private record Read(Pid pid, Set<Pid> treeNets, NetChanges changes, long generation, KeptSysctls sysctls,
+    private record Read(Pid pid, Set<Pid> treeNets, NetChanges changes, NfTables nft, long generation, KeptSysctls sysctls,
                         String legacy, NetNamespaceImage configuration, Map<String, List<String>> outerFiles,
                         KeptSysctls outer) {}
 
@@ -86,14 +86,19 @@ public final class NetNamespaceAhead implements AutoCloseable {
         for (Map.Entry<String, Pid> e : byLink.entrySet()) {
             Pid p = e.getValue();
             try {
-                Read r = Namespaces.inside(p, "net", () -> new Read(p, nets, watched(NetChanges.ofNamespace()),
-                        generation(), watched(NetSysctls.kept()), legacyTables(), null, null, null));
+                Read r = Namespaces.inside(p, "net", () -> {
+                    NetChanges changes = watched(NetChanges.ofNamespace());
+                    // kept: a netlink socket answers for the namespace it was made in, asked again frozen from any thread
+                    NfTables nft = NfTables.unavailable() != null ? null : watched(NfTables.open());
+                    return new Read(p, nets, changes, nft, generation(nft), watched(NetSysctls.kept()), legacyTables(p),
+                            null, null, null);
+                });
                 NetNamespaceImage n = NetNamespaceScan.configuration(p, e.getKey(), List.copyOf(nets));
                 // the outside ends' settings kept open after the read: the freeze compares them with the image's
                 Map<String, List<String>> outerFiles = new LinkedHashMap<>();
                 NetDevices.outerEnds(n.devices()).forEach(d -> outerFiles.put(d, NetDevices.outerFiles(d)));
                 KeptSysctls outer = watched(KeptSysctls.of(outerFiles.values().stream().flatMap(List::stream).toList()));
-                out.put(e.getKey(), new Read(p, nets, r.changes(), r.generation(), r.sysctls(), r.legacy(), n,
+                out.put(e.getKey(), new Read(p, nets, r.changes(), r.nft(), r.generation(), r.sysctls(), r.legacy(), n,
                         outerFiles, outer));
             } catch (RuntimeException x) {
                 failures.put(e.getKey(), x.toString());
@@ -192,9 +197,10 @@ public final class NetNamespaceAhead implements AutoCloseable {
             if (seen != null) {
                 return seen;
             }
-            seen = Namespaces.inside(p, "net", () -> generation() != r.generation() ? "a new nftables generation"
-                    : !Objects.equals(legacyTables(), r.legacy()) ? "legacy iptables tables"
-                    : null);
+            // no thread joins the namespace for these: one waited to be scheduled in the freeze
+            seen = generation(r.nft()) != r.generation() ? "a new nftables generation"
+                    : !Objects.equals(legacyTables(p), r.legacy()) ? "legacy iptables tables"
+                    : null;
             if (seen != null) {
                 return seen;
             }
@@ -215,20 +221,15 @@ public final class NetNamespaceAhead implements AutoCloseable {
         return null;
     }
 
-    /** The calling thread's net namespace's nftables generation; -1 where the kernel has no nf_tables. */
-    private static long generation() {
-        if (NfTables.unavailable() != null) {
-            return -1L;
-        }
-        try (NfTables t = NfTables.open()) {
-            return t.generation();
-        }
+    /** The nftables generation of the namespace {@code nft} was made in; -1 where the kernel has no nf_tables (null). */
+    private static long generation(NfTables nft) {
+        return nft == null ? -1L : nft.generation();
     }
 
-    /** The calling thread's net namespace's legacy iptables tables (x_tables). */
-    private static String legacyTables() {
-        return NetNamespaceScan.readOr("/proc/thread-self/net/ip_tables_names", "")
-                + NetNamespaceScan.readOr("/proc/thread-self/net/ip6_tables_names", "");
+    /** The legacy iptables tables (x_tables) of task {@code p}'s net namespace, read through its /proc. */
+    private static String legacyTables(Pid p) {
+        String net = dev.cryo.kernel.ExitedLeaders.proc(p) + "/net/";
+        return NetNamespaceScan.readOr(net + "ip_tables_names", "") + NetNamespaceScan.readOr(net + "ip6_tables_names", "");
     }
 
     @Override
