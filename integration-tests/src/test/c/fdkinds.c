@@ -4,11 +4,12 @@
  * position, one O_DIRECT, an O_PATH fd, a directory, /proc and /sys files (reopened by path), and
  * /proc/pressure/memory with a pressure-stall trigger set on it (as systemd-oomd sets one; a threshold never
  * reached, so no event waits at the dump), and /proc/self/mountinfo with a mount change it has not polled yet (a
- * tmpfs mounted on DIR/m and unmounted after its last poll: findmnt --poll or systemd frozen before they woke).
+ * tmpfs mounted on DIR/m and unmounted after its last poll: findmnt --poll or systemd frozen before they woke), and
+ * /proc/sys/kernel/hostname with a change it has not polled yet (an empty write, which changes nothing: journald).
  * Argument: a directory for the data file. On SIGUSR2 it checks that every fd is at its number
  * with its flags, position and file, the epoll set still reports fd 999 ready with its data, and
  * the /proc and /sys files read as freshly opened ones do, the pressure file still holds a trigger (poll does
- * not say POLLERR, a second one is refused with EBUSY), the mount table's poll says the change; prints PASS or
+ * not say POLLERR, a second one is refused with EBUSY), the mount table's and hostname's polls say the change; prints PASS or
  * FAIL: reason.
  */
 #define _GNU_SOURCE
@@ -28,8 +29,9 @@
 #include "workload.h"
 
 enum { PIPE_R = 999, PIPE_W = 1200, EPOLL = 1500, APPEND = 1100, NONBLOCK = 1101, DIRECT = 1102, OPATH = 1103,
-       DIR_FD = 1104, PROC = 1105, PROCSYS = 1106, SYS = 1107, PSI = 1108, MOUNTS = 1109 };
-static const int all[] = {PIPE_R, PIPE_W, EPOLL, APPEND, NONBLOCK, DIRECT, OPATH, DIR_FD, PROC, PROCSYS, SYS, PSI, MOUNTS};
+       DIR_FD = 1104, PROC = 1105, PROCSYS = 1106, SYS = 1107, PSI = 1108, MOUNTS = 1109,
+       HOSTNAME = 1110 };
+static const int all[] = {PIPE_R, PIPE_W, EPOLL, APPEND, NONBLOCK, DIRECT, OPATH, DIR_FD, PROC, PROCSYS, SYS, PSI, MOUNTS, HOSTNAME};
 static const char TRIGGER[] = "full 1900000 2000000"; /* 95 % of 2 s: a window of 2 s is allowed without privilege */
 #define N (int)(sizeof all / sizeof all[0])
 static int flags[N];
@@ -101,6 +103,10 @@ int main(int argc, char **argv) {
     char m[4096];
     snprintf(m, sizeof m, "%s/m", argv[1]);
     if (mkdir(m, 0700) < 0 || mount("none", m, "tmpfs", 0, NULL) < 0 || umount(m) < 0) fail("a mount change");
+    place(open("/proc/sys/kernel/hostname", O_RDONLY), HOSTNAME, "/proc/sys/kernel/hostname");
+    int hw = open("/proc/sys/kernel/hostname", O_WRONLY);
+    if (hw < 0 || write(hw, "", 0) != 0) fail("an empty write to /proc/sys/kernel/hostname");
+    close(hw);
     for (int i = 0; i < N; i++) flags[i] = fcntl(all[i], F_GETFL);
     printf("ready\n");
     while (!check) pause();
@@ -143,6 +149,8 @@ int main(int argc, char **argv) {
     }
     struct pollfd mc = {.fd = MOUNTS, .events = POLLPRI};
     if (poll(&mc, 1, 0) != 1 || !(mc.revents & POLLPRI)) fail("the mount change not polled before the dump is not seen");
+    struct pollfd hc = {.fd = HOSTNAME, .events = POLLPRI};
+    if (poll(&hc, 1, 0) != 1 || !(hc.revents & POLLPRI)) fail("the hostname change not polled before the dump is not seen");
     printf("PASS direct=%d psi=%d\n", has_direct, has_psi);
     return 0;
 }

@@ -168,14 +168,14 @@ public final class Bpf {
         /**
          * A task_file iterator's opening for a file whose file system and private data it looks at: r{@code ctx} =
          * the context, r{@code file} = its file, r{@code magic} = its super_block's s_magic, r{@code priv} = its
-         * private_data; a file or inode or private data that is not there jumps to "out". Clobbers r1-r5.
+         * private_data (0 for some); a file or inode that is not there jumps to "out". Clobbers r1-r5.
          */
         public Program fileSystemAndPrivate(Btf btf, int ctx, int file, int magic, int priv) {
             mov(ctx, 1).load(8, file, ctx, btf.offset("bpf_iter__task_file", "file")).jumpIfZero(file, "out")
                     .load(8, 1, file, btf.offset("file", "f_inode")).jumpIfZero(1, "out");
             readKernel(1, 1, btf.offset("inode", "i_sb")).jumpIfZero(1, "out");
             readKernel(magic, 1, btf.offset("super_block", "s_magic"));
-            return load(8, priv, file, btf.offset("file", "private_data")).jumpIfZero(priv, "out");
+            return load(8, priv, file, btf.offset("file", "private_data"));
         }
 
         /**

@@ -70,7 +70,7 @@ public final class PsiTriggers {
      */
     private static Bpf.Program program(Btf btf) {
         int fp = 10, ctx = 6, file = 7, trigger = 8, magic = 9;
-        Bpf.Program p = new Bpf.Program().fileSystemAndPrivate(btf, ctx, file, magic, trigger);
+        Bpf.Program p = new Bpf.Program().fileSystemAndPrivate(btf, ctx, file, magic, trigger).jumpIfZero(trigger, "out");
         p.movImm64(1, PROC_SUPER_MAGIC).jumpIfNotSame(magic, 1, "cgroup");
         p.readKernel(trigger, trigger, btf.offset("seq_file", "private")).jump("found");
         p.label("cgroup").movImm64(1, CGROUP2_SUPER_MAGIC).jumpIfNotSame(magic, 1, "out");

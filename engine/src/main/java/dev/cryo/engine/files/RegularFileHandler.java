@@ -40,11 +40,11 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
      * namespace of its own.
      * {@code pressureTrigger} (version 6): the line of the pressure-stall trigger set on a /proc/pressure/* or cgroup
      * *.pressure file ("some 150000 1000000"), written again on the reopened file; null for none.
-     * {@code unseenMountChange} (version 7): a mount table (/proc/PID/mountinfo) with a change the program had not
-     * polled yet, made seen again after the reopen ({@link UnseenChangeEvents}).
+     * {@code unseenChange} (version 7): a mount table (/proc/PID/mountinfo) or a pollable sysctl (/proc/sys/kernel/
+     * hostname) with a change the program had not polled yet, made again after the reopen ({@link UnseenChangeEvents}).
      */
     public record RegularFile(FileRef file, List<FileLocks.Lock> locks, boolean hostMount, int deadPid, int mountOf,
-                              OutsideProcess outside, String pressureTrigger, boolean unseenMountChange) implements FileDesc {
+                              OutsideProcess outside, String pressureTrigger, boolean unseenChange) implements FileDesc {
         public RegularFile {
             locks = List.copyOf(locks);
         }
@@ -89,7 +89,7 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
                 out.writeVarInt(f.mountOf(), true);
                 OutsideProcess.write(out, f.outside());
                 RecordFields.writeNullable(out, f.pressureTrigger(), RecordFields::writeString);
-                out.writeBoolean(f.unseenMountChange());
+                out.writeBoolean(f.unseenChange());
             },
             (in, version) -> new RegularFile(RecordFields.readRecord(in, FileRefCodec.INSTANCE), FileLocks.read(in),
                     version >= 2 && in.readBoolean(), version >= 3 ? in.readVarInt(true) : 0,
@@ -340,8 +340,8 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         if (f.pressureTrigger() != null) {
             PressureTriggers.restore(tmp, f.pressureTrigger(), ctx);
         }
-        if (f.unseenMountChange()) {
-            UnseenChangeEvents.restore(ctx);
+        if (f.unseenChange()) {
+            UnseenChangeEvents.restore(path, ctx);
         }
         return tmp;
     }
@@ -376,8 +376,8 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         if (r.pressureTrigger() != null) {
             m.put("pressureTrigger", r.pressureTrigger());
         }
-        if (r.unseenMountChange()) {
-            m.put("unseenMountChange", true); // a change event is made again after the reopen
+        if (r.unseenChange()) {
+            m.put("unseenChange", true); // a change event is made again after the reopen
         }
         FileLocks.show(r.locks(), m);
     }

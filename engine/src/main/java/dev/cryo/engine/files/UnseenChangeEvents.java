@@ -18,15 +18,17 @@ import java.util.regex.Pattern;
 
 /**
  * A file a program polls for changes that had one it had not seen at the dump (poll would have said
- * POLLPRI|POLLERR): a mount table (/proc/PID/mountinfo, mounts, mountstats: findmnt --poll, systemd, udisks) or a
- * kernfs file (a cgroup's cgroup.events, a sysfs attribute a driver notifies). Reopened by path, a mount table
- * starts from the namespace's count of changes as it is: the change was lost and the program slept on. Its
- * restore makes one change event in the task's mount namespace that changes nothing (mount_setattr asking "/" for
- * the nosymfollow it has), after the reopen, so the reopened file sees one change (other watchers of that
- * namespace wake once too, and read a table as it was). A kernfs file reopened has its node's change unseen until
- * it is read, which positioning it does: one read from the start is carried, one with a read position refused.
+ * POLLPRI|POLLERR): a mount table (/proc/PID/mountinfo, mounts, mountstats: findmnt --poll, systemd, udisks), a
+ * pollable sysctl (/proc/sys/kernel/hostname, domainname: journald) or a kernfs file (a cgroup's cgroup.events, a
+ * sysfs attribute a driver notifies). Reopened by path, a mount table or sysctl starts from the count of changes as
+ * it is: the change was lost and the program slept on. Its restore makes, after the reopen, one change event that
+ * changes nothing, so the reopened file sees one: in the task's mount namespace, mount_setattr asking "/" for the
+ * nosymfollow it has; for a sysctl, an empty write to it (the kernel notifies its watchers on every write). Other
+ * watchers wake once too, and read what is there. A kernfs file reopened has its node's change unseen until it is
+ * read, which positioning it does: one read from the start is carried, one with a read position refused.
  */
 final class UnseenChangeEvents {
+    private static final String SYSCTL = "/proc/sys/";
     private static final Pattern MOUNT_TABLE = Pattern.compile("^/proc/(self|thread-self|\\d+)(/task/\\d+)?/(mountinfo|mounts|mountstats)$");
     private static final Set<Long> KERNFS = Set.of(UnseenChanges.SYSFS_MAGIC, UnseenChanges.CGROUP_SUPER_MAGIC,
             PsiTriggers.CGROUP2_SUPER_MAGIC);
@@ -34,21 +36,22 @@ final class UnseenChangeEvents {
     private static final long ST_NOSYMFOLLOW = 0x2000, MOUNT_ATTR_NOSYMFOLLOW = 0x00200000;
 
     /** What the iterator read, by dump and thread: one run for all a task's files (netdata holds hundreds of /sys ones). */
-    private static final Map<FdHandler.DumpContext, Map<Integer, Map<Integer, Boolean>>> READ =
+    private static final Map<FdHandler.DumpContext, Map<Integer, Map<Integer, UnseenChanges.Unseen>>> READ =
             java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
 
     private UnseenChangeEvents() {}
 
     /**
-     * Whether fd is a mount table with a change the program has not seen (its restore makes one); refuses a kernfs
-     * file with one that has a read position.
+     * Whether fd is a mount table or sysctl with a change the program has not seen (its restore makes one); refuses a
+     * kernfs file with one that has a read position.
      */
     static boolean dump(FdProbe fd, FdHandler.DumpContext ctx) {
-        boolean mounts = MOUNT_TABLE.matcher(fd.target()).matches();
-        if (!mounts && !(fd.target().startsWith("/sys/") && fd.info() != null && fd.info().pos() != 0 && onKernfs(fd))) {
+        boolean mounts = MOUNT_TABLE.matcher(fd.target()).matches(), sysctl = fd.target().startsWith(SYSCTL);
+        if (!mounts && !sysctl
+                && !(fd.target().startsWith("/sys/") && fd.info() != null && fd.info().pos() != 0 && onKernfs(fd))) {
             return false;
         }
-        Boolean unseen;
+        UnseenChanges.Unseen unseen;
         try {
             int tid = ExitedLeaders.reader(fd.pid().value());
             unseen = READ.computeIfAbsent(ctx, c -> new java.util.concurrent.ConcurrentHashMap<>())
@@ -57,10 +60,10 @@ final class UnseenChangeEvents {
             throw new DumpException(fd.where() + ": " + fd.target() + ": whether it holds a change the program has"
                     + " not seen yet cannot be read (cryo's BPF iterator: " + e.getMessage() + "); not supported", e);
         }
-        if (unseen == null || !unseen) {
+        if (unseen == null || !(sysctl ? unseen.sysctl() : unseen.table())) {
             return false;
         }
-        if (!mounts) {
+        if (!mounts && !sysctl) {
             throw new DumpException(fd.where() + ": " + fd.target() + " holds a change the program has not read yet"
                     + " (poll would say POLLPRI), at read position " + fd.info().pos() + ": reopened and positioned"
                     + " again, the file would read the attribute and take the change from it; not supported");
@@ -76,8 +79,14 @@ final class UnseenChangeEvents {
         }
     }
 
-    /** After the task reopened its mount table: one change event in its mount namespace, which changes nothing. */
-    static void restore(FdHandler.RestoreContext ctx) {
+    /** After the task reopened {@code path}, a mount table or a sysctl: one change event that changes nothing. */
+    static void restore(String path, FdHandler.RestoreContext ctx) {
+        if (path.startsWith(SYSCTL)) {
+            long fd = ctx.open(path, Fcntl.O_WRONLY | Fcntl.O_CLOEXEC);
+            ctx.later("write(" + path + ", 0 bytes: a change event for its reopened watcher)", SyscallNr.WRITE, fd, 0, 0);
+            ctx.later("close(" + path + ")", SyscallNr.CLOSE, fd);
+            return;
+        }
         boolean has = (Sys.statfsFlags("/proc/" + ctx.taskPid() + "/root") & ST_NOSYMFOLLOW) != 0;
         ByteBuffer b = ByteBuffer.allocate(MountApi.MOUNT_ATTR_SIZE_VER0 + 2).order(ByteOrder.LITTLE_ENDIAN);
         b.putLong(has ? MOUNT_ATTR_NOSYMFOLLOW : 0).putLong(has ? 0 : MOUNT_ATTR_NOSYMFOLLOW).putLong(0).putLong(0);
