@@ -91,15 +91,7 @@ class TreeNetnsDiagTest {
                 "ip link set lo up && i=0; while [ $i -lt 300 ] && ! ip link show " + inner + " >/dev/null 2>&1; do"
                         + " i=$((i+1)); sleep 0.1; done; ip addr add " + net + ".2/24 dev " + inner + " && ip link set " + inner
                         + " up && exec python3 -c \"" + VETH_SERVER + "\"")) {
-            // unshare(2) may not have run yet: a link moved to the pid's namespace before would stay in ours
-            java.nio.file.Path ours = java.nio.file.Path.of("/proc/self/ns/net"), its = java.nio.file.Path.of("/proc/" + p.pid() + "/ns/net");
-            DetachedProcess.awaitCondition(() -> {
-                try {
-                    return !java.nio.file.Files.readSymbolicLink(its).equals(java.nio.file.Files.readSymbolicLink(ours));
-                } catch (java.io.IOException e) {
-                    return false;
-                }
-            }, Duration.ofSeconds(60), "pid " + p.pid() + " in a net namespace of its own");
+            p.awaitNamespaceOfItsOwn("net"); // unshare(2) may not have run yet
             // the host's end goes with the namespace (a veth pair dies with either end)
             sh("ip link add " + outer + " type veth peer name " + inner + " netns " + p.pid() + " && ip addr add " + net
                     + ".1/24 dev " + outer + " && ip link set " + outer + " up");

@@ -104,6 +104,22 @@ public final class DetachedProcess implements AutoCloseable {
         }
     }
 
+    /**
+     * Waits until this process is in a namespace of kind {@code kind} ("net", "mnt"...) other than the caller's: a
+     * process started as {@code unshare --net ...} may not have called unshare(2) yet, and a link moved to its pid's
+     * namespace before then stays in the caller's (and outlives the test).
+     */
+    public void awaitNamespaceOfItsOwn(String kind) throws InterruptedException {
+        Path ours = Path.of("/proc/self/ns/" + kind), its = Path.of("/proc/" + pid + "/ns/" + kind);
+        awaitCondition(() -> {
+            try {
+                return !Files.readSymbolicLink(its).equals(Files.readSymbolicLink(ours));
+            } catch (IOException e) {
+                return false;
+            }
+        }, Duration.ofSeconds(60), "pid " + pid + " in a " + kind + " namespace of its own");
+    }
+
     /** A check that fails, rather than answers false, while what it asks is not up yet (a server not listening yet). */
     @FunctionalInterface
     public interface Probe {
