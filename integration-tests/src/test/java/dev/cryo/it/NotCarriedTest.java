@@ -790,6 +790,30 @@ class NotCarriedTest {
      * through that one, in cryo's pid namespace, and does not refuse.)
      */
     /**
+     * An eventfd the kernel signals through a memory cgroup's registration (cgroup v1's cgroup.event_control with
+     * memory.oom_control: older container runtimes' OOM notifier, kubelet's thresholds): made again, the eventfd had
+     * none, and the program waited for a notification that never came, with no word. The root memory cgroup's: nothing
+     * to make or remove (the registration ends with the program).
+     */
+    @org.junit.jupiter.api.Test
+    void anEventfdAMemoryCgroupNotifiesIsRefused() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/sys/fs/cgroup/memory/cgroup.event_control")),
+                "a cgroup v1 memory hierarchy at /sys/fs/cgroup/memory");
+        String code = "import os, time\nefd = os.eventfd(0, os.EFD_CLOEXEC)\n"
+                + "ofd = os.open('/sys/fs/cgroup/memory/memory.oom_control', os.O_RDONLY)\n"
+                + "open('/sys/fs/cgroup/memory/cgroup.event_control', 'w').write('%d %d' % (efd, ofd))\n"
+                + "print('ready', flush=True)\ntime.sleep(600)\n";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("memcg.out"), "/usr/bin/python3", "-c", code))) {
+            int pid = p.pid().value();
+            refusedDump(pid, "pid " + pid + " fd \\d+: eventfd is registered with a memory cgroup through cgroup.event_control"
+                    + " \\(1 notification\\(s\\): memory.oom_control, a memory.usage_in_bytes threshold or"
+                    + " memory.pressure_level\\), which the kernel keeps out of sight and an eventfd made again would not"
+                    + " have; not supported");
+            assertTrue(Files.exists(Path.of("/proc/" + pid)), "pid " + pid + " runs on");
+        }
+    }
+
+    /**
      * A tree that holds its own tracer (strace -f PROG, gdb running PROG): the traced task cannot be seized, and the
      * refusal says the tracer is one of its ancestors (it said "another cryo dump or a debugger", as for a tracer
      * from outside). The tree runs on with its own attachment.

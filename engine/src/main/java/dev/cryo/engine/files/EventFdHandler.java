@@ -1,5 +1,7 @@
 package dev.cryo.engine.files;
 
+import dev.cryo.kernel.EventFdWaiters;
+
 import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
@@ -45,10 +47,37 @@ public final class EventFdHandler implements FdHandler<EventFdHandler.EventFd> {
     @Override
     public EventFd dump(FdProbe fd, DumpContext ctx) {
         ctx.requireUnshared(fd, kind());
+        refuseKernelWaiters(fd, ctx);
         long count = Long.parseUnsignedLong(fd.info().value("eventfd-count").orElseThrow(
                 () -> new IllegalStateException(fd.where() + ": fdinfo has no eventfd-count")).trim(), 16);
         boolean semaphore = fd.info().value("eventfd-semaphore").map(v -> v.trim().equals("1")).orElse(false);
         return new EventFd(count, semaphore);
+    }
+
+    private static final TaskFileReads<Map<Integer, EventFdWaiters.Waiters>> WAITERS = new TaskFileReads<>(EventFdWaiters::of);
+
+    /**
+     * Refuses an eventfd the kernel itself signals through a registration of its own (EventFdWaiters): made again, the
+     * eventfd has none, and the program would wait for a notification that never comes. Where the iterator cannot run
+     * (no BTF, no bpf() for cryo, kallsyms hidden) nothing is refused: every eventfd would be.
+     */
+    private static void refuseKernelWaiters(FdProbe fd, DumpContext ctx) {
+        EventFdWaiters.Waiters w;
+        try {
+            w = WAITERS.of(ctx, dev.cryo.kernel.ExitedLeaders.reader(fd.pid().value())).get(fd.fd());
+        } catch (RuntimeException cannotTell) {
+            return;
+        }
+        if (w != null && w.memcgEvents() > 0) {
+            throw new dev.cryo.engine.DumpException(fd.where() + ": eventfd is registered with a memory cgroup through"
+                    + " cgroup.event_control (" + w.memcgEvents() + " notification(s): memory.oom_control, a"
+                    + " memory.usage_in_bytes threshold or memory.pressure_level), which the kernel keeps out of sight and"
+                    + " an eventfd made again would not have; not supported");
+        }
+        if (w != null && w.kvmIrqfds() > 0) {
+            throw new dev.cryo.engine.DumpException(fd.where() + ": eventfd is a KVM irqfd (a virtual machine's"
+                    + " interrupt), which an eventfd made again would not be; not supported");
+        }
     }
 
     @Override

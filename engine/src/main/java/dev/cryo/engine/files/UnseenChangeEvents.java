@@ -35,9 +35,8 @@ final class UnseenChangeEvents {
     /** statfs's f_flags bit and struct mount_attr's for a mount that follows no symbolic link. */
     private static final long ST_NOSYMFOLLOW = 0x2000, MOUNT_ATTR_NOSYMFOLLOW = 0x00200000;
 
-    /** What the iterator read, by dump and thread: one run for all a task's files (netdata holds hundreds of /sys ones). */
-    private static final Map<FdHandler.DumpContext, Map<Integer, Map<Integer, UnseenChanges.Unseen>>> READ =
-            java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+    /** One run of the iterator for all a task's files (netdata holds hundreds of /sys ones). */
+    private static final TaskFileReads<Map<Integer, UnseenChanges.Unseen>> READ = new TaskFileReads<>(UnseenChanges::of);
 
     private UnseenChangeEvents() {}
 
@@ -53,9 +52,7 @@ final class UnseenChangeEvents {
         }
         UnseenChanges.Unseen unseen;
         try {
-            int tid = ExitedLeaders.reader(fd.pid().value());
-            unseen = READ.computeIfAbsent(ctx, c -> new java.util.concurrent.ConcurrentHashMap<>())
-                    .computeIfAbsent(tid, UnseenChanges::of).get(fd.fd());
+            unseen = READ.of(ctx, ExitedLeaders.reader(fd.pid().value())).get(fd.fd());
         } catch (RuntimeException e) {
             throw new DumpException(fd.where() + ": " + fd.target() + ": whether it holds a change the program has"
                     + " not seen yet cannot be read (cryo's BPF iterator: " + e.getMessage() + "); not supported", e);
