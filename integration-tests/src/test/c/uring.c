@@ -23,7 +23,8 @@
  * (both must be refused; after SIGUSR2 each ring is used through its slot); "single": the ring is
  * set up with IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN, and after SIGUSR2 a second thread must
  * still be refused a register call and a wait on it (EEXIST) while the main thread may;
- * "otherissuer": a second thread sets up a SINGLE_ISSUER ring of its own (which must be refused).
+ * "otherissuer": a second thread sets up a SINGLE_ISSUER ring of its own (which must be refused); "eventfd": an eventfd is
+ * registered for the ring's completions (IORING_REGISTER_EVENTFD, which must be refused).
  * Prints the ring's counters at "ready" and PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
@@ -34,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -304,6 +306,8 @@ int main(int argc, char **argv) {
     int buffers = argc > 2 && strcmp(argv[2], "buffers") == 0;
     if (buffers) buffers_setup();
     if (argc > 2 && strcmp(argv[2], "files") == 0 && io_uring_register_files(&ring, &fd, 1)) fail("io_uring_register_files");
+    if (argc > 2 && strcmp(argv[2], "eventfd") == 0 && io_uring_register_eventfd(&ring, eventfd(0, EFD_CLOEXEC)))
+        fail("io_uring_register_eventfd");
     for (int i = 1; i <= 3; i++) {
         struct io_uring_sqe *s = io_uring_get_sqe(&ring);
         io_uring_prep_nop(s);

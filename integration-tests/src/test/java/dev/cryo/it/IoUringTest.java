@@ -96,6 +96,18 @@ class IoUringTest {
     }
 
     /**
+     * An eventfd registered for the ring's completions (IORING_REGISTER_EVENTFD): no file shows it, and the ring made
+     * again had none, so the program waited on an eventfd no completion signalled, with no word. Refused by name.
+     */
+    @Test
+    void anEventfdRegisteredForTheRingsCompletionsIsRefusedByNameAndTheTreeRunsOn() throws Exception {
+        try (DetachedProcess p = start("eventfd")) {
+            assertRefusedAndRunsOn(p, "pid " + p.pid().value() + " fd ",
+                    "an eventfd registered for its completions (IORING_REGISTER_EVENTFD)");
+        }
+    }
+
+    /**
      * A child sharing its parent's fd table (CLONE_FILES) left a ring of its own only in its slot (fd
      * closed, areas unmapped): the child carries no fds (its parent's record has the table) and was
      * dumped without its slot (silently: its next enter by the slot would fail). Refused by name. (A

@@ -61,6 +61,19 @@ final class IoUringDump {
                 info.cachedCqTail(), areas, List.of(), info.userBufs(), buffers, info.userFiles());
     }
 
+    /**
+     * Whether the ring has an eventfd registered (RingEventFds): made again without it, the program waited on an eventfd
+     * no completion signalled, with no word. Where the iterator cannot run, refused: whether it has one cannot be seen.
+     */
+    private static boolean eventFdRegistered(Pid pid, int fd) {
+        try {
+            return dev.cryo.kernel.RingEventFds.of(dev.cryo.kernel.ExitedLeaders.reader(pid.value())).contains(fd);
+        } catch (RuntimeException e) {
+            throw new DumpException("pid " + pid + " fd " + fd + " (io_uring): whether an eventfd is registered for its"
+                    + " completions cannot be read (cryo's BPF iterator: " + e.getMessage() + "); not supported", e);
+        }
+    }
+
     /** The ring's fdinfo once nothing is in flight, within {@link #SETTLE_LIMIT_MILLIS}. */
     private static IoUringInfo settled(Pid pid, int fd, String where) {
         IoUringInfo info = IoUringInfo.read(pid, fd);
@@ -76,6 +89,10 @@ final class IoUringDump {
         }
         if (info.personalities()) {
             throw new DumpException(where + "registered personalities (IORING_REGISTER_PERSONALITY); not supported yet");
+        }
+        if (eventFdRegistered(pid, fd)) {
+            throw new DumpException(where + "an eventfd registered for its completions (IORING_REGISTER_EVENTFD), which"
+                    + " no file shows and a ring made again would not signal; not supported yet");
         }
         long limit = System.nanoTime() + SETTLE_LIMIT_MILLIS * 1_000_000;
         while (true) {
