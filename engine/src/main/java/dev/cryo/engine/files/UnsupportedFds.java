@@ -29,13 +29,24 @@ final class UnsupportedFds {
 
     /** Why a kind cryo knows of is not carried (": ..."), or "" for the others. */
     static String why(FdProbe fd) {
-        if (!fd.target().equals("anon_inode:[userfaultfd]")) {
-            return "";
+        String t = fd.target();
+        if (t.equals("anon_inode:[userfaultfd]")) {
+            String pending = fd.info() == null ? null : fd.info().value("pending").map(String::trim).orElse(null);
+            return ": what the kernel keeps for it, the memory ranges registered on it, the features UFFDIO_API agreed"
+                    + (pending == null ? "" : " and the " + pending + " fault events not read yet")
+                    + ", no file shows, and cryo does not make them again";
         }
-        String pending = fd.info() == null ? null : fd.info().value("pending").map(String::trim).orElse(null);
-        return ": what the kernel keeps for it, the memory ranges registered on it, the features UFFDIO_API agreed"
-                + (pending == null ? "" : " and the " + pending + " fault events not read yet")
-                + ", no file shows, and cryo does not make them again";
+        if (t.equals("anon_inode:[perf_event]")) {
+            return ": a perf counter (perf_event_open): its event's attributes are in no file, and its count and any"
+                    + " ring of samples are the kernel's, which a counter opened again would start from 0";
+        }
+        if (t.startsWith("anon_inode:bpf")) {
+            return ": a BPF object (bpf(2)): cryo does not load programs, make maps or attach links again";
+        }
+        if (t.startsWith("anon_inode:kvm")) {
+            return ": a KVM virtual machine or CPU, whose state is the kernel's";
+        }
+        return "";
     }
 
     /** sockfs names the protocol in the "system.sockprotoname" attribute of the socket's inode. */
