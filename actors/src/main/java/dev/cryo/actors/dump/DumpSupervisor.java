@@ -1106,7 +1106,7 @@ public final class DumpSupervisor {
             namespaces = dev.cryo.engine.namespaces.ExternalMounts.name(
                     dev.cryo.engine.namespaces.NamespaceScan.scan(tree), request.pid().value(), request.externalMounts());
             stage("namespaces other than net and user read");
-            nets = dev.cryo.engine.namespaces.NetNamespaceScan.scan(namespaces, tree, netAhead);
+            nets = dev.cryo.engine.namespaces.NetNamespaceScan.scan(namespaces, tree, netAhead, socketState()::unixIn);
             closeNetAhead();
             stage("net namespaces read");
             users = dev.cryo.engine.namespaces.UserNamespaceScan.scan(tree, namespaces);

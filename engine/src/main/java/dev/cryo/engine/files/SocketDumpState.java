@@ -380,6 +380,14 @@ public final class SocketDumpState {
         return unix;
     }
 
+    /**
+     * The unix sockets of the net namespace task {@code creator} is in, by inode: through its kept sock_diag socket
+     * ({@link #diags}), no thread joining it (NetNamespaceScan's check of the tree's unix connections across them).
+     */
+    public synchronized Map<Long, SockDiag.UnixSocket> unixIn(int creator) {
+        return diagIn(creator, SockDiag::unixSockets);
+    }
+
     /** Packet sockets (AF_PACKET), by inode. */
     public synchronized Map<Long, SockDiag.PacketSocket> packet() {
         if (packet == null) {

@@ -106,6 +106,16 @@ public final class NetNamespaceScan {
      * namespace that has not changed since.
      */
     public static List<NetNamespaceImage> scan(List<NamespaceImage> namespaces, List<Pid> tree, NetNamespaceAhead ahead) {
+        return scan(namespaces, tree, ahead, NetNamespaceScan::unixSockets);
+    }
+
+    /**
+     * {@link #scan(List, List, NetNamespaceAhead)}, the unix sockets of the namespace a task made given by {@code unixIn}
+     * (the dump's: asked through the sock_diag socket it made in the namespace before the freeze, where a thread of
+     * its own would join the namespace frozen).
+     */
+    public static List<NetNamespaceImage> scan(List<NamespaceImage> namespaces, List<Pid> tree, NetNamespaceAhead ahead,
+                                               java.util.function.IntFunction<Map<Long, SockDiag.UnixSocket>> unixIn) {
         Map<String, Integer> byLink = new LinkedHashMap<>();
         for (NamespaceImage n : namespaces) {
             if (n.has(Clone.NEWNET)) {
@@ -121,7 +131,7 @@ public final class NetNamespaceScan {
         long t0 = System.nanoTime();
         java.util.Set<Long> held = new java.util.HashSet<>();
         Map<Integer, List<Long>> sockets = socketsIn(byLink, tree, held);
-        sockets.forEach((pid, inos) -> crossings(Pid.of(pid), inos, held));
+        sockets.forEach((pid, inos) -> crossings(Pid.of(pid), inos, held, unixIn.apply(pid)));
         log.debug("the tree's sockets in its net namespaces found in {} µs", (System.nanoTime() - t0) / 1000);
         List<NetNamespaceImage> out = new ArrayList<>();
         List<Pid> nets = byLink.values().stream().map(Pid::of).toList();
@@ -254,13 +264,9 @@ public final class NetNamespaceScan {
      * Refuses a unix socket of the namespace {@code creator} made connected to a socket of the tree
      * in another namespace: the restore builds each namespace's sockets inside it, one namespace at a time.
      */
-    private static void crossings(Pid creator, List<Long> inside, java.util.Set<Long> treeSockets) {
+    private static void crossings(Pid creator, List<Long> inside, java.util.Set<Long> treeSockets,
+                                  Map<Long, SockDiag.UnixSocket> unix) {
         java.util.Set<Long> here = java.util.Set.copyOf(inside);
-        Map<Long, SockDiag.UnixSocket> unix = Namespaces.inside(creator, "net", () -> {
-            try (SockDiag d = SockDiag.open()) {
-                return d.unixSockets();
-            }
-        });
         for (long ino : inside) {
             SockDiag.UnixSocket u = unix.get(ino);
             if (u != null && u.peerIno() != 0 && !here.contains(u.peerIno()) && treeSockets.contains(u.peerIno())) {
@@ -269,6 +275,15 @@ public final class NetNamespaceScan {
                         + " a unix connection across net namespaces is not supported");
             }
         }
+    }
+
+    /** The unix sockets of the net namespace task {@code creator} is in, by inode, asked on a thread that joins it. */
+    private static Map<Long, SockDiag.UnixSocket> unixSockets(int creator) {
+        return Namespaces.inside(Pid.of(creator), "net", () -> {
+            try (SockDiag d = SockDiag.open()) {
+                return d.unixSockets();
+            }
+        });
     }
 
     /**

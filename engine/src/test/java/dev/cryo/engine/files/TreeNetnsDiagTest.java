@@ -39,13 +39,23 @@ class TreeNetnsDiagTest {
             + "c=socket.create_connection(('127.0.0.1',7000));s,_=l.accept()\n"
             + "print('ready',flush=True);time.sleep(600)\n";
 
+    /** {@link #SERVER} in a net namespace of its own (unshare -n), ready. */
+    private DetachedProcess server() throws Exception {
+        DetachedProcess p = DetachedProcess.start(tmp.resolve("server"), "unshare", "-n", "sh", "-c",
+                "ip link set lo up && exec python3 -c \"" + SERVER + "\"");
+        p.awaitOutput("ready", Duration.ofSeconds(60));
+        return p;
+    }
+
+    /** A --tcp-established dump's socket state of the lone task {@code p}. */
+    private static SocketDumpState stateOf(DetachedProcess p) {
+        return new SocketDumpState(new SocketDumpState.Options(true, false, false, false), p.pid(), List.of(p.pid()));
+    }
+
     @Test
     void aContainersSocketQueriesJoinNoNamespaceOnceItsSocketIsMadeAhead() throws Exception {
-        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("server"), "unshare", "-n", "sh", "-c",
-                "ip link set lo up && exec python3 -c \"" + SERVER + "\"")) {
-            p.awaitOutput("ready", Duration.ofSeconds(60));
-            SocketDumpState st = new SocketDumpState(new SocketDumpState.Options(true, false, false, false), p.pid(),
-                    List.of(p.pid()));
+        try (DetachedProcess p = server()) {
+            SocketDumpState st = stateOf(p);
             try {
                 st.armAhead(List.of(p.pid())); // before the freeze
                 assertEquals(1, st.keptDiags(), "one socket for the tree's one net namespace");
@@ -77,6 +87,35 @@ class TreeNetnsDiagTest {
             }
         }
     }
+    /**
+     * The frozen scan of a container's net namespace read ahead ({@link dev.cryo.engine.namespaces.NetNamespaceScan} with
+     * a {@link dev.cryo.engine.namespaces.NetNamespaceAhead}, as a pre-copied dump's) joins no namespace: its check of
+     * unix connections across namespaces lists the namespace's unix sockets through the dump's kept sock_diag socket,
+     * where a thread of its own joined it (a thread in the freeze waits to be scheduled).
+     */
+    @Test
+    void aContainersFrozenNetNamespaceScanJoinsNoNamespace() throws Exception {
+        try (DetachedProcess p = server()) {
+            SocketDumpState st = stateOf(p);
+            try (dev.cryo.engine.namespaces.NetNamespaceAhead ahead =
+                         dev.cryo.engine.namespaces.NetNamespaceAhead.start(List.of(p.pid()))) {
+                st.armAhead(List.of(p.pid()));
+                ahead.read().toCompletableFuture().join();
+                List<dev.cryo.engine.namespaces.NamespaceImage> namespaces =
+                        dev.cryo.engine.namespaces.NamespaceScan.scan(List.of(p.pid()));
+
+                long[] calls = OwnSyscalls.now();
+                List<NetNamespaceImage> nets = dev.cryo.engine.namespaces.NetNamespaceScan.scan(namespaces,
+                        List.of(p.pid()), ahead, st::unixIn);
+                assertEquals(0, OwnSyscalls.since(calls, SyscallNr.SETNS),
+                        "a thread joined the namespace in its frozen scan: " + OwnSyscalls.since(calls));
+                assertEquals(3, nets.get(0).sockets().size(), "the listener and both ends: " + nets);
+            } finally {
+                st.abandon();
+            }
+        }
+    }
+
     /** The container's listener on port 7001; its connection from the host through its veth is accepted. */
     private static final String VETH_SERVER = "import socket,time\n"
             + "l=socket.socket();l.bind(('0.0.0.0',7001));l.listen(8)\n"
@@ -98,8 +137,7 @@ class TreeNetnsDiagTest {
             p.awaitOutput("ready", Duration.ofSeconds(60));
             try (java.net.Socket client = new java.net.Socket(net + ".2", 7001)) {
                 p.awaitOutput("accepted", Duration.ofSeconds(60));
-                SocketDumpState st = new SocketDumpState(new SocketDumpState.Options(true, false, false, false), p.pid(),
-                        List.of(p.pid()));
+                SocketDumpState st = stateOf(p);
                 try {
                     st.armAhead(List.of(p.pid()));
                     List<Long> inodes = ProcFs.fdTargets(p.pid()).values().stream().filter(t -> t.startsWith("socket:["))
