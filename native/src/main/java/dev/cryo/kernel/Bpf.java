@@ -243,6 +243,21 @@ public final class Bpf {
             return runOnTask(loaded(), target, tid);
         }
 
+        /**
+         * By fd, what a program over files wrote for each of thread {@code tid}'s: records of {@code size} bytes,
+         * little-endian, each the fd (an int) and then what {@code rest} reads (the rest of the record is skipped).
+         */
+        public <T> Map<Integer, T> byFd(int tid, int size, java.util.function.Function<ByteBuffer, T> rest) {
+            ByteBuffer b = ByteBuffer.wrap(run(tid)).order(ByteOrder.LITTLE_ENDIAN);
+            Map<Integer, T> out = new HashMap<>();
+            while (b.remaining() >= size) {
+                int start = b.position();
+                out.put(b.getInt(), rest.apply(b));
+                b.position(start + size);
+            }
+            return out;
+        }
+
         private synchronized Fd loaded() {
             if (failed != null) { // once: a dump asks for every socket of every task
                 throw new IllegalStateException(failed.getMessage(), failed);

@@ -1,8 +1,5 @@
 package dev.cryo.kernel;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.util.HashMap;
 import java.util.Map;
 
 /**
@@ -31,14 +28,10 @@ public final class EventFdWaiters {
 
     /** By fd, the kernel's waiters on each eventfd of thread {@code tid}'s table (the first 64 waiters of each looked at). */
     public static Map<Integer, Waiters> of(int tid) {
-        ByteBuffer b = ByteBuffer.wrap(ITERATOR.run(tid)).order(ByteOrder.LITTLE_ENDIAN);
-        Map<Integer, Waiters> out = new HashMap<>();
-        while (b.remaining() >= RECORD) {
-            int fd = b.getInt();
-            b.getInt();
-            out.put(fd, new Waiters(b.getInt(), b.getInt()));
-        }
-        return out;
+        return ITERATOR.byFd(tid, RECORD, b -> {
+            b.getInt(); // padding
+            return new Waiters(b.getInt(), b.getInt());
+        });
     }
 
     /** The address of kernel function {@code name}, or -1 where this kernel has none (no KVM). */

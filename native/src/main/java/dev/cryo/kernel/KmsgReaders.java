@@ -2,9 +2,6 @@ package dev.cryo.kernel;
 
 import com.sun.jna.Memory;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.util.HashMap;
 import java.util.Map;
 
 /**
@@ -23,14 +20,10 @@ public final class KmsgReaders {
 
     /** By fd, the sequence number of the next record each reader of /dev/kmsg of thread {@code tid}'s table reads. */
     public static Map<Integer, Long> of(int tid) {
-        ByteBuffer b = ByteBuffer.wrap(ITERATOR.run(tid)).order(ByteOrder.LITTLE_ENDIAN);
-        Map<Integer, Long> out = new HashMap<>();
-        while (b.remaining() >= RECORD) {
-            int fd = b.getInt();
-            b.getInt();
-            out.put(fd, b.getLong());
-        }
-        return out;
+        return ITERATOR.byFd(tid, RECORD, b -> {
+            b.getInt(); // padding
+            return b.getLong();
+        });
     }
 
     /**

@@ -1,8 +1,5 @@
 package dev.cryo.kernel;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.util.HashMap;
 import java.util.Map;
 
 /**
@@ -52,16 +49,11 @@ public final class PsiTriggers {
      * trigger: only the caller knows which fds are pressure files (for others the numbers mean nothing).
      */
     public static Map<Integer, Trigger> of(int tid) {
-        ByteBuffer b = ByteBuffer.wrap(ITERATOR.run(tid)).order(ByteOrder.LITTLE_ENDIAN);
-        Map<Integer, Trigger> out = new HashMap<>();
-        while (b.remaining() >= RECORD) {
-            int fd = b.getInt(), state = b.getInt();
+        return ITERATOR.byFd(tid, RECORD, b -> {
+            int state = b.getInt();
             long threshold = b.getLong(), window = b.getLong();
-            int event = b.getInt();
-            b.getInt();
-            out.put(fd, new Trigger(state, threshold / NSEC_PER_USEC, window / NSEC_PER_USEC, event != 0));
-        }
-        return out;
+            return new Trigger(state, threshold / NSEC_PER_USEC, window / NSEC_PER_USEC, b.getInt() != 0);
+        });
     }
 
     /**

@@ -1,8 +1,5 @@
 package dev.cryo.kernel;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.util.HashMap;
 import java.util.Map;
 
 /**
@@ -31,14 +28,10 @@ public final class UnseenChanges {
      * nothing).
      */
     public static Map<Integer, Unseen> of(int tid) {
-        ByteBuffer b = ByteBuffer.wrap(ITERATOR.run(tid)).order(ByteOrder.LITTLE_ENDIAN);
-        Map<Integer, Unseen> out = new HashMap<>();
-        while (b.remaining() >= RECORD) {
-            int fd = b.getInt();
-            b.getInt();
-            out.put(fd, new Unseen(b.getInt() != b.getInt(), b.getInt() != b.getInt())); // the kernel compares ints
-        }
-        return out;
+        return ITERATOR.byFd(tid, RECORD, b -> {
+            b.getInt(); // padding
+            return new Unseen(b.getInt() != b.getInt(), b.getInt() != b.getInt()); // the kernel compares ints
+        });
     }
 
     /**

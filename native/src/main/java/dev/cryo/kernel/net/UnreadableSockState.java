@@ -5,7 +5,6 @@ import dev.cryo.kernel.Btf;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.HashMap;
 import java.util.Map;
 
 /**
@@ -72,16 +71,11 @@ public final class UnreadableSockState {
 
     /** Each socket's in the fd table of thread {@code tid}, by fd; fails where cryo's BPF iterators cannot run. */
     public static Map<Integer, Of> of(int tid) {
-        ByteBuffer b = ByteBuffer.wrap(ITERATOR.run(tid)).order(ByteOrder.LITTLE_ENDIAN);
-        Map<Integer, Of> out = new HashMap<>();
-        while (b.remaining() >= RECORD) {
-            int fd = b.getInt(), flags = b.getInt(), key = b.getInt(), zckey = b.getInt(), errors = b.getInt();
-            int index = b.getInt();
+        return ITERATOR.byFd(tid, RECORD, b -> {
+            int flags = b.getInt(), key = b.getInt(), zckey = b.getInt(), errors = b.getInt(), index = b.getInt();
             long high = b.getLong(), low = b.getLong();
-            out.put(fd, new Of(flags, key, zckey, errors, index, high, low, b.getInt()));
-            b.getInt();
-        }
-        return out;
+            return new Of(flags, key, zckey, errors, index, high, low, b.getInt());
+        });
     }
 
     /**
