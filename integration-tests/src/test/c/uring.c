@@ -24,7 +24,8 @@
  * set up with IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN, and after SIGUSR2 a second thread must
  * still be refused a register call and a wait on it (EEXIST) while the main thread may;
  * "otherissuer": a second thread sets up a SINGLE_ISSUER ring of its own (which must be refused); "eventfd": an eventfd is
- * registered for the ring's completions (IORING_REGISTER_EVENTFD, which must be refused).
+ * registered for the ring's completions (IORING_REGISTER_EVENTFD), and after SIGUSR2 it must count the completions
+ * reaped since (a ring made again without it leaves it at 0).
  * Prints the ring's counters at "ready" and PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
@@ -306,7 +307,9 @@ int main(int argc, char **argv) {
     int buffers = argc > 2 && strcmp(argv[2], "buffers") == 0;
     if (buffers) buffers_setup();
     if (argc > 2 && strcmp(argv[2], "files") == 0 && io_uring_register_files(&ring, &fd, 1)) fail("io_uring_register_files");
-    if (argc > 2 && strcmp(argv[2], "eventfd") == 0 && io_uring_register_eventfd(&ring, eventfd(0, EFD_CLOEXEC)))
+    int efd = -1;
+    if (argc > 2 && strcmp(argv[2], "eventfd") == 0
+            && ((efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 || io_uring_register_eventfd(&ring, efd)))
         fail("io_uring_register_eventfd");
     for (int i = 1; i <= 3; i++) {
         struct io_uring_sqe *s = io_uring_get_sqe(&ring);
@@ -342,6 +345,8 @@ int main(int argc, char **argv) {
     } else {
         while (!check) pause();
     }
+    uint64_t before = 0;
+    if (efd >= 0 && read(efd, &before, 8) != 8) fail("the eventfd counted none of the NOPs done before the dump");
     for (unsigned long i = 1; i <= 3; i++) reap(i, 0);
     if (waiting) {
         if (write(pipefd[1], "x", 1) != 1) fail("write to the pipe");
@@ -366,6 +371,8 @@ int main(int argc, char **argv) {
     if (memcmp(later, expect, BLOCK)) fail("the prepared read read other data");
     if (buffers) buffers_check(argv[1]);
     for (int i = 0; i < ROUNDS; i++) round_trip();
+    uint64_t after = 0;
+    if (efd >= 0 && (read(efd, &after, 8) != 8 || after == 0)) fail("the registered eventfd counted no completion after the check");
     printf("PASS %lu round trips\n", rounds);
     return 0;
 }

@@ -27,6 +27,8 @@ public final class IoUring {
     /** io_uring_register opcodes. */
     public static final int REGISTER_PROBE = 8, REGISTER_FILES2 = 13, REGISTER_BUFFERS2 = 15, REGISTER_BUFFERS_UPDATE = 16,
             REGISTER_RING_FDS = 20;
+    /** IORING_REGISTER_EVENTFD and its _ASYNC form (signalled only for completions done out of line). */
+    public static final int REGISTER_EVENTFD = 4, REGISTER_EVENTFD_ASYNC = 7;
 
     /** struct io_uring_rsrc_register and struct io_uring_rsrc_update2: 32 bytes each (their size is the call's nr_args). */
     public static final int RSRC_ARG_SIZE = 32;

@@ -57,21 +57,36 @@ final class IoUringDump {
             areas.add(new IoUringHandler.Area(m.start(), m.end(), m.offset(), prot, Sys.read(pid, m.start(), (int) m.size()),
                     dontFork.contains(m.start())));
         }
+        java.util.Map.Entry<Integer, Boolean> eventFd = registeredEventFd(pid, fd.fd(), where);
         return new IoUringHandler.IoUringRing(info.sqEntries(), info.cqEntries(), flags, info.cachedSqHead(),
-                info.cachedCqTail(), areas, List.of(), info.userBufs(), buffers, info.userFiles());
+                info.cachedCqTail(), areas, List.of(), info.userBufs(), buffers, info.userFiles(), eventFd.getKey(),
+                eventFd.getValue());
     }
 
     /**
-     * Whether the ring has an eventfd registered (RingEventFds): made again without it, the program waited on an eventfd
-     * no completion signalled, with no word. Where the iterator cannot run, refused: whether it has one cannot be seen.
+     * The task's fd of the eventfd registered for the ring's completions (RingEventFds: no file shows it; a ring made
+     * again without it left the program waiting on an eventfd nothing signalled), -1 for none, and whether it was
+     * registered _ASYNC. One the task holds at no fd (closed after registering) cannot be registered again: refused;
+     * so is a ring where the iterator cannot run (whether it has one cannot be seen).
      */
-    private static boolean eventFdRegistered(Pid pid, int fd) {
+    private static java.util.Map.Entry<Integer, Boolean> registeredEventFd(Pid pid, int fd, String where) {
+        dev.cryo.kernel.RingEventFds.Of of;
         try {
-            return dev.cryo.kernel.RingEventFds.of(dev.cryo.kernel.ExitedLeaders.reader(pid.value())).contains(fd);
+            of = dev.cryo.kernel.RingEventFds.of(dev.cryo.kernel.ExitedLeaders.reader(pid.value()));
         } catch (RuntimeException e) {
-            throw new DumpException("pid " + pid + " fd " + fd + " (io_uring): whether an eventfd is registered for its"
-                    + " completions cannot be read (cryo's BPF iterator: " + e.getMessage() + "); not supported", e);
+            throw new DumpException(where + "whether an eventfd is registered for its completions cannot be read"
+                    + " (cryo's BPF iterator: " + e.getMessage() + "); not supported", e);
         }
+        dev.cryo.kernel.RingEventFds.Registered r = of.rings().get(fd);
+        if (r == null) {
+            return java.util.Map.entry(-1, false);
+        }
+        Integer at = of.eventfds().get(r.eventfd());
+        if (at == null) {
+            throw new DumpException(where + "the eventfd registered for its completions (IORING_REGISTER_EVENTFD) is"
+                    + " open at no fd of the task (closed after registering): it could not be registered again; not supported");
+        }
+        return java.util.Map.entry(at, r.async());
     }
 
     /** The ring's fdinfo once nothing is in flight, within {@link #SETTLE_LIMIT_MILLIS}. */
@@ -90,10 +105,7 @@ final class IoUringDump {
         if (info.personalities()) {
             throw new DumpException(where + "registered personalities (IORING_REGISTER_PERSONALITY); not supported yet");
         }
-        if (eventFdRegistered(pid, fd)) {
-            throw new DumpException(where + "an eventfd registered for its completions (IORING_REGISTER_EVENTFD), which"
-                    + " no file shows and a ring made again would not signal; not supported yet");
-        }
+
         long limit = System.nanoTime() + SETTLE_LIMIT_MILLIS * 1_000_000;
         while (true) {
             String busy = busy(info);

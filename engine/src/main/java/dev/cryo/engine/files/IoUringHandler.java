@@ -35,15 +35,22 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
      * NO_SQARRAY) or say who may use it (SINGLE_ISSUER, DEFER_TASKRUN: the main thread), the kernel's SQ head and CQ tail, its mapped areas, the slots threads of the
      * task registered it at (IORING_REGISTER_RING_FDS, {@link IoUringRingFds}), its registered
      * buffer table ({@code bufferSlots} slots, the filled ones in {@code buffers}) and the size of
-     * its registered file table, which is carried only when no slot holds a file.
+     * its registered file table, which is carried only when no slot holds a file. {@code eventFd} (version 5): the
+     * task's fd of the eventfd registered for its completions (IORING_REGISTER_EVENTFD; -1: none), {@code
+     * eventFdAsync} whether it was IORING_REGISTER_EVENTFD_ASYNC; registered again once every fd is in place.
      */
     public record IoUringRing(int sqEntries, int cqEntries, int flags, int sqHead, int cqTail, List<Area> areas,
                               List<Registration> registrations, int bufferSlots, List<Buffer> buffers,
-                              int fileSlots) implements FileDesc {
+                              int fileSlots, int eventFd, boolean eventFdAsync) implements FileDesc {
         public IoUringRing {
             areas = List.copyOf(areas);
             registrations = List.copyOf(registrations);
             buffers = List.copyOf(buffers);
+        }
+
+        public IoUringRing(int sqEntries, int cqEntries, int flags, int sqHead, int cqTail, List<Area> areas,
+                           List<Registration> registrations, int bufferSlots, List<Buffer> buffers, int fileSlots) {
+            this(sqEntries, cqEntries, flags, sqHead, cqTail, areas, registrations, bufferSlots, buffers, fileSlots, -1, false);
         }
 
         public IoUringRing(int sqEntries, int cqEntries, int flags, int sqHead, int cqTail, List<Area> areas,
@@ -57,7 +64,7 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
 
         public IoUringRing withRegistrations(List<Registration> registrations) {
             return new IoUringRing(sqEntries, cqEntries, flags, sqHead, cqTail, areas, registrations, bufferSlots, buffers,
-                    fileSlots);
+                    fileSlots, eventFd, eventFdAsync);
         }
     }
 
@@ -76,7 +83,7 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
      */
     public record Area(long start, long end, long offset, int prot, byte[] bytes, boolean dontFork) {}
 
-    static final RecordCodec<IoUringRing> CODEC = RecordCodec.of(IoUringRing.class, RECORD_ID, 4, (out, r) -> {
+    static final RecordCodec<IoUringRing> CODEC = RecordCodec.of(IoUringRing.class, RECORD_ID, 5, (out, r) -> {
         out.writeInt(r.sqEntries());
         out.writeInt(r.cqEntries());
         out.writeInt(r.flags());
@@ -115,6 +122,8 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
             out.writeLong(b.length());
         }
         out.writeVarInt(r.fileSlots(), true);
+        out.writeVarInt(r.eventFd() + 1, true); // v5
+        out.writeBoolean(r.eventFdAsync());
     }, (in, version) -> {
         int sq = in.readInt(), cq = in.readInt(), flags = in.readInt(), sqHead = in.readInt(), cqTail = in.readInt();
         int n = in.readVarInt(true);
@@ -150,7 +159,10 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
         if (fileSlots < 0 || fileSlots > FILE_SLOTS) {
             throw new KryoException("IoUringRing.fileSlots: " + fileSlots + " exceeds the limit of " + FILE_SLOTS);
         }
-        return new IoUringRing(sq, cq, flags, sqHead, cqTail, areas, registrations, bufferSlots, buffers, fileSlots);
+        int eventFd = version >= 5 ? in.readVarInt(true) - 1 : -1;
+        boolean async = version >= 5 && in.readBoolean();
+        return new IoUringRing(sq, cq, flags, sqHead, cqTail, areas, registrations, bufferSlots, buffers, fileSlots,
+                eventFd, async);
     });
 
     @Override
@@ -223,6 +235,9 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
         }
         if (r.fileSlots() > 0) {
             m.put("registeredFileSlots", r.fileSlots() + " (empty)");
+        }
+        if (r.eventFd() >= 0) {
+            m.put("registeredEventFd", "fd " + r.eventFd() + (r.eventFdAsync() ? " (async)" : ""));
         }
     }
 }

@@ -317,6 +317,7 @@ public final class FileRestore {
                 passFilesAgain(t, ctx, sockets);
                 threadFilesAlone(t, ctx);
                 notifyAgain(t);
+                ringEventFdsAgain(t);
             }
         }
     }
@@ -439,6 +440,27 @@ public final class FileRestore {
      * was made through, once nothing closes an fd of the table any more (a close of any fd of the
      * open file drops it); F_NOTIFY makes the task the file's owner, so the dumped owner and signal follow.
      */
+    /**
+     * The eventfd each io_uring of the task had registered for its completions, registered again now that both are in
+     * place (IORING_REGISTER_EVENTFD or _ASYNC, as before).
+     */
+    private static void ringEventFdsAgain(TaskContext t) {
+        for (FdImage fd : t.task().fds()) {
+            if (!(fd.desc() instanceof dev.cryo.engine.files.IoUringHandler.IoUringRing r) || r.eventFd() < 0) {
+                continue;
+            }
+            String what = "pid " + t.pid() + " fd " + fd.fd() + ": io_uring_register(IORING_REGISTER_EVENTFD"
+                    + (r.eventFdAsync() ? "_ASYNC" : "") + ", fd " + r.eventFd() + ")";
+            long at = t.put(java.nio.ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(r.eventFd()).array());
+            try {
+                t.call(what, SyscallNr.IO_URING_REGISTER, fd.fd(), r.eventFdAsync() ? dev.cryo.kernel.IoUring.REGISTER_EVENTFD_ASYNC
+                        : dev.cryo.kernel.IoUring.REGISTER_EVENTFD, at, 1);
+            } catch (RuntimeException e) {
+                throw new RestoreException(what + ": the ring's eventfd cannot be registered again: " + e.getMessage(), e);
+            }
+        }
+    }
+
     private static void notifyAgain(TaskContext t) {
         for (FdImage fd : t.task().fds()) {
             if (fd.dirNotify() == 0) {

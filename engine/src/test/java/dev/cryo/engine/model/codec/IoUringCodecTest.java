@@ -30,7 +30,7 @@ class IoUringCodecTest {
                 new IoUringHandler.Area(0x7f00_0000_0000L, 0x7f00_0000_1000L, 0x1000_0000L, 3, new byte[4096], false)),
                 List.of(new IoUringHandler.Registration(700, 1), new IoUringHandler.Registration(701, 15)), 4,
                 List.of(new IoUringHandler.Buffer(1, 0x7f63_0ef2_2000L, 8192), new IoUringHandler.Buffer(3, 0x55fc_16e3_c0a0L, 1000)),
-                64);
+                64, 7, true);
         TaskImage withFds = ModelSamples.task(700).withFds(List.of(new FdImage(3, 02000002, 0, ring)));
         try (ImageWriter w = ImageWriter.create(tmp, ModelCodecs.ALL, ImageOptions.defaults().withFsync(false))) {
             w.writeRecord(withFds);
@@ -41,6 +41,7 @@ class IoUringCodecTest {
         }
         Map<String, Object> shown = FdHandlers.show(ring);
         assertEquals("2147483651", shown.get("sqHead"));
+        assertEquals("fd 7 (async)", shown.get("registeredEventFd"));
         assertEquals(List.of("CQE32"), shown.get("setupFlags"));
         assertEquals(List.of("0x7f0000001000-0x7f0000002000 rings", "0x7f0000000000-0x7f0000001000 SQEs"), shown.get("areas"));
         assertEquals(List.of("tid 700 slot 1", "tid 701 slot 15"), shown.get("registeredRingFds"));
