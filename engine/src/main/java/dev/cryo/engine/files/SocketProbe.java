@@ -245,22 +245,22 @@ final class SocketProbe implements AutoCloseable {
     SocketOptions options(boolean unconnected) {
         SocketOptions o = SocketOptions.dump(sock, family, type, protocol, unconnected, filter,
                 f -> st.hostGroups(sock, netns(), f)).atReuseportIndex(reuseportIndex);
+        java.util.List<SocketOptions.Option> more = new java.util.ArrayList<>();
         if (multicastIndex != 0) {
             byte[] addr = Sockets.getBytesOrNull(sock, Sockets.SOL_IP, Sockets.IP_MULTICAST_IF, 4);
             java.nio.ByteBuffer mreqn = java.nio.ByteBuffer.allocate(12).order(java.nio.ByteOrder.nativeOrder());
             mreqn.position(4);
             mreqn.put(addr == null ? new byte[4] : addr).putInt(multicastIndex);
-            o = o.filter(x -> x.level() != Sockets.SOL_IP || x.name() != Sockets.IP_MULTICAST_IF).with(java.util.List.of(
-                    new SocketOptions.Option(Sockets.SOL_IP, Sockets.IP_MULTICAST_IF, mreqn.array())));
+            o = o.filter(x -> x.level() != Sockets.SOL_IP || x.name() != Sockets.IP_MULTICAST_IF);
+            more.add(new SocketOptions.Option(Sockets.SOL_IP, Sockets.IP_MULTICAST_IF, mreqn.array()));
         }
         if (stickyPktinfo != null) {
-            o = o.with(java.util.List.of(new SocketOptions.Option(Sockets.SOL_IPV6, Sockets.IPV6_PKTINFO, stickyPktinfo)));
+            more.add(new SocketOptions.Option(Sockets.SOL_IPV6, Sockets.IPV6_PKTINFO, stickyPktinfo));
         }
         if (ownFastopenKey) {
-            o = o.with(java.util.List.of(new SocketOptions.Option(Sockets.SOL_TCP, Sockets.TCP_FASTOPEN_KEY,
-                    Sockets.getBytes(sock, Sockets.SOL_TCP, Sockets.TCP_FASTOPEN_KEY, 32))));
+            more.add(new SocketOptions.Option(Sockets.SOL_TCP, Sockets.TCP_FASTOPEN_KEY,
+                    Sockets.getBytes(sock, Sockets.SOL_TCP, Sockets.TCP_FASTOPEN_KEY, 32)));
         }
-        java.util.List<SocketOptions.Option> more = new java.util.ArrayList<>();
         if (reuseportFilter != null) {
             more.add(new SocketOptions.Option(Sockets.SOL_SOCKET, Sockets.SO_ATTACH_REUSEPORT_CBPF, reuseportFilter));
         }
