@@ -25,7 +25,8 @@
  * still be refused a register call and a wait on it (EEXIST) while the main thread may;
  * "otherissuer": a second thread sets up a SINGLE_ISSUER ring of its own (which must be refused); "eventfd": an eventfd is
  * registered for the ring's completions (IORING_REGISTER_EVENTFD), and after SIGUSR2 it must count the completions
- * reaped since (a ring made again without it leaves it at 0).
+ * reaped since (a ring made again without it leaves it at 0); "bufring": a provided buffer ring (group 7) is
+ * registered (IORING_REGISTER_PBUF_RING, which must be refused).
  * Prints the ring's counters at "ready" and PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
@@ -307,6 +308,14 @@ int main(int argc, char **argv) {
     int buffers = argc > 2 && strcmp(argv[2], "buffers") == 0;
     if (buffers) buffers_setup();
     if (argc > 2 && strcmp(argv[2], "files") == 0 && io_uring_register_files(&ring, &fd, 1)) fail("io_uring_register_files");
+    if (argc > 2 && strcmp(argv[2], "bufring") == 0) {
+        static struct io_uring_buf_ring *br;
+        br = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (br == MAP_FAILED) fail("mmap for the buffer ring");
+        io_uring_buf_ring_init(br);
+        struct io_uring_buf_reg reg = {.ring_addr = (unsigned long)br, .ring_entries = 8, .bgid = 7};
+        if (io_uring_register_buf_ring(&ring, &reg, 0)) fail("io_uring_register_buf_ring");
+    }
     int efd = -1;
     if (argc > 2 && strcmp(argv[2], "eventfd") == 0
             && ((efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 || io_uring_register_eventfd(&ring, efd)))

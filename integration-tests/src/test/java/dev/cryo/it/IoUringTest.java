@@ -111,6 +111,19 @@ class IoUringTest {
     }
 
     /**
+     * A provided buffer ring (IORING_REGISTER_PBUF_RING: servers reading with IOSQE_BUFFER_SELECT): no file shows it,
+     * and the ring made again had none, so the program's next such read failed with ENOBUFS, with no word. Refused by
+     * name.
+     */
+    @Test
+    void aProvidedBufferRingIsRefusedByNameAndTheTreeRunsOn() throws Exception {
+        try (DetachedProcess p = start("bufring")) {
+            assertRefusedAndRunsOn(p, "pid " + p.pid().value() + " fd ", "provided buffer groups (a buffer ring,"
+                    + " IORING_REGISTER_PBUF_RING, or IORING_OP_PROVIDE_BUFFERS)");
+        }
+    }
+
+    /**
      * A child sharing its parent's fd table (CLONE_FILES) left a ring of its own only in its slot (fd
      * closed, areas unmapped): the child carries no fds (its parent's record has the table) and was
      * dumped without its slot (silently: its next enter by the slot would fail). Refused by name. (A

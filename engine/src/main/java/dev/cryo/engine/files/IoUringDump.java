@@ -64,21 +64,29 @@ final class IoUringDump {
     }
 
     /**
-     * The task's fd of the eventfd registered for the ring's completions (RingEventFds: no file shows it; a ring made
+     * The task's fd of the eventfd registered for the ring's completions (RingRegistrations: no file shows it; a ring made
      * again without it left the program waiting on an eventfd nothing signalled), -1 for none, and whether it was
      * registered _ASYNC. One the task holds at no fd (closed after registering) cannot be registered again: refused;
      * so is a ring where the iterator cannot run (whether it has one cannot be seen).
      */
     private static java.util.Map.Entry<Integer, Boolean> registeredEventFd(Pid pid, int fd, String where) {
-        dev.cryo.kernel.RingEventFds.Of of;
+        dev.cryo.kernel.RingRegistrations.Of of;
         try {
-            of = dev.cryo.kernel.RingEventFds.of(dev.cryo.kernel.ExitedLeaders.reader(pid.value()));
+            of = dev.cryo.kernel.RingRegistrations.of(dev.cryo.kernel.ExitedLeaders.reader(pid.value()));
         } catch (RuntimeException e) {
             throw new DumpException(where + "whether an eventfd is registered for its completions cannot be read"
                     + " (cryo's BPF iterator: " + e.getMessage() + "); not supported", e);
         }
-        dev.cryo.kernel.RingEventFds.Registered r = of.rings().get(fd);
-        if (r == null) {
+        dev.cryo.kernel.RingRegistrations.Registered r = of.rings().get(fd);
+        if (r != null && r.bufferGroups()) { // a read with IOSQE_BUFFER_SELECT failed with ENOBUFS after the restore
+            throw new DumpException(where + "provided buffer groups (a buffer ring, IORING_REGISTER_PBUF_RING, or"
+                    + " IORING_OP_PROVIDE_BUFFERS), which no file shows and a ring made again would not have; not supported yet");
+        }
+        if (r != null && r.restricted()) {
+            throw new DumpException(where + "restrictions (IORING_REGISTER_RESTRICTIONS), which no file shows: a ring made"
+                    + " again would allow what they forbid; not supported yet");
+        }
+        if (r == null || r.eventfd() == 0) {
             return java.util.Map.entry(-1, false);
         }
         Integer at = of.eventfds().get(r.eventfd());
