@@ -1194,7 +1194,7 @@ public final class SocketDumpState {
      * its options read its memberships among: read once per namespace and family, frozen (a tree's socket cannot
      * join or leave one meanwhile), on a thread that joined it. Read per socket, they were a thread and a setns
      * each: 2,000 bound UDP sockets were frozen 3.3 s, 1.5 ms a socket at load 2. {@code netns}: the
-     * namespace's inode ({@link #netnsInode}).
+     * namespace's inode ({@link Sockets#netnsInode}).
      */
     List<dev.cryo.kernel.net.MulticastMemberships.HostGroup> hostGroups(Fd sock, long netns, int family) {
         return hostGroups.computeIfAbsent(new NetnsFamily(netns, family), k -> {
@@ -1274,19 +1274,12 @@ public final class SocketDumpState {
 
     /** Whether a socket lives in this (cryo's) network namespace. */
     static boolean inOurNetns(Fd sock) {
-        return ourNetns(netnsInode(sock));
+        return ourNetns(Sockets.netnsInode(sock));
     }
 
     /** Whether the net namespace of inode {@code netns} is cryo's. */
     static boolean ourNetns(long netns) {
         return netns == Ours.INODE;
-    }
-
-    /** The inode of the net namespace socket {@code sock} lives in (SIOCGSKNS), as /proc's ns links name it. */
-    static long netnsInode(Fd sock) {
-        try (Fd ns = Sockets.netns(sock)) {
-            return dev.cryo.kernel.Sys.inode(ns);
-        }
     }
 
     /** cryo's own net namespace (its main thread's, which never moves), read once: asked twice per connection. */

@@ -291,10 +291,10 @@ final class SocketProbe implements AutoCloseable {
         }
     }
 
-    /** The inode of the socket's net namespace ({@link SocketDumpState#netnsInode}), read once. */
+    /** The inode of the socket's net namespace ({@link Sockets#netnsInode}), read once. */
     private long netns() {
         if (netns < 0) {
-            netns = SocketDumpState.netnsInode(sock);
+            netns = Sockets.netnsInode(sock);
         }
         return netns;
     }

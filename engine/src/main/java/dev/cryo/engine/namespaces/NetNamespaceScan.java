@@ -293,31 +293,39 @@ public final class NetNamespaceScan {
     private static Map<Integer, List<Long>> socketsIn(Map<String, Integer> byLink, List<Pid> tree, java.util.Set<Long> seen) {
         Map<Integer, List<Long>> out = new LinkedHashMap<>();
         for (Pid p : tree) { // a zombie or a task gone holds none: the seize says
+            Map<Integer, Long> sockets = new LinkedHashMap<>();
             for (Map.Entry<Integer, String> f : ProcFs.fdTargets(p).entrySet()) {
-                int fd = f.getKey();
                 String t = f.getValue();
-                if (!t.startsWith("socket:[")) {
-                    continue;
+                if (t.startsWith("socket:[")) {
+                    long ino = Long.parseLong(t.substring(8, t.length() - 1));
+                    if (seen.add(ino)) {
+                        sockets.put(f.getKey(), ino);
+                    }
                 }
-                long ino = Long.parseLong(t.substring(8, t.length() - 1));
-                if (!seen.add(ino)) {
-                    continue;
-                }
-                String ns = netnsOf(p, fd);
-                Integer creator = ns == null ? null : byLink.get(ns);
-                if (creator != null) {
-                    out.computeIfAbsent(creator, k -> new ArrayList<>()).add(ino);
-                }
+            }
+            if (sockets.isEmpty()) {
+                continue;
+            }
+            try (Fd pidfd = Sys.pidfdOpen(p)) { // one for the task: a server's thousands of sockets are asked in the freeze
+                sockets.forEach((fd, ino) -> {
+                    String ns = netnsOf(pidfd, p, fd);
+                    Integer creator = ns == null ? null : byLink.get(ns);
+                    if (creator != null) {
+                        out.computeIfAbsent(creator, k -> new ArrayList<>()).add(ino);
+                    }
+                });
+            } catch (KernelException gone) {
+                // its handlers say what is wrong with its sockets
             }
         }
         return out;
     }
 
-    /** The link of the net namespace socket fd {@code fd} of {@code p} lives in ("net:[4026532...]"). */
-    private static String netnsOf(Pid p, int fd) {
-        try (Fd pidfd = Sys.pidfdOpen(p); Fd sock = Sys.pidfdGetfd(pidfd, p, fd); Fd ns = Sockets.netns(sock)) {
-            return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + ns.value())).toString();
-        } catch (KernelException | java.io.IOException e) {
+    /** The link of the net namespace socket fd {@code fd} of {@code p} ({@code pidfd}) lives in ("net:[4026532...]"). */
+    private static String netnsOf(Fd pidfd, Pid p, int fd) {
+        try (Fd sock = Sys.pidfdGetfd(pidfd, p, fd)) {
+            return "net:[" + Sockets.netnsInode(sock) + "]";
+        } catch (KernelException e) {
             return null; // its handler says what is wrong with it
         }
     }

@@ -109,6 +109,8 @@ class TreeNetnsDiagTest {
                         List.of(p.pid()), ahead, st::unixIn);
                 assertEquals(0, OwnSyscalls.since(calls, SyscallNr.SETNS),
                         "a thread joined the namespace in its frozen scan: " + OwnSyscalls.since(calls));
+                // where each of its sockets lives: one pidfd for the task, a copy of each socket (3 pidfds before)
+                assertEquals(1, OwnSyscalls.since(calls, SyscallNr.PIDFD_OPEN), OwnSyscalls.since(calls));
                 assertEquals(3, nets.get(0).sockets().size(), "the listener and both ends: " + nets);
             } finally {
                 st.abandon();

@@ -105,9 +105,7 @@ public final class SockDiag implements AutoCloseable {
 
     /** The inode of the network namespace this socket answers for: the one it was made in, whoever asks later. */
     public long netnsInode() {
-        try (Fd ns = Sockets.netns(nl)) {
-            return Sys.inode(ns);
-        }
+        return Sockets.netnsInode(nl);
     }
 
     /** Every unix socket of this network namespace, by inode. */

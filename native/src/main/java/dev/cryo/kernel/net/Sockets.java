@@ -465,6 +465,13 @@ public final class Sockets {
         return new Fd((int) Sys.call(() -> "ioctl(" + s + ", SIOCGSKNS)", SyscallNr.IOCTL, s.value(), SIOCGSKNS, 0, 0));
     }
 
+    /** The inode of the network namespace of a socket ({@link #netns}, fstat), as its /proc link names it ("net:[N]"). */
+    public static long netnsInode(Fd s) {
+        try (Fd ns = netns(s)) {
+            return Sys.inode(ns);
+        }
+    }
+
     /** send(2) of all of {@code data}; fewer bytes only if the socket would block. */
     public static int send(Fd s, byte[] data, int flags) {
         Memory m = mem(data);
