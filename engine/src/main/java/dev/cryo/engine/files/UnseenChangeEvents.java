@@ -23,7 +23,8 @@ import java.util.regex.Pattern;
  * sysfs attribute a driver notifies). Reopened by path, a mount table or sysctl starts from the count of changes as
  * it is: the change was lost and the program slept on. Its restore makes, after the reopen, one change event that
  * changes nothing, so the reopened file sees one: in the task's mount namespace, mount_setattr asking "/" for the
- * nosymfollow it has; for a sysctl, an empty write to it (the kernel notifies its watchers on every write). Other
+ * nosymfollow it has; for a sysctl, an empty write to it by cryo once the tree runs (the kernel notifies its
+ * watchers, in every namespace, on every write). Other
  * watchers wake once too, and read what is there. A kernfs file reopened has its node's change unseen until it is
  * read, which positioning it does: one read from the start is carried, one with a read position refused.
  */
@@ -79,9 +80,19 @@ final class UnseenChangeEvents {
     /** After the task reopened {@code path}, a mount table or a sysctl: one change event that changes nothing. */
     static void restore(String path, FdHandler.RestoreContext ctx) {
         if (path.startsWith(SYSCTL)) {
-            long fd = ctx.open(path, Fcntl.O_WRONLY | Fcntl.O_CLOEXEC);
-            ctx.later("write(" + path + ", 0 bytes: a change event for its reopened watcher)", SyscallNr.WRITE, fd, 0, 0);
-            ctx.later("close(" + path + ")", SyscallNr.CLOSE, fd);
+            // the uts sysctls' poll is one for all namespaces: cryo's own write, once the tree runs, wakes the task's
+            // watcher wherever it is (a container's /proc/sys is often read-only to it); else the task writes it
+            dev.cryo.kernel.Fd own;
+            try {
+                own = Sys.open(path, Fcntl.O_WRONLY | Fcntl.O_CLOEXEC);
+            } catch (RuntimeException readOnlyHere) {
+                long fd = ctx.open(path, Fcntl.O_WRONLY | Fcntl.O_CLOEXEC);
+                ctx.later("write(" + path + ", 0 bytes: a change event for its reopened watcher)", SyscallNr.WRITE, fd, 0, 0);
+                ctx.later("close(" + path + ")", SyscallNr.CLOSE, fd);
+                return;
+            }
+            ctx.whenRestored(own, f -> Sys.call(() -> "write(" + path + ", 0 bytes: a change event for a restored watcher)",
+                    SyscallNr.WRITE, f.value(), 0, 0, 0));
             return;
         }
         boolean has = (Sys.statfsFlags("/proc/" + ctx.taskPid() + "/root") & ST_NOSYMFOLLOW) != 0;
