@@ -552,6 +552,35 @@ class CgroupTest {
      * a v2 threaded cgroup ("cgroup.threads", zdtm's cgroupv2_01) — comes back there, the cgroups made
      * again where they are gone; the dump refused it ("thread N is in cgroups of its own").
      */
+    /**
+     * A program that read a cgroup's cgroup.events and polls it for POLLPRI, with a change it has not read yet (a task
+     * joined the cgroup: populated 1): reopened and positioned again, the file reads the attribute and takes the change,
+     * so the program would sleep through it. Refused by name (UnseenChangeEvents); the tree runs on. (Read after the
+     * change, or never read, it is carried: FileKindsTest's sysfs file.)
+     */
+    @Test
+    void aCgroupEventsFileWithAChangeNotReadAtAPositionIsRefusedByName() throws Exception {
+        Path cg = cgroup("", "ev");
+        String code = "import os, subprocess, sys, time\nfd = os.open(sys.argv[1] + '/cgroup.events', os.O_RDONLY)\n"
+                + "os.read(fd, 4096)\nchild = subprocess.Popen(['sleep', '600'])\n"
+                + "open(sys.argv[1] + '/cgroup.procs', 'w').write(str(child.pid))\n"
+                + "while 'populated 1' not in open(sys.argv[1] + '/cgroup.events').read():\n    time.sleep(0.01)\n"
+                + "print('ready', flush=True)\ntime.sleep(600)\n";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("events.out"), "/usr/bin/python3", "-c",
+                code, cg.toString()))) {
+            int pid = p.pid().value();
+            try {
+                Cli r = Cli.run("dump", "-t", Integer.toString(pid), "-D", tmp.resolve("img").toString(), "--no-progress");
+                assertEquals(1, r.code(), r.toString());
+                assertTrue(r.err().contains("pid " + pid + " fd 3: " + cg.resolve("cgroup.events") + " holds a change the"
+                        + " program has not read yet (poll would say POLLPRI), at read position "), r.err());
+                assertTrue(Files.exists(Path.of("/proc/" + pid)), "pid " + pid + " runs on");
+            } finally {
+                RealServersTest.killTree(pid); // its child leaves the cgroup, which cleanUp removes
+            }
+        }
+    }
+
     @Test
     void aThreadInACgroupOfItsOwnComesBackThere() throws Exception {
         Path memory = cgroup("memory", ""), alone = cgroup("memory", "a");
