@@ -29,7 +29,8 @@ import java.util.regex.Pattern;
  * read, which positioning it does: one read from the start is carried, one with a read position refused.
  */
 final class UnseenChangeEvents {
-    private static final String SYSCTL = "/proc/sys/";
+    /** The sysctls with a poll (the UTS namespace's names): the others never have a change to see. */
+    private static final Set<String> POLLED_SYSCTLS = Set.of("/proc/sys/kernel/hostname", "/proc/sys/kernel/domainname");
     private static final Pattern MOUNT_TABLE = Pattern.compile("^/proc/(self|thread-self|\\d+)(/task/\\d+)?/(mountinfo|mounts|mountstats)$");
     private static final Set<Long> KERNFS = Set.of(UnseenChanges.SYSFS_MAGIC, UnseenChanges.CGROUP_SUPER_MAGIC,
             PsiTriggers.CGROUP2_SUPER_MAGIC);
@@ -46,7 +47,7 @@ final class UnseenChangeEvents {
      * kernfs file with one that has a read position.
      */
     static boolean dump(FdProbe fd, FdHandler.DumpContext ctx) {
-        boolean mounts = MOUNT_TABLE.matcher(fd.target()).matches(), sysctl = fd.target().startsWith(SYSCTL);
+        boolean mounts = MOUNT_TABLE.matcher(fd.target()).matches(), sysctl = POLLED_SYSCTLS.contains(fd.target());
         if (!mounts && !sysctl
                 && !(fd.target().startsWith("/sys/") && fd.info() != null && fd.info().pos() != 0 && onKernfs(fd))) {
             return false;
@@ -79,7 +80,7 @@ final class UnseenChangeEvents {
 
     /** After the task reopened {@code path}, a mount table or a sysctl: one change event that changes nothing. */
     static void restore(String path, FdHandler.RestoreContext ctx) {
-        if (path.startsWith(SYSCTL)) {
+        if (POLLED_SYSCTLS.contains(path)) {
             // the uts sysctls' poll is one for all namespaces: cryo's own write, once the tree runs, wakes the task's
             // watcher wherever it is (a container's /proc/sys is often read-only to it); else the task writes it
             dev.cryo.kernel.Fd own;
