@@ -722,11 +722,14 @@ class NotCarriedTest {
                                 + " \\(key \\d+\\), which expires in \\d+[mh] \\(the kernel shows an expiry only rounded\\)"),
                 // gdb -p or strace -p run in the tree: the attachment was lost silently (the tracee let go at the
                 // kill, the restored gdb believing it still held it). The tracee, a cat reparented out of the tree,
-                // ends when the tracer's pipe to it closes.
-                python("a tracer of a process outside the tree", "import ctypes, os\nr, w = os.pipe()\nr2, w2 = os.pipe()\n"
+                // ends when the tracer's pipe to it closes. It is attached once it runs cat (the refusal names it by its
+                // command: attached before its exec, it was still "python3" at load).
+                python("a tracer of a process outside the tree", "import ctypes, os, time\nr, w = os.pipe()\nr2, w2 = os.pipe()\n"
                                 + "if os.fork() == 0:\n    c = os.fork()\n    if c == 0:\n        os.dup2(r, 0)\n"
                                 + "        os.close(w)\n        os.execvp('cat', ['cat'])\n    os.write(w2, b'%d' % c)\n"
                                 + "    os._exit(0)\nos.wait()\nos.close(r)\nc = int(os.read(r2, 16))\n"
+                                + "for i in range(3000):\n    if open('/proc/%d/comm' % c).read() == 'cat\\n':\n        break\n"
+                                + "    time.sleep(0.01)\n"
                                 + "assert ctypes.CDLL(None).ptrace(0x4206, c, None, None) == 0",
                         " \\(python3\\) traces pid \\d+ \\(cat\\), which is not in the tree: a ptrace attachment is"
                                 + " not carried"),
