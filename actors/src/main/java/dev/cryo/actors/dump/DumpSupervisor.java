@@ -1175,12 +1175,6 @@ public final class DumpSupervisor {
                 .build();
     }
 
-    /**
-     * Every task's state is collected and every page read. A tree left running runs again now:
-     * the image's last pages, its index and its fsync need no stopped tree (a dump that kills
-     * keeps the tree frozen until the image is committed: a failure must still resume it). The
-     * image is committed once every page is written.
-     */
     /** The frozen tree's second look for tracers of outside processes (OutsideTracees): null when clear. */
     private java.util.concurrent.CompletableFuture<String> tracersLook;
     private volatile long lookedAt; // when the look ended (System.nanoTime), for the debug log
@@ -1196,6 +1190,12 @@ public final class DumpSupervisor {
 
     private record TracersLooked(String refusal) implements Command {}
 
+    /**
+     * Every task's state is collected and every page read. A tree left running runs again now:
+     * the image's last pages, its index and its fsync need no stopped tree (a dump that kills
+     * keeps the tree frozen until the image is committed: a failure must still resume it). The
+     * image is committed once every page is written.
+     */
     private Behavior<Command> pagesRead() {
         boolean early = thawsEarly();
         List<String> problems = new ArrayList<>();

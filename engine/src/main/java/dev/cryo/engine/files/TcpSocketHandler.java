@@ -795,7 +795,6 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
                 : new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
     }
 
-    /** Waits (at most 2 s) until the rebuilt connection {@code t} has taken {@code what}: it is then in {@code state}. */
     /** Whether {@code s} is in {@code state} within 2 s. */
     private static boolean reached(Fd s, int state) {
         long deadline = System.nanoTime() + 2_000_000_000L;
@@ -822,6 +821,7 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
         }
     }
 
+    /** Waits (at most 2 s) until the rebuilt connection {@code t} has taken {@code what}: it is then in {@code state}. */
     private static void awaitState(TcpSocket t, Fd s, int state, String what) {
         long deadline = System.nanoTime() + 2_000_000_000L;
         while (tcpState(s) != state) {

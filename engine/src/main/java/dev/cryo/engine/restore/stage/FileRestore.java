@@ -436,11 +436,6 @@ public final class FileRestore {
     }
 
     /**
-     * The directory notifications of the task's fd table (fcntl F_NOTIFY), each through the fd it
-     * was made through, once nothing closes an fd of the table any more (a close of any fd of the
-     * open file drops it); F_NOTIFY makes the task the file's owner, so the dumped owner and signal follow.
-     */
-    /**
      * The eventfd each io_uring of the task had registered for its completions, registered again now that both are in
      * place (IORING_REGISTER_EVENTFD or _ASYNC, as before).
      */
@@ -461,6 +456,11 @@ public final class FileRestore {
         }
     }
 
+    /**
+     * The directory notifications of the task's fd table (fcntl F_NOTIFY), each through the fd it
+     * was made through, once nothing closes an fd of the table any more (a close of any fd of the
+     * open file drops it); F_NOTIFY makes the task the file's owner, so the dumped owner and signal follow.
+     */
     private static void notifyAgain(TaskContext t) {
         for (FdImage fd : t.task().fds()) {
             if (fd.dirNotify() == 0) {
