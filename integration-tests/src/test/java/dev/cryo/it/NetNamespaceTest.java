@@ -645,8 +645,7 @@ class NetNamespaceTest {
             try {
                 DetachedProcess.awaitCondition(() -> hasChild(c.pid().value()), Duration.ofSeconds(20), "unshare's child");
                 int init = NamespaceTest.initUnder(c.pid().value());
-                DetachedProcess.awaitCondition(() -> !netns(p.pid().value()).equals(netns((int) ProcessHandle.current().pid())),
-                        Duration.ofSeconds(20), "the peer's namespace");
+                p.awaitNamespaceOfItsOwn("net", Duration.ofSeconds(20));
                 veth("cryo-fh", "cryo-fc", init, "10.84.0.1/24");
                 veth("cryo-fq", "cryo-fp", p.pid().value(), "10.84.1.1/24");
                 String peerNs = "--net=/proc/" + p.pid() + "/ns/net";
@@ -657,8 +656,7 @@ class NetNamespaceTest {
 
                 standIn = DetachedProcess.start(tmp.resolve("standin.out"), "unshare", "-n", "sleep", "600");
                 DetachedProcess s = standIn;
-                DetachedProcess.awaitCondition(() -> !netns(s.pid().value()).equals(netns((int) ProcessHandle.current().pid())),
-                        Duration.ofSeconds(20), "the stand-in's namespace");
+                s.awaitNamespaceOfItsOwn("net", Duration.ofSeconds(20));
                 veth("cryo-fh", "cryo-fc", s.pid().value(), "10.84.0.1/24");
                 String standInNs = "--net=/proc/" + s.pid() + "/ns/net";
                 host("nsenter", standInNs, "sh", "-c", "ip link set lo up && ip addr add 10.84.0.2/24 dev cryo-fc"
@@ -730,14 +728,6 @@ class NetNamespaceTest {
             return m.find() ? Long.parseLong(m.group(1)) : -1;
         } catch (Exception | AssertionError e) {
             return -1;
-        }
-    }
-
-    private static String netns(int pid) {
-        try {
-            return Files.readSymbolicLink(Path.of("/proc/" + pid + "/ns/net")).toString();
-        } catch (java.io.IOException e) {
-            return "";
         }
     }
 

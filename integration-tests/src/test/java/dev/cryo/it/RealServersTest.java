@@ -838,7 +838,7 @@ class RealServersTest {
         try (DetachedProcess p = DetachedProcess.start(tmp.resolve("radvd.out"), "unshare", "--net", "/bin/sh", "-c", start)) {
             succeeds(List.of("ip", "link", "add", inside, "type", "veth", "peer", "name", hostEnd));
             succeeds(List.of("ip", "link", "set", hostEnd, "up"));
-            p.awaitNamespaceOfItsOwn("net"); // unshare(2) may not have run yet
+            p.awaitNamespaceOfItsOwn("net", Duration.ofSeconds(60)); // unshare(2) may not have run yet
             succeeds(List.of("ip", "link", "set", inside, "netns", Integer.toString(p.pid().value())));
             List<String> solicit = List.of("rdisc6", "-1", "-w", "3000", "-r", "2", hostEnd);
             awaitOutput(solicit, "fd48:1::/64", "radvd to answer a solicitation with its prefix");
@@ -2093,7 +2093,7 @@ class RealServersTest {
         try (DetachedProcess p = DetachedProcess.start(tmp.resolve("keepalived.out"), "unshare", "--net", "/bin/sh", "-c", start)) {
             String pid = Integer.toString(p.pid().value());
             succeeds(List.of("ip", "link", "add", inside, "type", "veth", "peer", "name", hostEnd));
-            p.awaitNamespaceOfItsOwn("net"); // unshare(2) may not have run yet
+            p.awaitNamespaceOfItsOwn("net", Duration.ofSeconds(60)); // unshare(2) may not have run yet
             succeeds(List.of("ip", "link", "set", inside, "netns", pid));
             succeeds(List.of("ip", "addr", "add", net + ".2/24", "dev", hostEnd));
             succeeds(List.of("ip", "link", "set", hostEnd, "up"));
@@ -2854,7 +2854,7 @@ class RealServersTest {
         try (DetachedProcess p = DetachedProcess.start(tmp.resolve("a.out"), "unshare", "--net", "/bin/sh", "-c", start)) {
             succeeds(List.of("ip", "link", "add", inside, "type", "veth", "peer", "name", hostEnd));
             succeeds(List.of("ip", "link", "set", hostEnd, "up"));
-            p.awaitNamespaceOfItsOwn("net"); // unshare(2) may not have run yet
+            p.awaitNamespaceOfItsOwn("net", Duration.ofSeconds(60)); // unshare(2) may not have run yet
             succeeds(List.of("ip", "link", "set", inside, "netns", Integer.toString(p.pid().value())));
             try (DetachedProcess b = DetachedProcess.start(tmp.resolve("b.out"), "/usr/sbin/lldpd", "-d", "-u",
                     ctlB.toString(), "-O", tmp.resolve("b.conf").toString(), "-I", hostEnd)) {

@@ -132,7 +132,7 @@ class TreeNetnsDiagTest {
                 "ip link set lo up && i=0; while [ $i -lt 300 ] && ! ip link show " + inner + " >/dev/null 2>&1; do"
                         + " i=$((i+1)); sleep 0.1; done; ip addr add " + net + ".2/24 dev " + inner + " && ip link set " + inner
                         + " up && exec python3 -c \"" + VETH_SERVER + "\"")) {
-            p.awaitNamespaceOfItsOwn("net"); // unshare(2) may not have run yet
+            p.awaitNamespaceOfItsOwn("net", Duration.ofSeconds(60)); // unshare(2) may not have run yet
             // the host's end goes with the namespace (a veth pair dies with either end)
             sh("ip link add " + outer + " type veth peer name " + inner + " netns " + p.pid() + " && ip addr add " + net
                     + ".1/24 dev " + outer + " && ip link set " + outer + " up");

@@ -109,7 +109,7 @@ public final class DetachedProcess implements AutoCloseable {
      * process started as {@code unshare --net ...} may not have called unshare(2) yet, and a link moved to its pid's
      * namespace before then stays in the caller's (and outlives the test).
      */
-    public void awaitNamespaceOfItsOwn(String kind) throws InterruptedException {
+    public void awaitNamespaceOfItsOwn(String kind, Duration timeout) throws InterruptedException {
         Path ours = Path.of("/proc/self/ns/" + kind), its = Path.of("/proc/" + pid + "/ns/" + kind);
         awaitCondition(() -> {
             try {
@@ -117,7 +117,7 @@ public final class DetachedProcess implements AutoCloseable {
             } catch (IOException e) {
                 return false;
             }
-        }, Duration.ofSeconds(60), "pid " + pid + " in a " + kind + " namespace of its own");
+        }, timeout, "pid " + pid + " in a " + kind + " namespace of its own");
     }
 
     /** A check that fails, rather than answers false, while what it asks is not up yet (a server not listening yet). */
