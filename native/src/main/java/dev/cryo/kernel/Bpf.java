@@ -160,12 +160,7 @@ public final class Bpf {
          * ({@code ctx->meta->seq}); r1-r3 are taken, r0 holds the helper's answer.
          */
         public Program seqWrite(Btf btf, int ctx, int fp, int at, int len) {
-            return seqWrite(btf, "bpf_iter__task_file", ctx, fp, at, len);
-        }
-
-        /** {@link #seqWrite} from an iterator whose context is struct {@code context} (bpf_iter__task, bpf_iter__task_vma). */
-        public Program seqWrite(Btf btf, String context, int ctx, int fp, int at, int len) {
-            return load(8, 1, ctx, btf.offset(context, "meta"))
+            return load(8, 1, ctx, btf.offset("bpf_iter__task_file", "meta"))
                     .load(8, 1, 1, btf.offset("bpf_iter_meta", "seq"))
                     .mov(2, fp).addImm(2, at).movImm(3, len).call(SEQ_WRITE);
         }

@@ -45,7 +45,9 @@ public final class MemPolicies {
         Bpf.Program p = new Bpf.Program().mov(ctx, 1)
                 .load(8, 7, ctx, btf.offset("bpf_iter__task", "task")).jumpIfZero(7, "out");
         p.readKernel(1, 7, btf.offset("task_struct", "mempolicy")).store(8, fp, -16, 1);
-        p.seqWrite(btf, "bpf_iter__task", ctx, fp, -16, 8).label("out").movImm(0, 0).exit();
+        p.load(8, 1, ctx, btf.offset("bpf_iter__task", "meta")).load(8, 1, 1, btf.offset("bpf_iter_meta", "seq"))
+                .mov(2, fp).addImm(2, -16).movImm(3, 8).call(Bpf.SEQ_WRITE)
+                .label("out").movImm(0, 0).exit();
         return p;
     }
 
@@ -56,7 +58,9 @@ public final class MemPolicies {
                 .load(8, 7, ctx, btf.offset("bpf_iter__task_vma", "vma")).jumpIfZero(7, "out");
         p.readKernel(1, 7, btf.offset("vm_area_struct", "vm_policy")).jumpIfZero(1, "out");
         p.readKernel(1, 7, btf.offset("vm_area_struct", "vm_start")).store(8, fp, -16, 1);
-        p.seqWrite(btf, "bpf_iter__task_vma", ctx, fp, -16, 8).label("out").movImm(0, 0).exit();
+        p.load(8, 1, ctx, btf.offset("bpf_iter__task_vma", "meta")).load(8, 1, 1, btf.offset("bpf_iter_meta", "seq"))
+                .mov(2, fp).addImm(2, -16).movImm(3, 8).call(Bpf.SEQ_WRITE)
+                .label("out").movImm(0, 0).exit();
         return p;
     }
 }
