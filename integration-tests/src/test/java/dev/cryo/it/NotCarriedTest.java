@@ -239,17 +239,6 @@ class NotCarriedTest {
                         " fd \\d+: userfaultfd is not supported yet: what the kernel keeps for it, the memory ranges"
                                 + " registered on it, the features UFFDIO_API agreed and the 0 fault events not read yet, no"
                                 + " file shows, and cryo does not make them again"),
-                // NUMA memory policies came back default, with no word (numactl --interleave; a JVM's -XX:+UseNUMA mbind)
-                python("a NUMA memory policy of the process's own", "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-                                + "mask = ctypes.c_ulong(1)\n" // MPOL_INTERLEAVE over node 0
-                                + "assert libc.syscall(238, 3, ctypes.byref(mask), ctypes.c_ulong(64)) == 0",
-                        " \\(python3\\) has a NUMA memory policy of its own \\(set_mempolicy"),
-                python("a NUMA memory policy on a memory area", "import ctypes, mmap\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-                                + "mask = ctypes.c_ulong(1)\nm = mmap.mmap(-1, 1 << 20)\n" // MPOL_BIND over node 0
-                                + "a = ctypes.addressof(ctypes.c_char.from_buffer(m))\n"
-                                + "assert libc.syscall(237, ctypes.c_void_p(a), ctypes.c_ulong(1 << 20), 2, ctypes.byref(mask),"
-                                + " ctypes.c_ulong(64), 0) == 0",
-                        " \\(python3\\) has a NUMA memory policy on 1 memory area\\(s\\) \\(mbind: at 0x"),
                 // it said only "perf_event is not supported yet" (a profiler's or a runtime's own counters)
                 python("a perf counter", "import ctypes, struct\nlibc = ctypes.CDLL(None, use_errno=True)\n"
                                 + "attr = bytearray(128)\nstruct.pack_into('=IIQ', attr, 0, 1, 128, 0)\n" // software, cpu-clock

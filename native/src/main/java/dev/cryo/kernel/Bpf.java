@@ -215,7 +215,7 @@ public final class Bpf {
     /** An iterator over a task's files or over the task, loaded (and checked by the kernel's verifier) once, when first run. */
     public static final class TaskIterator {
         private final String name;
-        /** The kernel's iterator target: "task_file", "task" or "task_vma". */
+        /** The kernel's iterator target: "task_file" or "task". */
         private final String target;
         private final java.util.function.Supplier<Program> program;
         private Fd loaded;
@@ -231,11 +231,6 @@ public final class Bpf {
         /** {@code program} run for each file of a task (its context: struct bpf_iter__task_file). */
         public static TaskIterator overFiles(String name, java.util.function.Supplier<Program> program) {
             return new TaskIterator(name, "task_file", program);
-        }
-
-        /** {@code program} run for each memory area of the task (its context: struct bpf_iter__task_vma). */
-        public static TaskIterator overAreas(String name, java.util.function.Supplier<Program> program) {
-            return new TaskIterator(name, "task_vma", program);
         }
 
         /** {@code program} run once for the task (its context: struct bpf_iter__task). */

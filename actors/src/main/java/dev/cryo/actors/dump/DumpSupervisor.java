@@ -267,7 +267,6 @@ public final class DumpSupervisor {
         dev.cryo.kernel.net.ReuseportGroups.warmUp(); // every TCP or UDP socket's first read, frozen
         dev.cryo.kernel.net.UnreadableSockState.warmUp(); // every IPv4 or IPv6 socket's, likewise
         dev.cryo.kernel.EventFdWaiters.warmUp(); // every eventfd's, likewise
-        dev.cryo.kernel.MemPolicies.warmUp(); // every process's NUMA policies, likewise
         if (request.preCopy() || request.sockets() != null && request.sockets().tcpEstablished()) {
             socketState().armAhead(tree); // a lock's watchdog spawned now, not in the freeze
         }

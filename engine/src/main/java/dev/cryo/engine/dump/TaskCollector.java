@@ -337,7 +337,6 @@ public final class TaskCollector {
             keyrings = reads != null ? reads.keyrings() : Keyrings.ids(inj);
         }
         semUndo = dev.cryo.engine.ipc.SemUndo.dump(pid, tids);
-        NumaPolicies.refuse(pid, stat.comm());
         ProcReads procs = await(read);
         if (Keyrings.holdsAny(keyrings)) { // once its fds are read: the dump opens /proc/keys in it for a moment
             try (Injector inj = remote.injector(pid.value())) {
