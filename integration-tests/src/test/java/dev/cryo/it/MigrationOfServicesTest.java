@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -119,6 +120,71 @@ class MigrationOfServicesTest {
             awaitAnswers(client, answers(client) + 20, "answers with the container on b\n" + there.out());
             assertFalse(c.unshare.alive(), "the container is gone from a");
         }
+    }
+
+    /**
+     * memcached (its worker, LRU and hash threads) in a container on a, a client on c incrementing a counter every
+     * 50 ms on one connection: moved to b, the client goes on, each incr the one before + 1.
+     */
+    @Test
+    void memcachedInAContainerMovesWithAClientThatIncrementsOnOneConnection() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/memcached")), "Debian package memcached");
+        TwoHosts h = hosts();
+        Container c = Container.onA(h, tmp, "10.85.3", "cryo-m", "/usr/bin/memcached -u nobody -p 11211 -m 16");
+        try (c) {
+            movesToBWithItsClient(h, c, "memcached", "10.85.3.2", 11211);
+        }
+    }
+
+    /**
+     * PostgreSQL, the postmaster as the container's init and its background processes (their shared memory: a
+     * SysV segment, shared anonymous memory, /dev/shm), with a client on c asking its session's temporary sequence
+     * every 50 ms on one connection (served by its own backend process): moved to b, the same session answers on,
+     * each value the one before + 1.
+     */
+    @Test
+    void postgresqlInAContainerMovesWithASessionOnOneConnection() throws Exception {
+        Path bin = RealServersTest.postgresBin();
+        assumeTrue(bin != null, "Debian package postgresql");
+        TwoHosts h = hosts();
+        Path dir = Files.createDirectories(tmp.resolve("pg"));
+        Path data = dir.resolve("data");
+        Set<String> segments = postgresSegments();
+        try {
+            TwoHosts.sh("chown postgres:postgres " + tmp + " " + dir);
+            RealServersTest.asPostgres(null, bin.resolve("initdb").toString(), "-D", data.toString(), "-A", "trust", "--no-sync");
+            Files.writeString(data.resolve("pg_hba.conf"), "host all all 0.0.0.0/0 trust\n", java.nio.file.StandardOpenOption.APPEND);
+            Container c = Container.onA(h, tmp, "10.85.4", "cryo-p", "setpriv --reuid=postgres --regid=postgres --init-groups "
+                    + bin.resolve("postgres") + " -D " + data + " -p 5432 -k " + dir + " -c listen_addresses=0.0.0.0");
+            try (c) {
+                movesToBWithItsClient(h, c, "postgres", "10.85.4.2", 5432);
+            }
+        } finally {
+            // the SysV segment a killed postmaster leaves in the host's IPC namespace
+            Set<String> left = postgresSegments();
+            left.removeAll(segments);
+            for (String id : left) {
+                TwoHosts.sh("ipcrm -m " + id + " 2>/dev/null; true");
+            }
+        }
+    }
+
+    /** Container {@code c} moves to b while a client on c asks it every 50 ms on one connection (serviceclient.py KIND). */
+    private void movesToBWithItsClient(TwoHosts h, Container c, String kind, String ip, int port) throws Exception {
+        try (DetachedProcess client = clientOnC(h, kind, ip, port)) {
+            awaitAnswers(client, 10, "the client's first answers from a");
+            TwoHosts.CliRun there = migrate(h, h.ipA, c.init, "b");
+            assertTrue(c.runsInB(), "the container's init runs in b's pid namespace");
+            awaitAnswers(client, answers(client) + 20, "answers with the container on b\n" + there.out());
+            assertFalse(c.unshare.alive(), "the container is gone from a");
+        }
+    }
+
+    /** The ids of the SysV segments the postgres user owns. */
+    private static Set<String> postgresSegments() throws Exception {
+        return new java.util.HashSet<>(List.of(TwoHosts.sh("awk -v u=$(id -u postgres) 'NR>1 && $8==u {print $2}'"
+                + " /proc/sysvipc/shm").trim().split("\\s+"))).stream().filter(x -> !x.isEmpty())
+                .collect(java.util.stream.Collectors.toCollection(java.util.HashSet::new));
     }
 
     /**
