@@ -768,6 +768,7 @@ public final class SocketDumpState {
             }
         } else {
             locked = false;
+            holdInside(netnsOf(ino));
         }
         LockWatchdog watch = watchdog(); // also for a connection no lock holds
         boolean reuseAddr = TcpRepair.enter(sock);
@@ -779,6 +780,50 @@ public final class SocketDumpState {
             outOfRepair.add(sock);
         }
         return c;
+    }
+
+    /** The locks inside the tree's net namespaces ({@link #holdInside}), by the task that made each namespace. */
+    private final Map<Integer, String> insideLocks = new LinkedHashMap<>();
+
+    /**
+     * Locks every TCP connection of the tree's in the net namespace made by {@code maker} (0: none) inside it, at the
+     * first one the dump reads, in one transaction. Both ends are the tree's, frozen, and in repair mode once read,
+     * but the kernel goes on trading their segments (queued or paced data, ACKs): bytes that reached an end after the
+     * dump had read it were acknowledged to its peer, read after, whose image no longer held them (zdtm's
+     * socket-tcpbuf6-local: lost at the restore, a stalled stream, or a window the restore refused with EINVAL).
+     * The namespace's firewall was read before (its sockets are known from that scan). One bound on the host
+     * outlives a kill: named by its path there, else by its maker's.
+     */
+    private void holdInside(int maker) {
+        if (maker == 0 || insideLocks.containsKey(maker) || !NetworkLock.available()) {
+            return;
+        }
+        List<NetworkLock.Flow> f = new ArrayList<>();
+        boolean bound = boundNetns.containsKey(maker); // other programs' connections there pass
+        for (int family : new int[] {SockAddr.AF_INET, SockAddr.AF_INET6}) {
+            diagIn(maker, q -> q.inetSockets(family, Sockets.IPPROTO_TCP)).values().stream()
+                    .filter(d -> (REPAIRED_STATES & 1 << d.state()) != 0 && (!bound || holder(d.ino()) != null))
+                    .forEach(d -> f.add(new NetworkLock.Flow(d.local(), d.remote())));
+        }
+        String at = bound ? boundNetns.get(maker) : dev.cryo.kernel.ExitedLeaders.proc(maker) + "/ns/net";
+        String name = NetworkLock.inNamespace(lockTable + "_in", at);
+        insideLocks.put(maker, name);
+        watchdog().table(name);
+        NetworkLock.lock(name, f);
+    }
+
+    /** Lifts {@link #holdInside}'s locks; {@code killed}: only those of namespaces bound on the host, which outlive the tree. */
+    private void liftInside(boolean killed, List<String> problems) {
+        insideLocks.forEach((maker, name) -> {
+            if (!killed || boundNetns.containsKey(maker)) {
+                try {
+                    NetworkLock.unlock(name);
+                } catch (RuntimeException e) {
+                    problems.add("could not remove the network lock " + name + ": " + e.getMessage());
+                }
+            }
+        });
+        insideLocks.clear();
     }
 
     /** Sockets {@link #repair} took out of repair mode once read, held by the lock alone until {@link #killing}. */
@@ -860,6 +905,9 @@ public final class SocketDumpState {
             repaired.keySet().forEach(Fd::close);
             repaired.clear();
             closeHeldTuns();
+            List<String> problems = new ArrayList<>();
+            liftInside(true, problems);
+            problems.forEach(p -> org.slf4j.LoggerFactory.getLogger(SocketDumpState.class).warn("{}", p));
             if (migrating && !flows.isEmpty()) {
                 resetClosing();
                 liftAfterMigration();
@@ -987,6 +1035,7 @@ public final class SocketDumpState {
         closing.clear();
         closeHeldTuns();
         List<String> problems = new ArrayList<>();
+        liftInside(false, problems); // first: the window probes of the ends leaving repair mode get through
         for (Map.Entry<Fd, Boolean> r : repaired.entrySet()) {
             Fd s = r.getKey();
             try {
