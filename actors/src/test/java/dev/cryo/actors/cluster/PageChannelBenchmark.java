@@ -55,7 +55,7 @@ class PageChannelBenchmark {
             StringBuilder out = new StringBuilder("\npage channel on loopback, " + mib + " MiB, " + java.time.Instant.now() + "\n");
             out.append(String.format(Locale.ROOT, "%-6s %-26s %8s %7s %10s  %s%n", "round", "copy", "MiB/s", "x TCP", "CPU-s/GiB",
                     "(both ends; of it the sealing and the receiving thread)"));
-            Row[] rows = {
+            Row[] all = {
                 new Row("page channel", () -> channel(kit, tls, mib), true),
                 new Row("plain TCP", () -> plain(null, bytes, null), false),
                 new Row("TLS-keyed AES-GCM frames", () -> link(tls, bytes, true), true),
@@ -63,8 +63,14 @@ class PageChannelBenchmark {
                 new Row("JDK TLS socket", () -> plain(tls, bytes, null), false),
                 new Row("JDK TLS socket, AES-128", () -> plain(tls, bytes, new String[] {"TLS_AES_128_GCM_SHA256"}), false),
             };
+            // -Dbench.channel.rows=0,3: only these rows (by number, as listed), for more rounds of them in a slot
+            String only = System.getProperty("bench.channel.rows", "0,1,2,3,4,5");
+            Row[] rows = java.util.Arrays.stream(only.split(",")).map(i -> all[Integer.parseInt(i.trim())]).toArray(Row[]::new);
+            int tcp = java.util.Arrays.asList(rows).indexOf(all[1]); // the ratio's base, if run
             // -Dbench.channel.rounds; the first warms the JIT; each round starts one row later (drift spreads over all)
-            for (int round = 0; round < Integer.getInteger("bench.channel.rounds", 2); round++) {
+            int rounds = Integer.getInteger("bench.channel.rounds", 2);
+            for (int round = 0; round < rounds; round++) {
+                if (round == 1) profile("start,event=cpu,interval=1ms,threads");
                 String[] lines = new String[rows.length];
                 double[] rates = new double[rows.length];
                 for (int k = 0; k < rows.length; k++) {
@@ -76,14 +82,30 @@ class PageChannelBenchmark {
                 String load = Files.readString(Path.of("/proc/loadavg")).trim();
                 for (int i = 0; i < rows.length; i++) {
                     out.append(String.format(Locale.ROOT, "%-6d %-26s %s%n", round + 1, rows[i].name(),
-                            String.format(Locale.ROOT, lines[i], rates[i] / rates[1])));
+                            String.format(Locale.ROOT, lines[i], tcp < 0 ? Double.NaN : rates[i] / rates[tcp])));
                 }
                 out.append("       load ").append(load).append('\n');
             }
+            profile("stop,collapsed,file=%s");
             System.out.println(out);
         } finally {
             kit.shutdownTestKit();
         }
+    }
+
+    /**
+     * {@code -Dbench.profile=LIB:FILE}: async-profiler's CPU samples by thread of the warm rounds (all
+     * but the first), collapsed into FILE (LIB: its libasyncProfiler.so; its jar on the class path).
+     */
+    private static void profile(String command) throws ReflectiveOperationException {
+        String p = System.getProperty("bench.profile");
+        if (p == null) {
+            return;
+        }
+        int colon = p.lastIndexOf(':');
+        Class<?> c = Class.forName("one.profiler.AsyncProfiler");
+        Object profiler = c.getMethod("getInstance", String.class).invoke(null, p.substring(0, colon));
+        c.getMethod("execute", String.class).invoke(profiler, String.format(command, p.substring(colon + 1)));
     }
 
     private interface Transfer {
