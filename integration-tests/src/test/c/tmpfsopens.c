@@ -5,7 +5,7 @@
  * drained, so they are empty at the dump (the dump reads the tmpfs's files to make it again: the
  * events of its own must not count as the program's, nor come back with it).
  * On SIGUSR2 it checks both queues are empty, reads the file "data" and expects IN_OPEN for "data"
- * and FAN_OPEN on that file; prints PASS or FAIL: reason.
+ * and FAN_OPEN on that file; prints PASS or FAIL: reason. A second argument other than "fanotify" is ignored.
  * "tmpfsopens DIR fanotify": no inotify watch (a directory's watch sees its files' opens on any mount), and the
  * fanotify group also marks an empty file "empty" for FAN_OPEN|FAN_CLOSE (zdtm's fanotify00); for a dump that
  * leaves the tree running, whose reads of the tmpfs must queue nothing for the program.

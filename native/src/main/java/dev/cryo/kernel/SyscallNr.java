@@ -55,7 +55,7 @@ public final class SyscallNr {
     /** Memory: locks, seals, AIO rings, files. */
     public static final int MLOCK2 = 325, MLOCKALL = 151, MSEAL = 462, IO_SETUP = 206, IO_DESTROY = 207, IO_SUBMIT = 209, FTRUNCATE = 77,
             FCHMOD = 91, FCHOWN = 93, UNLINKAT = 263, RENAMEAT = 264, RENAMEAT2 = 316, LINKAT = 265, STATFS = 137, FSTATFS = 138, MKNODAT = 259,
-            UTIMENSAT = 280, STATX = 332, READLINKAT = 267, SYMLINK = 88;
+            UTIMENSAT = 280, STATX = 332, READLINKAT = 267, SYMLINK = 88, GETDENTS64 = 217;
 
     /** inotify, fanotify and file handles (issue 8: watches carried by the handle fdinfo gives). */
     public static final int INOTIFY_ADD_WATCH = 254, INOTIFY_INIT1 = 294, FANOTIFY_INIT = 300, FANOTIFY_MARK = 301,

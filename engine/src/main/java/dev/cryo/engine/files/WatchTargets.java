@@ -222,7 +222,8 @@ final class WatchTargets {
                 continue;
             }
             String found;
-            try (Fd mountFd = Sys.open(root + m.point(), 0200000 /* O_DIRECTORY */);
+            // opened quietly: a watch on the mount point's directory would see the open (a tree left running reads it)
+            try (Fd mountFd = dev.cryo.kernel.QuietOpens.directory(root + m.point());
                  Fd target = FileHandles.open(mountFd, type, handle)) {
                 found = Files.readSymbolicLink(Path.of("/proc/self/fd/" + target.value())).toString();
                 if (found.endsWith(" (deleted)")) {

@@ -6,11 +6,9 @@ import dev.cryo.kernel.proc.MountInfo;
 import dev.cryo.kernel.proc.MountInfo.Mount;
 
 import java.io.IOException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -481,7 +479,7 @@ public final class MountScan {
             if (((Number) seen[0]).longValue() != m.stDev()) {
                 throw new DumpException(what + " a copy of it shows another file system; its files cannot be read");
             }
-            return TmpfsFiles.read(p, m, top, bytes, points);
+            return TmpfsFiles.read(p, m, fd, bytes, points);
         } catch (dev.cryo.kernel.SyscallException e) {
             if (ancestors != null && (e.errno() == dev.cryo.kernel.Errno.ENOENT || e.errno() == dev.cryo.kernel.Errno.ENOTDIR)) {
                 return readUncovered(p, m, above, bytes, points, what, ancestors); // its path goes through a later mount above
@@ -501,7 +499,7 @@ public final class MountScan {
             if (((Number) key(top)[0]).longValue() != m.stDev()) {
                 throw new DumpException(what + " a copy of it shows another file system; its files cannot be read");
             }
-            return TmpfsFiles.read(p, m, top, bytes, points);
+            return TmpfsFiles.read(p, m, fd, bytes, points);
         } catch (IOException e) {
             throw new DumpException(what + " its files cannot be read apart from the mounts on them: " + e.getMessage());
         } catch (dev.cryo.kernel.SyscallException e) {
@@ -600,77 +598,136 @@ public final class MountScan {
 
         /** The same from {@code top}, where the tmpfs's root is reached. */
         static List<MountImage.Entry> read(Pid p, Mount m, Path top, long[] total, Set<String> points) {
-            List<MountImage.Entry> out = new ArrayList<>();
-            Map<Object, String> links = new HashMap<>();
+            return read(p, m, top, null, total, points);
+        }
+
+        /**
+         * The same from the root of {@code clone}, cryo's detached copy of the mount: its directories listed and its
+         * files read with no event for the tree's inotify, fanotify or dnotify watches ({@link dev.cryo.kernel.QuietOpens}),
+         * which a dump that leaves the tree running would otherwise queue (zdtm's inotify and fanotify tests, --pre).
+         */
+        static List<MountImage.Entry> read(Pid p, Mount m, dev.cryo.kernel.Fd clone, long[] total, Set<String> points) {
+            try (dev.cryo.kernel.QuietOpens quiet = dev.cryo.kernel.QuietOpens.on(clone)) {
+                return read(p, m, Path.of("/proc/self/fd/" + clone.value() + "/."), quiet, total, points);
+            }
+        }
+
+        private static List<MountImage.Entry> read(Pid p, Mount m, Path top, dev.cryo.kernel.QuietOpens quiet, long[] total,
+                                                   Set<String> points) {
             String what = "pid " + p + ": the tmpfs on " + m.point() + " of its mount namespace";
             try {
-                Object dev = Files.getAttribute(top, "unix:dev", LinkOption.NOFOLLOW_LINKS);
-                // a mount point's own directory is hidden: it gets the tmpfs's owner, one its namespace maps
-                int uid = (Integer) Files.getAttribute(top, "unix:uid"), gid = (Integer) Files.getAttribute(top, "unix:gid");
-                Files.walkFileTree(top, new SimpleFileVisitor<>() {
-                    /** Another file system's, or a mount point of the namespace's: not this tmpfs's own. */
-                    private boolean underAnotherMount(Map<String, Object> a, String rel) {
-                        return !a.get("dev").equals(dev) || points.contains(join(m.point(), "/" + rel));
-                    }
-
-                    @Override
-                    public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
-                        Map<String, Object> a = Files.readAttributes(dir, "unix:*", LinkOption.NOFOLLOW_LINKS);
-                        String rel = top.relativize(dir).toString();
-                        if (underAnotherMount(a, rel)) {
-                            // another mount's point: the directory below it is hidden
-                            out.add(new MountImage.Entry(rel, 'd', 0755, uid, gid, 0, 0, new byte[0]));
-                            return FileVisitResult.SKIP_SUBTREE;
-                        }
-                        out.add(entry(dir, rel, 'd', a, new byte[0]));
-                        return FileVisitResult.CONTINUE;
-                    }
-
-                    @Override
-                    public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                        Map<String, Object> a = Files.readAttributes(file, "unix:*", LinkOption.NOFOLLOW_LINKS);
-                        String rel = top.relativize(file).toString();
-                        if (underAnotherMount(a, rel)) {
-                            // a file bind-mounted over one of this tmpfs's
-                            out.add(new MountImage.Entry(rel, 'f', 0644, uid, gid, 0, 0, new byte[0]));
-                            return FileVisitResult.CONTINUE;
-                        }
-                        if (attrs.isSymbolicLink()) {
-                            out.add(entry(file, rel, 'l', a, Files.readSymbolicLink(file).toString()
-                                    .getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-                        } else if (attrs.isRegularFile()) {
-                            String first = (Integer) a.get("nlink") > 1 ? links.putIfAbsent(a.get("ino"), rel) : null;
-                            if (first != null) {
-                                out.add(entry(null, rel, 'h', a, first.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-                            } else {
-                                total[0] += attrs.size();
-                                if (total[0] > MountImage.MAX_CONTENT_BYTES) {
-                                    throw new DumpException(what + " holds more than "
-                                            + (MountImage.MAX_CONTENT_BYTES >> 20) + " MiB of files; not supported yet");
-                                }
-                                // an empty file is not opened: no open and close events for a watch on it
-                                out.add(entry(file, rel, 'f', a, attrs.size() == 0 ? new byte[0] : Files.readAllBytes(file)));
-                            }
-                        } else {
-                            int mode = (Integer) a.get("mode");
-                            char node = node(mode);
-                            if (node == 0) {
-                                throw new DumpException(what + " holds a file of mode 0" + Integer.toOctalString(mode)
-                                        + " (" + rel + "); only directories, regular files, symbolic links, FIFOs,"
-                                        + " socket files and device nodes of a tmpfs are carried");
-                            }
-                            String first = (Integer) a.get("nlink") > 1 ? links.putIfAbsent(a.get("ino"), rel) : null;
-                            out.add(first != null ? entry(null, rel, 'h', a, first.getBytes(java.nio.charset.StandardCharsets.UTF_8))
-                                    : entry(file, rel, node, a, java.nio.ByteBuffer.allocate(8)
-                                    .putLong(((Number) a.get("rdev")).longValue()).array()));
-                        }
-                        return FileVisitResult.CONTINUE;
-                    }
-                });
+                return new Walk(m, top, quiet, total, points, what).all();
             } catch (IOException e) {
                 throw new DumpException(what + " cannot be read: " + e.getMessage());
             }
-            return out;
+        }
+
+        /** One walk of a tmpfs from {@code top}, directories before what they hold, each in the order it lists. */
+        private static final class Walk {
+            private final List<MountImage.Entry> out = new ArrayList<>();
+            private final Map<Object, String> links = new HashMap<>();
+            private final Mount m;
+            private final Path top;
+            private final dev.cryo.kernel.QuietOpens quiet;
+            private final long[] total;
+            private final Set<String> points;
+            private final String what;
+            private Object dev;
+            private int uid, gid;
+
+            Walk(Mount m, Path top, dev.cryo.kernel.QuietOpens quiet, long[] total, Set<String> points, String what) {
+                this.m = m;
+                this.top = top;
+                this.quiet = quiet;
+                this.total = total;
+                this.points = points;
+                this.what = what;
+            }
+
+            List<MountImage.Entry> all() throws IOException {
+                dev = Files.getAttribute(top, "unix:dev", LinkOption.NOFOLLOW_LINKS);
+                // a mount point's own directory is hidden: it gets the tmpfs's owner, one its namespace maps
+                uid = (Integer) Files.getAttribute(top, "unix:uid");
+                gid = (Integer) Files.getAttribute(top, "unix:gid");
+                directory(top);
+                return out;
+            }
+
+            /** Another file system's, or a mount point of the namespace's: not this tmpfs's own. */
+            private boolean underAnotherMount(Map<String, Object> a, String rel) {
+                return !a.get("dev").equals(dev) || points.contains(join(m.point(), "/" + rel));
+            }
+
+            private void directory(Path dir) throws IOException {
+                Map<String, Object> a = Files.readAttributes(dir, "unix:*", LinkOption.NOFOLLOW_LINKS);
+                String rel = top.relativize(dir).toString();
+                if (underAnotherMount(a, rel)) {
+                    // another mount's point: the directory below it is hidden
+                    out.add(new MountImage.Entry(rel, 'd', 0755, uid, gid, 0, 0, new byte[0]));
+                    return;
+                }
+                out.add(entry(dir, rel, 'd', a, new byte[0]));
+                for (String name : names(dir, rel)) {
+                    Path f = dir.resolve(name);
+                    BasicFileAttributes attrs = Files.readAttributes(f, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                    if (attrs.isDirectory()) {
+                        directory(f);
+                    } else {
+                        file(f, attrs);
+                    }
+                }
+            }
+
+            private List<String> names(Path dir, String rel) throws IOException {
+                if (quiet != null) {
+                    return quiet.names(rel);
+                }
+                List<String> names = new ArrayList<>();
+                try (java.nio.file.DirectoryStream<Path> d = Files.newDirectoryStream(dir)) {
+                    d.forEach(f -> names.add(f.getFileName().toString()));
+                }
+                return names;
+            }
+
+            private void file(Path file, BasicFileAttributes attrs) throws IOException {
+                Map<String, Object> a = Files.readAttributes(file, "unix:*", LinkOption.NOFOLLOW_LINKS);
+                String rel = top.relativize(file).toString();
+                if (underAnotherMount(a, rel)) {
+                    // a file bind-mounted over one of this tmpfs's
+                    out.add(new MountImage.Entry(rel, 'f', 0644, uid, gid, 0, 0, new byte[0]));
+                    return;
+                }
+                if (attrs.isSymbolicLink()) {
+                    out.add(entry(file, rel, 'l', a, Files.readSymbolicLink(file).toString()
+                            .getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                } else if (attrs.isRegularFile()) {
+                    String first = (Integer) a.get("nlink") > 1 ? links.putIfAbsent(a.get("ino"), rel) : null;
+                    if (first != null) {
+                        out.add(entry(null, rel, 'h', a, first.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                    } else {
+                        total[0] += attrs.size();
+                        if (total[0] > MountImage.MAX_CONTENT_BYTES) {
+                            throw new DumpException(what + " holds more than "
+                                    + (MountImage.MAX_CONTENT_BYTES >> 20) + " MiB of files; not supported yet");
+                        }
+                        // an empty file is not opened: no open and close events for a watch on it
+                        out.add(entry(file, rel, 'f', a, attrs.size() == 0 ? new byte[0]
+                                : quiet != null ? quiet.read(rel, attrs.size()) : Files.readAllBytes(file)));
+                    }
+                } else {
+                    int mode = (Integer) a.get("mode");
+                    char node = node(mode);
+                    if (node == 0) {
+                        throw new DumpException(what + " holds a file of mode 0" + Integer.toOctalString(mode)
+                                + " (" + rel + "); only directories, regular files, symbolic links, FIFOs,"
+                                + " socket files and device nodes of a tmpfs are carried");
+                    }
+                    String first = (Integer) a.get("nlink") > 1 ? links.putIfAbsent(a.get("ino"), rel) : null;
+                    out.add(first != null ? entry(null, rel, 'h', a, first.getBytes(java.nio.charset.StandardCharsets.UTF_8))
+                            : entry(file, rel, node, a, java.nio.ByteBuffer.allocate(8)
+                            .putLong(((Number) a.get("rdev")).longValue()).array()));
+                }
+            }
         }
 
         /** The entry type of a file that is no directory, link or regular file; 0 for none a tmpfs carries. */
