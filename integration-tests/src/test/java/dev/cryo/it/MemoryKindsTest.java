@@ -334,6 +334,23 @@ class MemoryKindsTest {
     }
 
     /**
+     * NUMA memory policies came back as the default, silently: a process's own (numactl --interleave's way, which its
+     * thread inherits), a thread's own alone, an area's own (mbind: bound to node 0, and MPOL_PREFERRED with no node,
+     * which is "local": OpenBLAS's buffers, numpy's), a SysV segment's over one of its pages (numapolicy.c; node 0,
+     * which every host has). get_mempolicy gives each as it was, and so does the state comparator's probe.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"process", "thread", "mbind", "shm"})
+    void numaPoliciesComeBack(String mode) throws Exception {
+        String out = DumpRestore.workloadVerdict(tmp, "numapolicy", mode);
+        assertTrue(out.contains("PASS"), out);
+        if (mode.equals("mbind")) {
+            String show = Cli.run("show", tmp.resolve("img").toString()).out();
+            assertTrue(show.contains(" bind:0\"") && show.contains(" local\""), show);
+        }
+    }
+
+    /**
      * memfd_secret(2) memory, whose pages the kernel hides from every other process (zdtm's memfd-secret00), was
      * refused: its pages are read through a mapping of cryo's own of the object, taken from the task's fd, and a
      * restore makes one memfd_secret object that the fd and every mapping take, its pages written through cryo's

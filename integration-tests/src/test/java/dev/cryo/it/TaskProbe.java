@@ -435,7 +435,9 @@ final class TaskProbe {
             process.put("probe prctl DUMPABLE", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_DUMPABLE));
             process.put("probe prctl THP_DISABLE", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_THP_DISABLE));
             process.put("probe prctl MDWE", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_MDWE));
+            areaPolicies(in, p, pid, scratch, process);
         }
+        thread.put("probe mempolicy", mempolicy(in, p, scratch, 0));
         if (in.raw(SyscallNr.SIGALTSTACK, 0, scratch) == 0) {
             ByteBuffer s = ByteBuffer.wrap(Sys.read(p, scratch, STACK_T_SIZE)).order(ByteOrder.LITTLE_ENDIAN);
             long sp = s.getLong(0), size = s.getLong(16);
@@ -451,6 +453,42 @@ final class TaskProbe {
         thread.put("probe prctl MCE_KILL", answer(in, SyscallNr.PRCTL, Prctl.PR_MCE_KILL_GET));
         thread.put("probe arch_prctl CPUID", answer(in, SyscallNr.ARCH_PRCTL, Prctl.ARCH_GET_CPUID));
         keyrings(in, p, scratch + AREA - KEYRING_ROOM, thread);
+    }
+
+    /**
+     * The thread's NUMA memory policy (address 0), or the own policy of the area at {@code address}, as get_mempolicy
+     * answers: "mode 0x.. nodes 0x..".
+     */
+    private static String mempolicy(Injector in, Pid p, long scratch, long address) {
+        long r = in.raw(SyscallNr.GET_MEMPOLICY, scratch, scratch + 8, 64, address, address == 0 ? 0 : 2 /* MPOL_F_ADDR */);
+        if (r != 0) {
+            return Injector.errorText(r);
+        }
+        ByteBuffer b = ByteBuffer.wrap(Sys.read(p, scratch, 16)).order(ByteOrder.LITTLE_ENDIAN);
+        return "mode 0x" + Integer.toHexString(b.getInt(0)) + " nodes 0x" + Long.toHexString(b.getLong(8));
+    }
+
+    /**
+     * Each area's own NUMA policy (mbind), not the default: asked only of the areas numa_maps shows with a policy,
+     * which it gives to an area with none of its own from the main thread's.
+     */
+    private static void areaPolicies(Injector in, Pid p, int pid, long scratch, Map<String, String> process) {
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(Path.of("/proc/" + pid + "/numa_maps"));
+        } catch (java.io.IOException | RuntimeException e) {
+            return; // a kernel without NUMA: both times alike
+        }
+        for (String line : lines) {
+            String[] w = line.split(" ", 3);
+            if (w.length > 1 && !w[1].equals("default")) {
+                long at = Long.parseUnsignedLong(w[0], 16);
+                String policy = mempolicy(in, p, scratch, at);
+                if (!policy.startsWith("mode 0x0 ")) {
+                    process.put("probe numa policy " + w[0], policy);
+                }
+            }
+        }
     }
 
     /** Bytes of the probe's page a keyring's key list, a description or a payload is read into. */

@@ -52,8 +52,8 @@ public final class SyscallNr {
     public static final int MQ_OPEN = 240, MQ_UNLINK = 241, MQ_TIMEDSEND = 242, MQ_TIMEDRECEIVE = 243,
             MQ_NOTIFY = 244, MQ_GETSETATTR = 245;
 
-    /** Memory: locks, seals, AIO rings, files. */
-    public static final int MLOCK2 = 325, MLOCKALL = 151, MSEAL = 462, IO_SETUP = 206, IO_DESTROY = 207, IO_SUBMIT = 209, FTRUNCATE = 77,
+    /** Memory: locks, seals, AIO rings, files; NUMA policies (a thread's, an area's). */
+    public static final int MBIND = 237, SET_MEMPOLICY = 238, GET_MEMPOLICY = 239, MLOCK2 = 325, MLOCKALL = 151, MSEAL = 462, IO_SETUP = 206, IO_DESTROY = 207, IO_SUBMIT = 209, FTRUNCATE = 77,
             FCHMOD = 91, FCHOWN = 93, UNLINKAT = 263, RENAMEAT = 264, RENAMEAT2 = 316, LINKAT = 265, STATFS = 137, FSTATFS = 138, MKNODAT = 259,
             UTIMENSAT = 280, STATX = 332, READLINKAT = 267, SYMLINK = 88, GETDENTS64 = 217;
 

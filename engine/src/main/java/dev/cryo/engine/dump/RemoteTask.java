@@ -212,6 +212,8 @@ public final class RemoteTask implements AutoCloseable {
     public static final int BATCH_OUTPUT_SIZE = (int) PAGE;
     /** The code and table take the pages before the outputs: the main thread's reads are some 70 calls. */
     private static final int BATCH_TABLE = (int) ((BATCH_PAGES - 1) * PAGE);
+    /** The most calls a batch takes. */
+    public static final int BATCH_CALLS = (BATCH_TABLE - SyscallBatch.CODE - 8) / SyscallBatch.ENTRY - 1;
 
     /** Where a batch's calls write what they return through pointers. */
     public long batchOutput() {

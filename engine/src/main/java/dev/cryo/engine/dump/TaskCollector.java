@@ -1,5 +1,7 @@
 package dev.cryo.engine.dump;
 
+import dev.cryo.engine.memory.NumaPolicies;
+
 import dev.cryo.engine.DumpException;
 import dev.cryo.engine.files.FdHandler;
 import dev.cryo.engine.files.FdHandlers;
@@ -306,11 +308,13 @@ public final class TaskCollector {
         SecurityCollector securityCollector = new SecurityCollector(remote);
         TimersImage timers;
         dev.cryo.engine.ipc.SemUndo semUndo;
+        List<dev.cryo.engine.model.MemPolicy.Area> areaPolicies;
         int mlockFuture = scratch.mlockFuture() != null ? scratch.mlockFuture() : MlockFuture.of(pid, remote, status);
         java.util.Set<Integer> ioUringThreads = new java.util.LinkedHashSet<>();
         // a witness cryo starts (prepared before the freeze) for a task that may not read-access cryo itself
         LandlockDomain.Witness landlock = LandlockDomain.witness(pid.value(), status, files.landlockWitnesses());
-        MainBatch riding = MainBatch.at(remote, ThreadCollector.RIDER_OUTPUT, landlock); // in the main thread's own batch
+        // in the main thread's own batch, with the areas' NUMA policies where they fit
+        MainBatch riding = MainBatch.at(remote, ThreadCollector.RIDER_OUTPUT, landlock, memory.vmas());
         for (int tid : tids) {
             threads.add(ThreadCollector.collect(remote, tid, securityCollector, ioUringThreads,
                     tid == pid.value() ? riding : null));
@@ -335,6 +339,8 @@ public final class TaskCollector {
             LandlockDomain.refuseIfConfined("pid " + pid.value() + " (" + stat.comm() + ")",
                     reads != null ? reads.landlock() : LandlockDomain.ask(inj, landlock), landlock);
             keyrings = reads != null ? reads.keyrings() : Keyrings.ids(inj);
+            areaPolicies = riding != null && riding.areaPolicies != null ? riding.areaPolicies
+                    : NumaPolicies.areas(remote, inj, memory.vmas(), "pid " + pid.value() + " (" + stat.comm() + ")");
         }
         semUndo = dev.cryo.engine.ipc.SemUndo.dump(pid, tids);
         ProcReads procs = await(read);
@@ -347,7 +353,7 @@ public final class TaskCollector {
         MmImage mm = new MmImage(stat.startCode(), stat.endCode(), stat.startData(), stat.endData(), stat.startBrk(),
                 brk, stat.startStack(), stat.argStart(), stat.argEnd(), stat.envStart(), stat.envEnd(),
                 procs.auxv(), status.value("THP_enabled").map("0"::equals).orElse(false),
-                procs.coredumpFilter(), membarrier, mdwe, procs.mergeAny(), mlockFuture);
+                procs.coredumpFilter(), membarrier, mdwe, procs.mergeAny(), mlockFuture, areaPolicies);
         List<dev.cryo.engine.model.FdImage> fds = procs.fds();
         // which thread entered a ring by a slot
         fds = dev.cryo.engine.files.IoUringRingFds.dump(remote, List.copyOf(ioUringThreads), fds, ids.sharesParentFds());
@@ -508,7 +514,7 @@ public final class TaskCollector {
      * a batch: the caller reads them call by call.
      */
     private static MainReads mainReads(RemoteTask remote, Injector inj, LandlockDomain.Witness landlock) {
-        MainBatch main = MainBatch.at(remote, 0, landlock);
+        MainBatch main = MainBatch.at(remote, 0, landlock, null);
         long[] results = main == null ? null : remote.batch(inj, main.calls());
         if (results == null) {
             return null;
@@ -521,17 +527,19 @@ public final class TaskCollector {
      * The main thread's reads ({@link #mainReads}) as a batch's calls, their outputs from {@code out}
      * on: a batch of their own, or riding in the main thread's own batch ({@link ThreadCollector.Rider}),
      * which makes one ptrace round trip of the two in the frozen window (each waits for the frozen task to
-     * be scheduled: 0.6-9 ms at load 4-16).
+     * be scheduled: 0.6-9 ms at load 4-16); riding, also the areas' NUMA policies where they fit (some 50 areas).
      */
     private static final class MainBatch implements ThreadCollector.Rider {
         private final List<Integer> signals = new ArrayList<>();
         private final List<SyscallBatch.Call> calls = new ArrayList<>();
         private final List<String> names = new ArrayList<>();
         private final long out, subreaperAt, itimersAt;
-        private final int membarrierAt, keyringsAt, landlockAt;
+        private final int membarrierAt, keyringsAt, landlockAt, areasAt;
+        private final NumaPolicies.AreaReads areas; // null: not asked here
         private MainReads reads; // once its batch ran
+        private List<dev.cryo.engine.model.MemPolicy.Area> areaPolicies; // likewise, where asked here
 
-        private MainBatch(long out, LandlockDomain.Witness landlock) {
+        private MainBatch(long out, LandlockDomain.Witness landlock, NumaPolicies.AreaReads areas) {
             this.out = out;
             for (int sig = 1; sig <= Signals.MAX; sig++) {
                 if (sig != Signals.SIGKILL && sig != Signals.SIGSTOP) { // their action is fixed by the kernel
@@ -559,12 +567,24 @@ public final class TaskCollector {
             calls.addAll(Keyrings.ID_CALLS);
             landlockAt = calls.size(); // its EPERM is an answer too
             calls.add(LandlockDomain.probe(landlock));
+            this.areas = areas;
+            areasAt = calls.size(); // their errors are the areas'
+            if (areas != null) {
+                calls.addAll(areas.calls(itimersAt + 32L * (ItimerImage.PROF + 1)));
+            }
         }
 
         /** Its calls with outputs {@code offset} bytes into the batch's output area; null when they do not fit there. */
-        static MainBatch at(RemoteTask remote, int offset, LandlockDomain.Witness landlock) {
-            MainBatch b = new MainBatch(remote.batchOutput() + offset, landlock);
-            return offset + b.outputBytes() > RemoteTask.BATCH_OUTPUT_SIZE ? null : b;
+        static MainBatch at(RemoteTask remote, int offset, LandlockDomain.Witness landlock,
+                             List<dev.cryo.engine.model.VmaImage> vmas) {
+            MainBatch b = new MainBatch(remote.batchOutput() + offset, landlock, null);
+            if (offset + b.outputBytes() > RemoteTask.BATCH_OUTPUT_SIZE) {
+                return null;
+            }
+            NumaPolicies.AreaReads areas = vmas == null ? null : NumaPolicies.AreaReads.of(vmas);
+            boolean fit = areas != null && b.calls.size() + areas.count() <= ThreadCollector.RIDER_CALLS
+                    && offset + b.outputBytes() + areas.outputBytes() <= RemoteTask.BATCH_OUTPUT_SIZE;
+            return fit ? new MainBatch(remote.batchOutput() + offset, landlock, areas) : b;
         }
 
         @Override
@@ -574,7 +594,7 @@ public final class TaskCollector {
 
         @Override
         public int outputBytes() {
-            return (int) (itimersAt + 32L * (ItimerImage.PROF + 1) - out);
+            return (int) (itimersAt + 32L * (ItimerImage.PROF + 1) - out) + (areas == null ? 0 : areas.outputBytes());
         }
 
         @Override
@@ -600,6 +620,11 @@ public final class TaskCollector {
                     membarrierRegistrations(results[membarrierAt + 1]),
                     java.util.Arrays.copyOfRange(results, keyringsAt, keyringsAt + Keyrings.ID_CALLS.size()),
                     results[landlockAt]);
+            if (areas != null) {
+                int at = (int) (itimersAt - out) + 32 * (ItimerImage.PROF + 1);
+                areaPolicies = areas.results(java.util.Arrays.copyOfRange(results, areasAt, areasAt + areas.count()),
+                        b.duplicate().position(at).slice().order(java.nio.ByteOrder.LITTLE_ENDIAN), "pid " + pid);
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.cryo.engine.dump;
 
+import dev.cryo.engine.memory.NumaPolicies;
 import dev.cryo.engine.model.SleepImage;
 import dev.cryo.engine.model.ThreadImage;
 import dev.cryo.engine.model.ThreadSecurity;
@@ -25,7 +26,7 @@ import java.nio.ByteOrder;
  * Everything of one stopped thread: registers as they were when it stopped (taken before any
  * injection), xstate, mask, rseq, robust list, and — by injecting into the thread itself, since
  * they are per-thread — the clear-child-tid address, the sigaltstack, the security state and the
- * fault switches (cpuid, rdtsc, machine-check policy).
+ * fault switches (cpuid, rdtsc, machine-check policy) and its NUMA memory policy.
  */
 final class ThreadCollector {
     private static final int PR_GET_TID_ADDRESS = 40, PR_GET_PDEATHSIG = 2;
@@ -56,8 +57,12 @@ final class ThreadCollector {
         void results(long[] results, ByteBuffer output, int pid);
     }
 
-    /** Where a rider's outputs start: past this thread's own (48 bytes). */
+    /** Where a rider's outputs start: past this thread's own (64 bytes). */
     static final int RIDER_OUTPUT = 64;
+    /** The most calls a rider may add: past this thread's own (10). */
+    static final int RIDER_CALLS = RemoteTask.BATCH_CALLS - 16;
+    /** Where the thread's NUMA policy is read to: its mode, then its nodes ({@link NumaPolicies#READ_BYTES}). */
+    private static final int POLICY_AT = 48;
 
     /** As above, {@code rider}'s calls (null: none) in this thread's batch. */
     static ThreadImage collect(RemoteTask task, int tid, SecurityCollector securityCollector,
@@ -74,6 +79,7 @@ final class ThreadCollector {
         ThreadSecurity security;
         SleepImage sleep;
         ThreadTraps traps;
+        dev.cryo.engine.model.MemPolicy mempolicy;
         try (Injector inj = task.injector(tid)) {
             regs = inj.savedRegisters();
             // three reads into the output area and the securebits: one batch (one round trip) where
@@ -88,7 +94,8 @@ final class ThreadCollector {
                     new SyscallBatch.Call(SyscallNr.PRCTL, Prctl.PR_GET_TSC, out + 40),
                     new SyscallBatch.Call(SyscallNr.PRCTL, Prctl.PR_MCE_KILL_GET, 0, 0, 0, 0),
                     dev.cryo.engine.files.IoUringRingFds.contextProbe(),
-                    dev.cryo.engine.keyrings.Keyrings.ID_CALLS.get(0)));
+                    dev.cryo.engine.keyrings.Keyrings.ID_CALLS.get(0),
+                    NumaPolicies.threadCall(out + POLICY_AT)));
             int own = calls.size();
             if (rider != null) {
                 calls.addAll(rider.calls());
@@ -109,7 +116,8 @@ final class ThreadCollector {
                     }
                 }
                 refuseThreadKeyring(task, tid, r[8]);
-                b = le(task.readBatchOutput(rider == null ? 48 : RIDER_OUTPUT + rider.outputBytes()));
+                b = le(task.readBatchOutput(rider == null ? RIDER_OUTPUT : RIDER_OUTPUT + rider.outputBytes()));
+                mempolicy = NumaPolicies.thread(r[9], b, POLICY_AT, "pid " + task.pid() + " tid " + tid);
                 if (rider != null) {
                     rider.results(java.util.Arrays.copyOfRange(r, own, r.length),
                             b.duplicate().position(RIDER_OUTPUT).slice().order(ByteOrder.LITTLE_ENDIAN), task.pid().value());
@@ -130,7 +138,10 @@ final class ThreadCollector {
                 }
                 SyscallBatch.Call keyring = dev.cryo.engine.keyrings.Keyrings.ID_CALLS.get(0);
                 refuseThreadKeyring(task, tid, inj.raw(keyring.nr(), keyring.args()));
-                b = le(task.readScratch(48));
+                SyscallBatch.Call policy = NumaPolicies.threadCall(s + POLICY_AT);
+                long policyRead = inj.raw(policy.nr(), policy.args());
+                b = le(task.readScratch(RIDER_OUTPUT));
+                mempolicy = NumaPolicies.thread(policyRead, b, POLICY_AT, "pid " + task.pid() + " tid " + tid);
                 traps = new ThreadTraps(cpuid == 0, b.getInt(40) == Prctl.PR_TSC_SIGSEGV, (int) mce);
             }
             clearChildTid = b.getLong(0);
@@ -144,7 +155,7 @@ final class ThreadCollector {
         String name = ProcFs.stat(task.pid(), Pid.of(tid)).comm();
         return new ThreadImage(tid, regs.words(), xstate, sigmask, rseq.address(), rseq.size(), rseq.signature(),
                 robust[0], robust[1], clearChildTid, altStack[0], (int) altStack[1], altStack[2], java.util.List.of(), name,
-                pdeathSignal, security, sched(task, tid), sleep, traps);
+                pdeathSignal, security, sched(task, tid), sleep, traps).withMempolicy(mempolicy);
     }
 
     /** As it was before cryo lifted it for the injections, if it did ({@link InjectionPriority}). */

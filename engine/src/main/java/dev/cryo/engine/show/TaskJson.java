@@ -157,6 +157,9 @@ final class TaskJson {
         if (mm.mlockFuture() != 0) {
             m.put("mlockFuture", mm.mlockFuture());
         }
+        if (!mm.areaPolicies().isEmpty()) {
+            m.put("numaPolicies", dev.cryo.engine.memory.NumaPolicies.json(mm));
+        }
         return m;
     }
 
@@ -185,6 +188,9 @@ final class TaskJson {
         }
         if (t.fs() != null) {
             m.put("fs", t.fs().json());
+        }
+        if (t.mempolicy() != null && !t.mempolicy().isDefault()) {
+            m.put("numaPolicy", t.mempolicy().text());
         }
         if (t.ns() != null) {
             m.put("ns", t.ns().json());

@@ -15,7 +15,7 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
 
     public Class<ThreadImage> type() { return ThreadImage.class; }
     public int id() { return ModelCodecs.THREAD_IMAGE_ID; }
-    public int version() { return 10; } // 2: the fault switches (ThreadTraps), 3: syscall user dispatch, 4: ThreadFs, 5: ThreadNs, 6: ThreadFdTable, 7: its files alone, 8: a net namespace of its own, 9: a cgroup namespace of its own, 10: an ipc namespace of its own
+    public int version() { return 11; } // 2: the fault switches (ThreadTraps), 3: syscall user dispatch, 4: ThreadFs, 5: ThreadNs, 6: ThreadFdTable, 7: its files alone, 8: a net namespace of its own, 9: a cgroup namespace of its own, 10: an ipc namespace of its own, 11: its NUMA memory policy
 
     public void write(Output out, ThreadImage t) {
         out.writeVarInt(t.tid(), false);
@@ -67,6 +67,7 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
             }
             ModelFields.writeList(o, FdImageCodec.INSTANCE, files.alone(), ModelLimits.FDS, "ThreadFdTable.alone");
         });
+        RecordFields.writeNullable(out, t.mempolicy(), MemPolicyCodec::write);
     }
 
     public ThreadImage read(Input in, int version) {
@@ -83,7 +84,8 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
                 version >= 2 ? traps(in, version) : ThreadTraps.NONE,
                 version >= 4 ? RecordFields.readNullable(in, ThreadImageCodec::fs) : null,
                 version >= 5 ? RecordFields.readNullable(in, i -> ns(i, version)) : null,
-                version >= 6 ? RecordFields.readNullable(in, i -> files(i, version)) : null);
+                version >= 6 ? RecordFields.readNullable(in, i -> files(i, version)) : null,
+                version >= 11 ? RecordFields.readNullable(in, MemPolicyCodec::read) : null);
     }
 
     private static ThreadFdTable files(Input in, int version) {

@@ -1,6 +1,7 @@
 package dev.cryo.engine.restore.stage;
 
 import dev.cryo.engine.memory.AnonymousMemory;
+import dev.cryo.engine.memory.NumaPolicies;
 import dev.cryo.engine.memory.ParentSharing;
 import dev.cryo.engine.memory.VmAdvice;
 import dev.cryo.engine.model.VmaImage;
@@ -16,7 +17,8 @@ import java.util.List;
 /**
  * MEMORY: unmaps the stub, moves the vDSO block and maps every dumped VMA through its kind
  * (writable where cryo writes pages); page contents are written by others in between
- * {@link #map} and {@link #protect}, which sets the final protections.
+ * {@link #map} and {@link #protect}, which sets the final protections. The areas' NUMA policies, and the main
+ * thread's, are set once they are mapped ({@link NumaPolicies}).
  */
 public final class MemoryMapping {
     private MemoryMapping() {}
@@ -63,6 +65,7 @@ public final class MemoryMapping {
             }
             prev = v;
         }
+        NumaPolicies.restoreProcess(t, inherited);
         t.flush(); // the page writers come next
     }
 

@@ -1,5 +1,6 @@
 package dev.cryo.engine.restore.stage;
 
+import dev.cryo.engine.memory.NumaPolicies;
 import dev.cryo.engine.model.ThreadImage;
 import dev.cryo.engine.model.ThreadTraps;
 import dev.cryo.kernel.Prctl;
@@ -9,7 +10,7 @@ import dev.cryo.kernel.ptrace.Injector;
 
 /**
  * Per-thread kernel state that only the thread itself can set: rseq, robust list, clear-child-tid,
- * alternate signal stack, name, fault switches ({@link ThreadTraps}). (The parent-death signal is
+ * alternate signal stack, name, fault switches ({@link ThreadTraps}), a NUMA memory policy other than the main thread's. (The parent-death signal is
  * reset by a credential change: {@link CredentialResetFlags} sets it after {@link Credentials}. The
  * signal mask goes in with the registers, {@link RegisterInstall}: until then every signal stays
  * blocked, so none that arrives while the task is built stops an injected call and loses its siginfo.)
@@ -28,9 +29,13 @@ public final class ThreadState implements StateStage {
             boolean main = th.tid() == t.pid().value();
             // the name and the alternate stack, which the calls read: the main thread's stashed beside
             // what is queued, another's put (which runs the queue first: the main thread's calls before it)
-            byte[] data = java.util.Arrays.copyOf(RemoteWriter.cString(th.name()), ALT_STACK_AT + 24);
+            byte[] data = java.util.Arrays.copyOf(RemoteWriter.cString(th.name()), POLICY_AT + 8);
             java.nio.ByteBuffer.wrap(data, ALT_STACK_AT, 24).order(java.nio.ByteOrder.LITTLE_ENDIAN)
                     .putLong(th.altStackSp()).putInt(th.altStackFlags()).putInt(0).putLong(th.altStackSize());
+            boolean ownPolicy = !main && NumaPolicies.differsFromMain(t, th); // the main thread's: NumaPolicies, before the clones
+            if (ownPolicy) {
+                System.arraycopy(NumaPolicies.nodeBytes(th.mempolicy()), 0, data, POLICY_AT, 8);
+            }
             long name = main ? t.stash(data) : t.put(data);
             long altStack = th.altStackSp() != 0 || th.altStackSize() != 0 ? name + ALT_STACK_AT : 0;
             Calls calls;
@@ -52,11 +57,17 @@ public final class ThreadState implements StateStage {
             }
             calls.call("prctl(PR_SET_NAME)", SyscallNr.PRCTL, PR_SET_NAME, name);
             traps(calls, th.traps());
+            if (ownPolicy) {
+                dev.cryo.kernel.ptrace.SyscallBatch.Call set = NumaPolicies.setCall(th, name + POLICY_AT);
+                calls.call("set_mempolicy(" + th.mempolicy().text() + ")", set.nr(), set.args());
+            }
         }
     }
 
     /** Where a thread's alternate stack goes, past its name (PR_SET_NAME reads 16 bytes). */
     private static final int ALT_STACK_AT = 64;
+    /** Where a thread's NUMA policy nodes go, past its alternate stack. */
+    private static final int POLICY_AT = ALT_STACK_AT + 24;
 
     /** A call in one thread: queued for the main thread's batch, or injected at once in another. */
     private interface Calls {

@@ -94,7 +94,10 @@ public final class ModelSamples {
                         new dev.cryo.engine.model.ThreadFdTable.Entry(7, 3, true)), List.of(
                         new FdImage(9, 02000002, 17, new RegularFileHandler.RegularFile(file("/srv/share-" + tid + "/log", 40 + tid),
                                 List.of(), false)),
-                        new FdImage(11, 0, 0, new EventFdHandler.EventFd(2, false)))));
+                        new FdImage(11, 0, 0, new EventFdHandler.EventFd(2, false)))))
+                .withMempolicy(tid % 2 == 0 ? dev.cryo.engine.model.MemPolicy.DEFAULT
+                        : new dev.cryo.engine.model.MemPolicy(dev.cryo.engine.model.MemPolicy.MPOL_INTERLEAVE
+                                | dev.cryo.engine.model.MemPolicy.MPOL_F_STATIC_NODES, 0b101));
     }
 
     static FileRef file(String path, long ino) {
@@ -110,7 +113,11 @@ public final class ModelSamples {
         MmImage mm = new MmImage(0x5555_5555_4000L, 0x5555_5555_5000L, 0x5555_5555_7000L, 0x5555_5555_8000L, HEAP,
                 HEAP + 0x21000, STACK + 0xf000, STACK + 0xf100, STACK + 0xf200, STACK + 0xf200, STACK + 0xf800,
                 new long[] {33, 0x7ffc_1234_5000L, 16, 0xbfebfbff, 6, 4096, 0, 0}, true, 0x3f, 1 << 4, 1, true,
-                dev.cryo.kernel.Prctl.MCL_FUTURE | dev.cryo.kernel.Prctl.MCL_ONFAULT);
+                dev.cryo.kernel.Prctl.MCL_FUTURE | dev.cryo.kernel.Prctl.MCL_ONFAULT, List.of(
+                        new dev.cryo.engine.model.MemPolicy.Area(HEAP, HEAP + 0x21000, new dev.cryo.engine.model.MemPolicy(
+                                dev.cryo.engine.model.MemPolicy.MPOL_LOCAL, 0)),
+                        new dev.cryo.engine.model.MemPolicy.Area(0x7f00_0001_0000L, 0x7f00_0001_8000L,
+                                new dev.cryo.engine.model.MemPolicy(dev.cryo.engine.model.MemPolicy.MPOL_BIND, 1))));
         List<VmaImage> vmas = List.of(
                 new VmaImage(0x5555_5555_4000L, 0x5555_5555_5000L, 5, VmaImage.MAP_PRIVATE, 0x1000, MemoryKinds.FILE_PRIVATE,
                         file("/usr/bin/sleeper", 77), 0, 0),
