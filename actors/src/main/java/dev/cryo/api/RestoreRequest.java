@@ -23,13 +23,16 @@ import java.nio.file.Path;
  * its own (CRIU's {@code --join-ns KIND:PATH}; empty: as dumped), {@link dev.cryo.engine.restore.JoinedNamespaces}.
  * {@code externals}: CRIU's {@code --external mnt[NAME]:PATH} and {@code macvlan[NAME]:DEVICE},
  * {@link dev.cryo.engine.namespaces.RestoreExternals}.
+ * {@code lazy}: the page server of a lazy restore (CRIU's {@code --lazy-pages}), which the caller keeps until
+ * every page is in ({@link dev.cryo.engine.restore.LazyPages}); null: every page is written before the tree runs.
  */
 public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
                              dev.cryo.engine.restore.PreparedRoot prepared,
                              dev.cryo.engine.restore.ImageContents contents, boolean leaveStopped,
                              boolean detached, dev.cryo.engine.restore.InheritedFds inherited, StageHooks hooks,
                              boolean tcpLockElsewhere, java.util.Map<String, String> joinNs,
-                             dev.cryo.engine.namespaces.RestoreExternals externals) {
+                             dev.cryo.engine.namespaces.RestoreExternals externals,
+                             dev.cryo.engine.restore.LazyPages lazy) {
     public RestoreRequest {
         inherited = inherited == null ? dev.cryo.engine.restore.InheritedFds.NONE : inherited;
         hooks = hooks == null ? StageHooks.NONE : hooks;
@@ -42,7 +45,7 @@ public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progr
                           boolean leaveStopped, boolean detached, dev.cryo.engine.restore.InheritedFds inherited,
                           StageHooks hooks, boolean tcpLockElsewhere, java.util.Map<String, String> joinNs) {
         this(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited, hooks,
-                tcpLockElsewhere, joinNs, null);
+                tcpLockElsewhere, joinNs, null, null);
     }
 
     public RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
@@ -97,33 +100,38 @@ public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progr
     }
 
     public RestoreRequest leavingStopped(boolean stopped) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, stopped, detached, inherited, hooks, tcpLockElsewhere, joinNs, externals);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, stopped, detached, inherited, hooks, tcpLockElsewhere, joinNs, externals, lazy);
     }
 
     public RestoreRequest detaching(boolean detach) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detach, inherited, hooks, tcpLockElsewhere, joinNs, externals);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detach, inherited, hooks, tcpLockElsewhere, joinNs, externals, lazy);
     }
 
     public RestoreRequest inheriting(dev.cryo.engine.restore.InheritedFds fds) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, fds, hooks, tcpLockElsewhere, joinNs, externals);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, fds, hooks, tcpLockElsewhere, joinNs, externals, lazy);
     }
 
     public RestoreRequest withHooks(StageHooks h) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited, h, tcpLockElsewhere, joinNs, externals);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited, h, tcpLockElsewhere, joinNs, externals, lazy);
     }
 
     public RestoreRequest lockElsewhere(boolean elsewhere) {
         return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited,
-                hooks, elsewhere, joinNs, externals);
+                hooks, elsewhere, joinNs, externals, lazy);
     }
 
     public RestoreRequest withExternals(dev.cryo.engine.namespaces.RestoreExternals e) {
         return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited,
-                hooks, tcpLockElsewhere, joinNs, e);
+                hooks, tcpLockElsewhere, joinNs, e, lazy);
     }
 
     public RestoreRequest joining(java.util.Map<String, String> paths) {
         return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited,
-                hooks, tcpLockElsewhere, paths, externals);
+                hooks, tcpLockElsewhere, paths, externals, lazy);
+    }
+
+    public RestoreRequest withLazyPages(dev.cryo.engine.restore.LazyPages pages) {
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited,
+                hooks, tcpLockElsewhere, joinNs, externals, pages);
     }
 }

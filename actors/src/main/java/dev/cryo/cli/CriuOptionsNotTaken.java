@@ -36,7 +36,8 @@ final class CriuOptionsNotTaken {
                 + "by its dumped path only");
         OPTIONS.put("--cpu-cap", "choose which CPU features an image records and a restore checks; cryo checks the "
                 + "destination's CPU extensions, signal frame and vDSO before `cryo migrate` freezes anything");
-        OPTIONS.put("--lazy-pages", "restore memory on demand; " + REMOTE);
+        OPTIONS.put("--lazy-pages", "dump without pages, for a lazy-pages daemon to serve them; cryo's dump writes every page "
+                + "(`cryo restore --lazy-pages` brings them in on demand from the image), and " + REMOTE);
         OPTIONS.put("--page-server", "send pages to a page server; " + REMOTE);
         OPTIONS.put("--address", "the page server's address; " + REMOTE);
         OPTIONS.put("--port", "the page server's port; " + REMOTE);
@@ -78,7 +79,7 @@ final class CriuOptionsNotTaken {
     /** CRIU's commands cryo has no counterpart of. */
     private static final Map<String, String> COMMANDS = Map.of(
             "page-server", REMOTE,
-            "lazy-pages", REMOTE,
+            "lazy-pages", "`cryo restore --lazy-pages` serves the pages itself, from the image; " + REMOTE,
             "service", "cryo has no RPC service; a running `cryo agent` takes local dumps and restores (and migrations)",
             "swrk", "cryo has no RPC service; a running `cryo agent` takes local dumps and restores (and migrations)",
             "exec", "cryo runs no syscall in a task on request",
@@ -100,6 +101,9 @@ final class CriuOptionsNotTaken {
                 break;
             }
             String name = a.startsWith("--") && a.contains("=") ? a.substring(0, a.indexOf('=')) : a;
+            if (name.equals("--lazy-pages") && verb >= 0 && args[verb].equals("restore")) {
+                continue; // restore takes it
+            }
             if (OPTIONS.containsKey(name)) {
                 return Optional.of(name + " is CRIU's option to " + OPTIONS.get(name));
             }

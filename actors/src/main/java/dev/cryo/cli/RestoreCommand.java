@@ -106,6 +106,12 @@ final class RestoreCommand implements Callable<Integer> {
             + "refused, saying why. Repeatable; restores in this process.")
     java.util.List<String> externals = new java.util.ArrayList<>();
 
+    @Option(names = "--lazy-pages", description = "Let the tree run before its private anonymous memory is in: each "
+            + "page comes from the image when first touched, the rest copied ahead while it runs (CRIU's --lazy-pages, "
+            + "from a local image). This process serves the pages until every one is in (with -d it returns then); "
+            + "restores in this process.")
+    boolean lazyPages;
+
     private final PrintWriter out;
     private final PrintWriter err;
 
@@ -134,11 +140,15 @@ final class RestoreCommand implements Callable<Integer> {
                 .withExternals(external);
         dev.cryo.api.StageHooks hooks = ActionScripts.of(actionScripts, dir);
         request = request.withHooks(hooks);
+        if (lazyPages) {
+            request = request.withLazyPages(new dev.cryo.engine.restore.LazyPages(request.imageDir(),
+                    parent.settings().image().maxChunk()));
+        }
         // only a detached restore can go to the agent: a waited-for root must be this process's child;
         // fds to hand over are this process's
         // the agent restores with its own settings: a cgroup mode given here is this process's
         if (detach && !noAgent && inherited.isEmpty() && !hooks.any() && manageCgroups == null && joined.isEmpty()
-                && external.isEmpty()) {
+                && external.isEmpty() && !lazyPages) {
             try {
                 var viaAgent = dev.cryo.actors.cluster.LocalAgent.restore(
                         parent.settings().cluster().localSocket().orElse(null), request);
@@ -185,6 +195,7 @@ final class RestoreCommand implements Callable<Integer> {
                            PrintWriter out, PrintWriter err) throws Exception {
         RestoreReport report;
         request = request.detaching(detach);
+        dev.cryo.engine.restore.LazyPages lazy = request.lazy();
         try {
             LogSetup.ensure();
             try (Cryo cryo = Cryo.create(config);
@@ -193,18 +204,57 @@ final class RestoreCommand implements Callable<Integer> {
                 report = cryo.restore(request).toCompletableFuture().join();
             }
         } catch (CryoException e) {
+            closeLazy(lazy);
             LogSetup.failure(err, "restore failed: " + e.getMessage(), e);
             return 1;
         } catch (CompletionException e) {
+            closeLazy(lazy);
             Throwable cause = e.getCause() == null ? e : e.getCause();
             LogSetup.failure(err, "restore failed: " + (cause instanceof CryoException ? cause.getMessage() : cause.toString()), cause);
             return 1;
         }
         finishDetached(out, err, report, pidFile);
+        if (lazy != null && detach) {
+            return awaitLazy(lazy, err) ? 0 : 1;
+        }
         if (detach) {
             return 0;
         }
-        return Cryo.waitFor(report.rootPid());
+        if (lazy != null) { // said as soon as it is so; this process stays until then whatever the root does
+            lazy.whenDone().whenComplete((summary, e) -> tellLazy(err, summary, e));
+        }
+        int status = Cryo.waitFor(report.rootPid());
+        if (lazy != null) {
+            lazy.whenDone().handle((x, e) -> null).join();
+        }
+        return status;
+    }
+
+    private static void closeLazy(dev.cryo.engine.restore.LazyPages lazy) {
+        if (lazy != null) {
+            lazy.close();
+        }
+    }
+
+    /** A detached lazy restore returns once every page is in. */
+    private static boolean awaitLazy(dev.cryo.engine.restore.LazyPages lazy, PrintWriter err) {
+        try {
+            tellLazy(err, lazy.whenDone().join(), null);
+            return true;
+        } catch (CompletionException e) {
+            tellLazy(err, null, e.getCause());
+            return false;
+        }
+    }
+
+    private static void tellLazy(PrintWriter err, String summary, Throwable e) {
+        if (e == null) {
+            err.println("cryo: lazy pages: " + summary);
+        } else {
+            err.println("cryo: lazy pages: serving them failed, the tasks waiting for one are killed by its watcher: "
+                    + e.getMessage());
+        }
+        err.flush();
     }
 
     /** stats-restore.json, the pid file and the summary line, once the tree runs. */

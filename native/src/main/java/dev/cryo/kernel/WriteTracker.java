@@ -1,7 +1,6 @@
 package dev.cryo.kernel;
 
 import com.sun.jna.Memory;
-import com.sun.jna.Native;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -26,10 +25,6 @@ public final class WriteTracker implements AutoCloseable {
      * to a reader: the kernel resolves every write fault itself, a read(2) into a tracked page too.
      */
     public static final int UFFD_USER_MODE_ONLY = 1;
-    private static final long UFFDIO_API = 0xC018AA3FL;
-    private static final long UFFDIO_REGISTER = 0xC020AA00L;
-    private static final long UFFD_API = 0xAA;
-    private static final long UFFDIO_REGISTER_MODE_WP = 1L << 1;
     private static final long UFFD_FEATURE_WP_HUGETLBFS_SHMEM = 1L << 12;
     private static final long UFFD_FEATURE_WP_UNPOPULATED = 1L << 13;
     private static final long UFFD_FEATURE_WP_ASYNC = 1L << 15;
@@ -59,11 +54,8 @@ public final class WriteTracker implements AutoCloseable {
     /** Takes ownership of {@code uffd} (the target's, duplicated here) and enables async write-protect on it. */
     public static WriteTracker adopt(Pid pid, Fd uffd) {
         try {
-            Memory api = new Memory(24);
-            api.clear();
-            api.setLong(0, UFFD_API);
-            api.setLong(8, UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
-            ioctl(uffd, UFFDIO_API, api, () -> "ioctl(UFFDIO_API, WP_ASYNC|WP_UNPOPULATED) on the uffd of pid " + pid);
+            Uffd.api(uffd, UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+                    () -> "ioctl(UFFDIO_API, WP_ASYNC|WP_UNPOPULATED) on the uffd of pid " + pid);
             return new WriteTracker(pid, uffd, Sys.open(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/pagemap", Fcntl.O_RDONLY));
         } catch (RuntimeException e) {
             uffd.close();
@@ -98,8 +90,8 @@ public final class WriteTracker implements AutoCloseable {
         reg.clear();
         reg.setLong(0, start);
         reg.setLong(8, end - start);
-        reg.setLong(16, UFFDIO_REGISTER_MODE_WP);
-        ioctl(uffd, UFFDIO_REGISTER, reg, () -> "ioctl(UFFDIO_REGISTER, pid " + pid + ", 0x"
+        reg.setLong(16, Uffd.REGISTER_MODE_WP);
+        Uffd.ioctl(uffd, Uffd.UFFDIO_REGISTER, reg, () -> "ioctl(UFFDIO_REGISTER, pid " + pid + ", 0x"
                 + Long.toHexString(start) + "-0x" + Long.toHexString(end) + ")");
     }
 
@@ -227,16 +219,5 @@ public final class WriteTracker implements AutoCloseable {
     public synchronized void close() {
         pagemap.close();
         uffd.close();
-    }
-
-    private interface What {
-        String get();
-    }
-
-    private static void ioctl(Fd fd, long request, Memory argp, What what) {
-        long r = LibC.syscall(SyscallNr.IOCTL, fd.value(), request, Sys.address(argp), 0, 0, 0);
-        if (r < 0) {
-            throw new SyscallException(what.get(), Native.getLastError());
-        }
     }
 }

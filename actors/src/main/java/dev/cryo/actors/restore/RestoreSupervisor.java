@@ -936,9 +936,39 @@ public final class RestoreSupervisor {
     }
 
     private TaskRestorerActor.RestoreMemory restoreMemory(int pid, TaskRestorerActor.Command then) {
-        return new TaskRestorerActor.RestoreMemory(request.imageDir(), settings.image().maxChunk(), pagesToWrite(pid),
+        List<dev.cryo.engine.restore.PageSlice> slices = pagesToWrite(pid);
+        TaskRestorerActor.Lazy lazy = null;
+        List<long[]> areas = lazyAreas(pid);
+        if (!areas.isEmpty()) {
+            List<dev.cryo.engine.restore.PageSlice> eager = new java.util.ArrayList<>(), later = new java.util.ArrayList<>();
+            slices.forEach(s -> (dev.cryo.engine.restore.LazyPages.within(s, areas) ? later : eager).add(s));
+            slices = eager;
+            lazy = later.isEmpty() ? null : new TaskRestorerActor.Lazy(request.lazy(), areas, later);
+        }
+        return new TaskRestorerActor.RestoreMemory(request.imageDir(), settings.image().maxChunk(), slices,
                 image.pagesVerified(), settings.parallelism().regions(), sharedMemory, request.progress(),
-                inherits.getOrDefault(pid, List.of()), adapter, then);
+                inherits.getOrDefault(pid, List.of()), adapter, then, lazy);
+    }
+
+    /**
+     * A lazy restore's areas of task {@code pid} ({@link dev.cryo.engine.restore.LazyPages#servesLazily}); none
+     * without one. Not an area a fork shares (a child forked after its parent's memory is in keeps it, with the
+     * parent's frames): it is in before that fork, in the parent and so in the child.
+     */
+    private List<long[]> lazyAreas(int pid) {
+        var task = image.tasks().stream().filter(t -> t.pid() == pid).findFirst(); // none for a zombie
+        if (request.lazy() == null || prepared != null || task.isEmpty()) {
+            return List.of();
+        }
+        List<dev.cryo.engine.model.VmaImage> shared = new java.util.ArrayList<>(inherits.getOrDefault(pid, List.of()));
+        inherits.forEach((child, kept) -> {
+            if (image.task(child).ids().ppid() == pid) {
+                shared.addAll(kept);
+            }
+        });
+        List<long[]> areas = new java.util.ArrayList<>(dev.cryo.engine.restore.LazyPages.lazyAreas(task.get().vmas()));
+        areas.removeIf(a -> shared.stream().anyMatch(v -> v.start() < a[1] && a[0] < v.end()));
+        return areas;
     }
 
     private final Map<Integer, List<dev.cryo.engine.restore.PageSlice>> toWrite = new java.util.HashMap<>();
@@ -1120,6 +1150,13 @@ public final class RestoreSupervisor {
         } catch (RuntimeException e) {
             throw new RestoreException(e.getMessage(), e);
         }
+        if (request.lazy() != null) { // should cryo die before every page is in, the tree goes with it
+            try {
+                request.lazy().guard(image.tasks().stream().map(TaskImage::pid).toList());
+            } catch (RuntimeException e) {
+                throw new RestoreException("cannot start the lazy pages' watcher: " + e.getMessage(), e);
+            }
+        }
         // last: nothing of cryo's touches the tree's files after this
         dev.cryo.engine.files.RestoredNotificationQueues.empty(image.tasks(), s -> log.debug("{}", s));
     }
@@ -1138,6 +1175,9 @@ public final class RestoreSupervisor {
 
     /** The network the restored tasks' own again, then the resumed hook; what went wrong, or "". */
     private String runningSteps() {
+        if (request.lazy() != null) {
+            request.lazy().prefetch(); // the tree runs: its pages are copied ahead of its faults
+        }
         String unlock = "";
         try {
             sockets.unlockNetwork(); // the restored tasks own their connections again
@@ -1180,6 +1220,9 @@ public final class RestoreSupervisor {
     /** Kills every task created so far (their actors kill their own, we make sure by pid) and reaps the root. */
     private Behavior<Command> abort(String reason) {
         timers.cancelAll();
+        if (request.lazy() != null) {
+            request.lazy().close(); // the tasks it served are killed
+        }
         endSessionHelper();
         if (pipes != null) {
             pipes.close();

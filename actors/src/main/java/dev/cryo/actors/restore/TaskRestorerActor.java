@@ -104,8 +104,11 @@ public final class TaskRestorerActor {
      */
     public record RestoreMemory(Path imageDir, long maxChunk, List<PageSlice> chunks, boolean verified, int workers,
                                 SharedMemoryHub sharedMemory, dev.cryo.engine.dump.DumpProgress progress,
-                                List<dev.cryo.engine.model.VmaImage> inherited, ActorRef<Reply> replyTo, Command then)
-            implements Command {}
+                                List<dev.cryo.engine.model.VmaImage> inherited, ActorRef<Reply> replyTo, Command then,
+                                Lazy lazy) implements Command {}
+
+    /** A lazy restore's share of the task: {@code areas} registered with {@code server}, which serves {@code slices}. */
+    public record Lazy(dev.cryo.engine.restore.LazyPages server, List<long[]> areas, List<PageSlice> slices) {}
 
     /** One pass of the FILES stage (own objects, fds shared with other tasks, late ones). */
     public record RestoreFiles(dev.cryo.engine.restore.FileHubs hubs, FileRestore.Pass pass, ActorRef<Reply> replyTo)
@@ -510,6 +513,10 @@ public final class TaskRestorerActor {
         long t0 = System.nanoTime();
         try {
             restorer.mapMemory(m.sharedMemory(), m.inherited());
+            if (m.lazy() != null) { // before any page is written: cryo's own writes may fault there
+                dev.cryo.engine.restore.LazyPages.verify(m.imageDir(), m.maxChunk(), m.lazy().slices());
+                restorer.lazyPages(m.lazy().server(), m.lazy().areas(), m.lazy().slices());
+            }
         } catch (Exception e) {
             log.debug("pid {} (memory) failed", pid, e);
             m.replyTo().tell(new Failed(pid, "pid " + pid + " (memory): " + dev.cryo.actors.Failures.describe(e)));
@@ -552,6 +559,10 @@ public final class TaskRestorerActor {
         long t0 = System.nanoTime();
         try {
             restorer.mapMemory(m.sharedMemory(), m.inherited());
+            if (m.lazy() != null) { // before any page is written: cryo's own writes may fault there
+                dev.cryo.engine.restore.LazyPages.verify(m.imageDir(), m.maxChunk(), m.lazy().slices());
+                restorer.lazyPages(m.lazy().server(), m.lazy().areas(), m.lazy().slices());
+            }
         } catch (Exception e) {
             ctx.getLog().debug("pid {} (memory) failed", pid, e);
             m.replyTo().tell(new Failed(pid, "pid " + pid + " (memory): " + dev.cryo.actors.Failures.describe(e)));

@@ -27,6 +27,14 @@ public final class DeathWatch implements AutoCloseable {
 
     /** Starts {@code script} named {@code name} (as ps shows it) with {@code args} as its $1, $2, ... */
     public static DeathWatch start(String name, String script, List<String> args) {
+        return start(name, script, args, List.of());
+    }
+
+    /**
+     * As above, the script also holding {@code held} as its fds 4, 5, ... until it ends: files whose last close
+     * would undo something (a lazy restore's uffds: their faults would be zero-filled).
+     */
+    public static DeathWatch start(String name, String script, List<String> args, List<Fd> held) {
         Fd read = null, write = null;
         try {
             com.sun.jna.Memory fds = new com.sun.jna.Memory(8);
@@ -35,9 +43,15 @@ public final class DeathWatch implements AutoCloseable {
             write = new Fd(fds.getInt(4));
             // above fd 3, which the shell gets it as
             Fd readEnd = read;
+            int above = 4 + held.size(); // above every fd the shell gets them as
             Fd passed = new Fd((int) Sys.call(() -> "fcntl(F_DUPFD_CLOEXEC)", SyscallNr.FCNTL, readEnd.value(),
-                    Fcntl.F_DUPFD_CLOEXEC, 4, 0));
+                    Fcntl.F_DUPFD_CLOEXEC, above, 0));
+            List<Fd> all = new ArrayList<>(List.of(passed));
             try {
+                for (Fd h : held) {
+                    all.add(new Fd((int) Sys.call(() -> "fcntl(F_DUPFD_CLOEXEC)", SyscallNr.FCNTL, h.value(),
+                            Fcntl.F_DUPFD_CLOEXEC, above, 0)));
+                }
                 StringBuilder inner = new StringBuilder("/bin/sh -c \"$1\" " + name);
                 for (int i = 0; i < args.size(); i++) {
                     inner.append(" \"${").append(i + 2).append("}\"");
@@ -45,10 +59,10 @@ public final class DeathWatch implements AutoCloseable {
                 List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", inner + " >/dev/null 2>&1 &", name, script));
                 argv.addAll(args);
                 // the outer shell starts the watcher in the background and exits: no child of this JVM's is left
-                Pid outer = Spawner.spawn("/bin/sh", argv, List.of("PATH=/usr/bin:/bin"), true, List.of(passed), "/dev/null");
+                Pid outer = Spawner.spawn("/bin/sh", argv, List.of("PATH=/usr/bin:/bin"), true, all, "/dev/null");
                 Spawner.reap(outer);
             } finally {
-                passed.close();
+                all.forEach(Fd::close);
             }
             read.close();
             return new DeathWatch(write);

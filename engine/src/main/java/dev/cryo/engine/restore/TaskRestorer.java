@@ -257,6 +257,11 @@ public final class TaskRestorer {
         steps("MemoryMapping", r0, n0);
     }
 
+    /** MEMORY, lazy restore: {@code areas} registered with {@code server}, which serves {@code slices} there. */
+    public void lazyPages(LazyPages server, List<long[]> areas, List<PageSlice> slices) {
+        server.register(t.pid(), (name, nr, args) -> t.main().call(name, nr, args), areas, slices);
+    }
+
     /** MEMORY, second half: final protections, once the page writers are done. */
     public void protectMemory() {
         MemoryMapping.protect(t);

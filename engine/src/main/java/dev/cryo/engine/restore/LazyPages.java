@@ -1,0 +1,551 @@
+package dev.cryo.engine.restore;
+
+import com.sun.jna.Memory;
+import dev.cryo.engine.image.ImageReader;
+import dev.cryo.engine.image.IndexEntry;
+import dev.cryo.engine.memory.AnonymousMemory;
+import dev.cryo.engine.memory.MemoryKinds;
+import dev.cryo.engine.memory.VmAdvice;
+import dev.cryo.engine.model.VmaImage;
+import dev.cryo.engine.model.codec.ModelCodecs;
+import dev.cryo.kernel.Errno;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.Uffd;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The page server of a lazy restore ({@code cryo restore --lazy-pages}, CRIU's {@code --lazy-pages}): the
+ * tree runs before its private anonymous memory is in (heaps, stacks, anonymous mappings: most of a JVM's or
+ * a Python's memory), and each page comes from the image when a thread first touches it, or ahead of that,
+ * in address order, once the tree runs; when every page is in, the kernel has the memory back.
+ *
+ * <p>Each task's areas are registered for missing pages on a userfaultfd made inside the task and taken out
+ * (pidfd_getfd), with the events of a non-cooperative monitor: a fork (the child's mm gets a uffd of its own,
+ * and the same pages to come), an mremap (the pages to come move), a munmap or madvise(DONTNEED) (those pages
+ * are not brought in: the program threw them away, and a fault there gets a zero page). One thread serves
+ * every mm: a fault is answered with the 64 KiB block around it (UFFDIO_COPY, which wakes the thread), and
+ * between faults 1 MiB at a time is copied ahead. A copy refused while the mm changes (EAGAIN) waits for the
+ * events that say how. Every chunk was checked against its checksum before the tree ran ({@link #verify}).
+ *
+ * <p>While pages are missing, a watcher outside cryo ({@link dev.cryo.engine.files.DeathWatch}) holds a
+ * copy of every uffd: should cryo die, the tasks' faults stay blocked (never zero-filled) and the watcher
+ * kills the restored tasks.
+ */
+public final class LazyPages implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(LazyPages.class);
+    private static final long PAGE = PageRuns.PAGE, BLOCK = 16 * PAGE, AHEAD = 256 * PAGE;
+    static final long FEATURES = Uffd.FEATURE_EVENT_FORK | Uffd.FEATURE_EVENT_REMAP | Uffd.FEATURE_EVENT_REMOVE
+            | Uffd.FEATURE_EVENT_UNMAP;
+    private static final int O_CLOEXEC = 0x80000, O_NONBLOCK = 0x800, MESSAGES = 64;
+    /** How long a fault may wait for its mm to stop changing (the task that changed it to be scheduled). */
+    private static final long CHANGING_WAIT_NANOS = 30_000_000_000L;
+
+    /** One mm served: its uffd, the pages still to come and the ranges registered, by address. */
+    private static final class Mm {
+        final String who;
+        final int pid; // 0 for a child forked since the restore (the event names no pid)
+        final Fd uffd;
+        final PageRuns left;
+        final PageRuns registered;
+
+        Mm(String who, int pid, Fd uffd, PageRuns left, PageRuns registered) {
+            this.who = who;
+            this.pid = pid;
+            this.uffd = uffd;
+            this.left = left;
+            this.registered = registered;
+        }
+    }
+
+    private final Path imageDir;
+    private final long maxChunk;
+    private final ConcurrentLinkedQueue<Mm> arriving = new ConcurrentLinkedQueue<>();
+    private final List<Mm> mms = new ArrayList<>(); // the server thread's
+    private final CompletableFuture<String> done = new CompletableFuture<>();
+    private final AtomicLong demanded = new AtomicLong(), ahead = new AtomicLong(), zero = new AtomicLong(),
+            events = new AtomicLong(), total = new AtomicLong(), dropped = new AtomicLong();
+    private volatile boolean prefetching, stopping;
+    private volatile long startedAt;
+    private Thread thread;
+    private dev.cryo.engine.files.DeathWatch guard;
+    private ImageReader reader;
+    /** Every uffd registered before the tree ran, for the watcher to hold. */
+    private final List<Fd> initial = java.util.Collections.synchronizedList(new ArrayList<>());
+    private final Memory arg = Uffd.argument();
+    private final Memory messages = new Memory((long) Uffd.MSG_SIZE * MESSAGES);
+    private final PageFill fill = new PageFill();
+    private final Map<Long, Integer> fillBytes = new HashMap<>();
+    private ByteBuffer unpacked;
+    private long unpackedChunk = -1;
+
+    public LazyPages(Path imageDir, long maxChunk) {
+        this.imageDir = imageDir;
+        this.maxChunk = maxChunk;
+    }
+
+    /**
+     * Whether area {@code v} of a task (after {@code prev} in its list) is left to come on demand: private
+     * anonymous memory, readable and writable, with pages in the image, which no fork, lock, guard, seal or
+     * wipe-on-fork makes special and which restore maps as it was (not kept apart from the one before). Not
+     * the main thread's stack: its arguments and environment are read by others through the kernel's
+     * access_remote_vm (/proc/PID/cmdline, environ, ptrace's PEEKDATA), which takes no missing page from a
+     * uffd (it fails there) — a thread's stack is an anonymous area, and comes lazily.
+     */
+    public static boolean servesLazily(VmaImage prev, VmaImage v) {
+        int special = VmAdvice.LOCKED | VmAdvice.LOCKONFAULT | VmAdvice.WIPEONFORK | VmAdvice.SEALED
+                | VmAdvice.MAYBE_GUARD;
+        return (v.kind() == MemoryKinds.ANON || v.kind() == MemoryKinds.HEAP)
+                && (v.flags() & VmaImage.MAP_PRIVATE) != 0
+                && (v.prot() & (VmaImage.PROT_READ | VmaImage.PROT_WRITE)) == (VmaImage.PROT_READ | VmaImage.PROT_WRITE)
+                && (v.advice() & special) == 0 && v.guards().length == 0 && v.inherited().length == 0
+                && v.dumpedPages() > 0 && !AnonymousMemory.keptApart(prev, v);
+    }
+
+    /** The areas of {@code vmas} served lazily, as [start, end) pairs. */
+    public static List<long[]> lazyAreas(List<VmaImage> vmas) {
+        List<long[]> out = new ArrayList<>();
+        VmaImage prev = null;
+        for (VmaImage v : vmas) {
+            if (!v.kind().kernelProvided() && servesLazily(prev, v)) {
+                out.add(new long[] {v.start(), v.end()});
+            }
+            prev = v;
+        }
+        return out;
+    }
+
+    /** Whether slice {@code s} lies in one of {@code areas} (sorted, disjoint). */
+    public static boolean within(PageSlice s, List<long[]> areas) {
+        for (long[] a : areas) {
+            if (a[0] <= s.address() && s.end() <= a[1]) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Checks the chunks of {@code slices} against their checksums, before the tree runs: a corrupt image
+     * fails the restore then, not a running tree later.
+     */
+    public static void verify(Path imageDir, long maxChunk, List<PageSlice> slices) throws IOException {
+        Set<Long> seen = new HashSet<>();
+        ByteBuffer buffer = null;
+        try (ImageReader r = ImageReader.openForPages(imageDir, ModelCodecs.ALL, maxChunk)) {
+            for (PageSlice s : slices) {
+                IndexEntry e = s.chunk();
+                if (!seen.add(e.offset())) {
+                    continue;
+                }
+                if (e.compressed()) {
+                    if (buffer == null || buffer.capacity() < e.rawLength()) {
+                        buffer = dev.cryo.engine.image.PageBuffers.allocate(Math.max(e.rawLength(), 1 << 20));
+                    }
+                    r.readPages(e, buffer.clear().limit(e.rawLength()));
+                } else {
+                    r.mappedPages(e, false);
+                }
+            }
+        }
+    }
+
+    /**
+     * Makes a uffd in task {@code pid} (seized; {@code inject} runs a syscall in it), takes it out, registers
+     * {@code areas} on it and serves {@code slices} there from now on.
+     */
+    public void register(Pid pid, Injected inject, List<long[]> areas, List<PageSlice> slices) {
+        int remote = (int) inject.call("userfaultfd", SyscallNr.USERFAULTFD, O_CLOEXEC | O_NONBLOCK);
+        Fd uffd;
+        try (Fd pidfd = Sys.pidfdOpen(pid)) {
+            uffd = Sys.pidfdGetfd(pidfd, pid, remote);
+        } finally {
+            inject.call("close", SyscallNr.CLOSE, remote);
+        }
+        try {
+            Uffd.api(uffd, FEATURES, () -> "ioctl(UFFDIO_API, the events of a lazy restore) on the uffd of pid " + pid);
+            PageRuns registered = new PageRuns(), left = new PageRuns();
+            for (long[] a : areas) {
+                Uffd.register(uffd, a[0], a[1] - a[0], Uffd.REGISTER_MODE_MISSING, () -> "ioctl(UFFDIO_REGISTER, pid "
+                        + pid + ", 0x" + Long.toHexString(a[0]) + "-0x" + Long.toHexString(a[1]) + ")");
+                registered.add(new PageRuns.Run(a[0], a[1], null, 0));
+            }
+            for (PageSlice s : slices) {
+                left.add(new PageRuns.Run(s.address(), s.end(), s.chunk(), s.firstPage()));
+            }
+            total.addAndGet(left.pages());
+            log.debug("pid {}: {} areas registered for lazy pages ({} pages to come)", pid, areas.size(), left.pages());
+            initial.add(uffd);
+            arriving.add(new Mm("pid " + pid, pid.value(), uffd, left, registered));
+        } catch (RuntimeException e) {
+            uffd.close();
+            throw e;
+        }
+        startServing();
+    }
+
+    /** A syscall run in the task being restored. */
+    public interface Injected {
+        long call(String name, int nr, long... args);
+    }
+
+    private synchronized void startServing() {
+        if (thread == null) {
+            thread = new Thread(this::serve, "cryo-lazy-pages");
+            thread.setDaemon(true);
+            thread.start();
+        }
+    }
+
+    /**
+     * Before the tree runs: the watcher that holds every uffd and kills {@code pids} should cryo die before
+     * the last page is in.
+     */
+    public synchronized void guard(List<Integer> pids) {
+        if (thread == null) {
+            return; // nothing to serve
+        }
+        StringBuilder kill = new StringBuilder();
+        pids.forEach(p -> kill.append(' ').append(p));
+        synchronized (initial) { // none closed meanwhile (finishEmpty)
+            guard = dev.cryo.engine.files.DeathWatch.start("cryo-lazy-watch",
+                    "read -r w <&3; [ \"$w\" = done ] && exit 0; kill -9" + kill + " 2>/dev/null", List.of(),
+                    List.copyOf(initial));
+        }
+    }
+
+    /** The tree runs: pages are copied ahead of its faults from now on. */
+    public void prefetch() {
+        startedAt = System.nanoTime();
+        prefetching = true;
+        if (thread == null) {
+            done.complete(summary());
+        }
+    }
+
+    /** Completes with a summary once every page is in, exceptionally if the serving failed. */
+    public CompletableFuture<String> whenDone() {
+        return done;
+    }
+
+    private String summary() {
+        long ms = startedAt == 0 ? 0 : (System.nanoTime() - startedAt) / 1_000_000;
+        return String.format(java.util.Locale.ROOT, "%d pages came lazily in %d ms after the tree ran: %d on demand, "
+                + "%d ahead, %d thrown away or unmapped by the program first, %d zero pages on demand, %d events",
+                total.get(), ms, demanded.get(), ahead.get(), dropped.get(), zero.get(), events.get());
+    }
+
+    // ---- the server thread ---------------------------------------------------------------------
+
+    private void serve() {
+        try (ImageReader r = ImageReader.openForPages(imageDir, ModelCodecs.ALL, maxChunk)) {
+            reader = r;
+            while (!stopping) {
+                for (Mm m; (m = arriving.poll()) != null; ) {
+                    mms.add(m);
+                }
+                if (mms.isEmpty() && arriving.isEmpty()) {
+                    if (prefetching) {
+                        break; // every page is in
+                    }
+                }
+                waitAndServe(prefetching ? 0 : 10);
+                if (prefetching) {
+                    copyAhead();
+                }
+                finishEmpty();
+            }
+            stopGuard();
+            done.complete(summary());
+        } catch (Throwable e) {
+            log.error("lazy pages: {}", e.toString());
+            killServed(); // a page it waits for would never come
+            done.completeExceptionally(e);
+        } finally {
+            for (Mm m : mms) {
+                m.uffd.close(); // a failed restore kills its tasks; a failed server leaves the watcher to
+            }
+            for (Mm m; (m = arriving.poll()) != null; ) {
+                m.uffd.close();
+            }
+        }
+    }
+
+    /** Polls every uffd for up to {@code timeoutMs} and handles what came. */
+    private void waitAndServe(int timeoutMs) throws IOException {
+        if (mms.isEmpty()) {
+            if (timeoutMs > 0) {
+                java.util.concurrent.locks.LockSupport.parkNanos(timeoutMs * 1_000_000L);
+            }
+            return;
+        }
+        Memory fds = new Memory(8L * mms.size());
+        for (int i = 0; i < mms.size(); i++) {
+            fds.setInt(8L * i, mms.get(i).uffd.value());
+            fds.setShort(8L * i + 4, (short) 1); // POLLIN
+            fds.setShort(8L * i + 6, (short) 0);
+        }
+        long n = dev.cryo.kernel.LibC.syscall(SyscallNr.POLL, Sys.address(fds), mms.size(), timeoutMs, 0, 0, 0);
+        if (n <= 0) {
+            return;
+        }
+        List<Mm> now = List.copyOf(mms);
+        for (int i = 0; i < now.size(); i++) {
+            if (fds.getShort(8L * i + 6) != 0) {
+                readAll(now.get(i));
+            }
+        }
+    }
+
+    /** Reads and handles every message waiting on {@code m}'s uffd. */
+    private void readAll(Mm m) throws IOException {
+        List<Long> retry = new ArrayList<>();
+        int n;
+        while ((n = read(m)) > 0) {
+            for (int i = 0; i < n; i++) {
+                long at = (long) Uffd.MSG_SIZE * i;
+                int event = messages.getByte(at) & 0xff;
+                if (event == Uffd.EVENT_PAGEFAULT) {
+                    long address = messages.getLong(at + 16) & -PAGE;
+                    if (!fault(m, address)) {
+                        retry.add(address);
+                    }
+                    continue;
+                }
+                events.incrementAndGet();
+                switch (event) {
+                    case Uffd.EVENT_FORK -> forked(m, new Fd(messages.getInt(at + 8)));
+                    case Uffd.EVENT_REMAP -> {
+                        long from = messages.getLong(at + 8), to = messages.getLong(at + 16), len = messages.getLong(at + 24);
+                        m.left.move(from, to, len);
+                        m.registered.move(from, to, len);
+                    }
+                    case Uffd.EVENT_REMOVE -> drop(m.left.take(messages.getLong(at + 8), messages.getLong(at + 16)));
+                    case Uffd.EVENT_UNMAP -> {
+                        drop(m.left.take(messages.getLong(at + 8), messages.getLong(at + 16)));
+                        m.registered.take(messages.getLong(at + 8), messages.getLong(at + 16));
+                    }
+                    default -> log.warn("lazy pages: {}: an event of type {} was not expected", m.who, event);
+                }
+            }
+        }
+        // refused while the mm changes: until the task that changed it has run on from its event (read just now)
+        long deadline = System.nanoTime() + CHANGING_WAIT_NANOS;
+        while (!retry.isEmpty()) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException(m.who + ": a fault could not be answered (the mm kept changing for "
+                        + CHANGING_WAIT_NANOS / 1_000_000_000 + " s)");
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(50_000);
+            retry.removeIf(a -> {
+                try {
+                    return fault(m, a);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            if (!retry.isEmpty()) {
+                readAll(m);
+            }
+        }
+    }
+
+    private void drop(List<PageRuns.Run> gone) {
+        gone.forEach(r -> dropped.addAndGet(r.pages()));
+    }
+
+    private int read(Mm m) {
+        try {
+            return Uffd.read(m.uffd, messages);
+        } catch (KernelException e) {
+            return 0; // its mm is gone
+        }
+    }
+
+    /** A child forked since: its mm has the same pages to come, and the same ranges registered. */
+    private void forked(Mm parent, Fd uffd) {
+        Mm child = new Mm("a child of " + parent.who, 0, uffd, parent.left.copy(), parent.registered.copy());
+        total.addAndGet(child.left.pages());
+        mms.add(child);
+        if (!prefetching) { // forked by the restore itself: the watcher holds it too
+            initial.add(uffd);
+        }
+    }
+
+    /** Answers a fault at {@code address}; false when the mm is changing (to be answered after its events). */
+    private boolean fault(Mm m, long address) throws IOException {
+        PageRuns.Run r = m.left.at(address);
+        if (r == null) { // never in the image, or thrown away since: the zero page, as the kernel would give
+            long z = Uffd.zeroPage(m.uffd, arg, address, PAGE);
+            if (z == -Errno.EAGAIN) {
+                return false;
+            }
+            if (z > 0) {
+                zero.incrementAndGet();
+            }
+            return true; // EEXIST: answered already (two threads faulted there); ENOENT, ESRCH: gone
+        }
+        long block = address & -BLOCK;
+        return bring(m, Math.max(r.start(), block), Math.min(r.end(), block + BLOCK), demanded);
+    }
+
+    /** Copies ahead: up to {@link #AHEAD} bytes of the first range still to come, of each mm in turn. */
+    private void copyAhead() throws IOException {
+        for (Mm m : List.copyOf(mms)) {
+            PageRuns.Run r = m.left.first();
+            if (r != null && !bring(m, r.start(), Math.min(r.end(), r.start() + AHEAD), ahead)) {
+                readAll(m);
+            }
+        }
+    }
+
+    /**
+     * Copies the pages still to come of [from, to) into {@code m}; false when the mm is changing (what is
+     * left stays to come).
+     */
+    private boolean bring(Mm m, long from, long to, AtomicLong counted) throws IOException {
+        List<PageRuns.Run> parts = m.left.take(from, to);
+        for (int i = 0; i < parts.size(); i++) {
+            PageRuns.Run p = parts.get(i);
+            long at = p.start();
+            while (at < p.end()) {
+                long len = Math.min(p.end() - at, p.chunk().fill() ? PageFill.SPAN : p.end() - at);
+                long copied = Uffd.copy(m.uffd, arg, at, source(p.part(at, at + len)), len);
+                if (copied > 0) {
+                    counted.addAndGet(copied / PAGE);
+                    at += copied;
+                } else if (copied == -Errno.EEXIST) {
+                    at += PAGE; // there already (a copy raced a fault of another thread's): kept as it is
+                    dropped.incrementAndGet();
+                } else if (copied == -Errno.EAGAIN) {
+                    m.left.add(p.part(at, p.end()));
+                    parts.subList(i + 1, parts.size()).forEach(m.left::add);
+                    return false;
+                } else if (copied == -Errno.ESRCH) {
+                    dropped.addAndGet((p.end() - at) / PAGE);
+                    parts.subList(i + 1, parts.size()).forEach(r -> dropped.addAndGet(r.pages()));
+                    drop(m.left.take(0, Long.MAX_VALUE)); // the mm is gone (exit, exec): nothing to give it any more
+                    return true;
+                } else if (copied == -Errno.ENOENT || copied == -Errno.EINVAL) {
+                    dropped.addAndGet((p.end() - at) / PAGE);
+                    break; // that range is no longer registered: nothing to give there
+                } else {
+                    throw new IllegalStateException(m.who + ": UFFDIO_COPY at 0x" + Long.toHexString(at) + " failed: "
+                            + Errno.name((int) -copied));
+                }
+            }
+        }
+        return true;
+    }
+
+    /** The address, in this process, of part {@code p}'s first page in the image. */
+    private long source(PageRuns.Run p) throws IOException {
+        IndexEntry e = p.chunk();
+        if (e.fill()) {
+            int b = fillBytes.computeIfAbsent(e.offset(), o -> {
+                try {
+                    return reader.fillByte(e);
+                } catch (IOException x) {
+                    throw new java.io.UncheckedIOException(x);
+                }
+            });
+            return Sys.address(fill.of((byte) b), 0);
+        }
+        if (e.compressed()) {
+            if (unpackedChunk != e.offset()) {
+                if (unpacked == null || unpacked.capacity() < e.rawLength()) {
+                    unpacked = dev.cryo.engine.image.PageBuffers.allocate(Math.max(e.rawLength(), 1 << 20));
+                }
+                unpackedChunk = -1;
+                reader.readPages(e, unpacked.clear().limit(e.rawLength()));
+                unpackedChunk = e.offset();
+            }
+            return Sys.address(unpacked, (int) (p.firstPage() * PAGE));
+        }
+        return Sys.address(reader.mappedPages(e, true), (int) (p.firstPage() * PAGE)); // checked before the tree ran
+    }
+
+    private void killServed() {
+        List<Mm> all = new ArrayList<>(mms);
+        all.addAll(arriving);
+        for (Mm m : all) {
+            if (m.pid > 0) {
+                dev.cryo.kernel.LibC.syscall(SyscallNr.KILL, m.pid, 9, 0, 0, 0, 0);
+            }
+        }
+    }
+
+    /** Every mm whose pages are all in goes back to the kernel: its ranges unregistered, its uffd closed. */
+    private void finishEmpty() {
+        for (java.util.Iterator<Mm> it = mms.iterator(); it.hasNext(); ) {
+            Mm m = it.next();
+            if (!m.left.isEmpty()) {
+                continue;
+            }
+            log.debug("lazy pages: {}: every page in", m.who);
+            for (PageRuns.Run r : m.registered.all()) {
+                try {
+                    Uffd.unregister(m.uffd, r.start(), r.end() - r.start(), () -> "UFFDIO_UNREGISTER");
+                } catch (KernelException e) {
+                    // unmapped meanwhile, or its mm gone
+                }
+            }
+            synchronized (initial) {
+                initial.remove(m.uffd);
+                m.uffd.close();
+            }
+            it.remove();
+        }
+    }
+
+    private void stopGuard() {
+        dev.cryo.engine.files.DeathWatch g;
+        synchronized (this) {
+            g = guard;
+            guard = null;
+        }
+        if (g != null) {
+            g.close();
+        }
+    }
+
+    /** Stops serving (a failed restore, whose tasks are killed) and closes every uffd. */
+    @Override
+    public void close() {
+        stopping = true;
+        Thread t;
+        synchronized (this) {
+            t = thread;
+        }
+        if (t != null && t != Thread.currentThread()) {
+            try {
+                t.join(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        } else if (t == null) {
+            for (Mm m; (m = arriving.poll()) != null; ) {
+                m.uffd.close();
+            }
+        }
+        stopGuard();
+        done.complete(summary());
+    }
+}
