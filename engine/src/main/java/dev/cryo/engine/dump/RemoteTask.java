@@ -1,5 +1,6 @@
 package dev.cryo.engine.dump;
 
+import dev.cryo.engine.model.VmaImage;
 import dev.cryo.kernel.ExitedLeaders;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
@@ -34,6 +35,7 @@ public final class RemoteTask implements AutoCloseable {
     private final Tracer tracer;
     private final Pid pid;
     private static final int PADS_PER_PAGE = (int) (PAGE / ReturnPad.SIZE);
+    private static final int AREA_FLAGS = VmaImage.MAP_PRIVATE | VmaImage.MAP_ANONYMOUS | VmaImage.MAP_NORESERVE;
     /** Pages at the end of the area for a {@link SyscallBatch}: code, table and outputs. */
     public static final int BATCH_PAGES = 3;
 
@@ -65,12 +67,16 @@ public final class RemoteTask implements AutoCloseable {
         this.maps = maps;
         this.length = PAGE * (1 + (threads + PADS_PER_PAGE - 1) / PADS_PER_PAGE + BATCH_PAGES);
         try (Injector inj = unpadded(ExitedLeaders.reader(pid.value()))) {
-            long at = inj.raw(SyscallNr.MMAP, 0, length, 7 /* RWX */, 0x22 /* PRIVATE|ANON */, -1, 0);
+            // MAP_NORESERVE gives the area flags of its own (no VM_ACCOUNT), so that it never merges with the
+            // program's area next to it: a task's lowest area rwx and anonymous (varnish's thread stacks, executable
+            // for its compiled VCL) took it in, and a pre-copy's area mapped before the freeze was then "no longer
+            // mapped as it was" and mapped again frozen, while observers of the frozen tree saw one area of both
+            long at = inj.raw(SyscallNr.MMAP, 0, length, 7 /* RWX */, AREA_FLAGS, -1, 0);
             // a process denied write+execute mappings (PR_SET_MDWE, a seccomp filter) gets no pads: every
             // injection takes the sigreturn route, or is unprotected without one
             this.padded = !Injector.isError(at);
             this.scratch = padded ? at
-                    : inj.call("mmap", SyscallNr.MMAP, 0, length, 3 /* RW */, 0x22 /* PRIVATE|ANON */, -1, 0);
+                    : inj.call("mmap", SyscallNr.MMAP, 0, length, 3 /* RW */, AREA_FLAGS, -1, 0);
         }
     }
 

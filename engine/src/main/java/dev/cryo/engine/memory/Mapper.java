@@ -10,7 +10,8 @@ import static dev.cryo.kernel.Fcntl.O_RDWR;
 
 /** What the kinds' restore halves share: mmap flags from the image, and mapping a file by path. */
 final class Mapper {
-    static final int MAP_ANONYMOUS = 0x20, MAP_FIXED = 0x10, MAP_GROWSDOWN = 0x100, MAP_NORESERVE = 0x4000;
+    static final int MAP_ANONYMOUS = VmaImage.MAP_ANONYMOUS, MAP_FIXED = 0x10, MAP_GROWSDOWN = VmaImage.MAP_GROWSDOWN,
+            MAP_NORESERVE = VmaImage.MAP_NORESERVE;
 
     private Mapper() {}
 

@@ -13,7 +13,8 @@ import dev.cryo.engine.memory.MemoryKind;
 public record VmaImage(long start, long end, int prot, int flags, long offset, MemoryKind kind, FileRef file,
                        long dumpedPages, long zeroPages, int advice, long[] guards, long[] inherited, int seals) {
     public static final int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
-    public static final int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20, MAP_GROWSDOWN = 0x100;
+    public static final int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20, MAP_GROWSDOWN = 0x100,
+            MAP_NORESERVE = 0x4000;
 
     public VmaImage {
         guards = guards.clone();

@@ -181,6 +181,35 @@ class TaskCollectorTest {
         }
     }
 
+    /**
+     * cryo's area in a task is an area of its own, whatever the program maps beside it: mapped right below the
+     * task's lowest area, rwx and anonymous (varnish's thread stacks), it merged with it, so a pre-copy's area
+     * mapped before the freeze was "no longer mapped as it was" and mapped again frozen, and observers of the
+     * frozen tree saw one area of both (RealServersTest's varnish dumped with --pre-copy: "maps
+     * 7fb9f6612000-7fb9f6641000: dumped 'rwxp ...', restored (absent)").
+     */
+    @Test
+    void cryosAreaStaysApartFromTheProgramsAreaRightAboveIt() throws Exception {
+        Path prog = TestPrograms.compile("/c/rwxlowest.c");
+        try (DetachedProcess proc = DetachedProcess.start(tmp.resolve("rwxlowest.out"), prog.toString())) {
+            proc.awaitOutput("ready", Duration.ofSeconds(10));
+            long area = Long.parseLong(proc.outputText().trim().split(" ")[1].substring(2), 16);
+            Pid pid = proc.pid();
+            try (Tracer tracer = new Tracer()) {
+                List<Integer> tids = TaskSeizer.seize(tracer, pid);
+                try (RemoteTask remote = new RemoteTask(tracer, pid, dev.cryo.kernel.proc.ProcFs.maps(pid), 1)) {
+                    List<dev.cryo.kernel.proc.MapsEntry> maps = dev.cryo.kernel.proc.ProcFs.maps(pid);
+                    assertTrue(remote.mappedAlone(maps), "cryo's area at 0x" + Long.toHexString(remote.scratch())
+                            + " is not an area of its own: " + maps);
+                    assertTrue(maps.stream().anyMatch(m -> m.start() == area && m.end() == area + (64 << 10)),
+                            "the program's area as it was: " + maps);
+                } finally {
+                    TaskSeizer.release(tracer, pid, tids);
+                }
+            }
+        }
+    }
+
     private static final long SA_SIGINFO = 4, SA_ONSTACK = 0x08000000, SA_RESTART = 0x10000000,
             SA_RESTORER = 0x04000000;
 }
