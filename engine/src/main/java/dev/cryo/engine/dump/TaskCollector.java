@@ -339,8 +339,12 @@ public final class TaskCollector {
             LandlockDomain.refuseIfConfined("pid " + pid.value() + " (" + stat.comm() + ")",
                     reads != null ? reads.landlock() : LandlockDomain.ask(inj, landlock), landlock);
             keyrings = reads != null ? reads.keyrings() : Keyrings.ids(inj);
-            areaPolicies = riding != null && riding.areaPolicies != null ? riding.areaPolicies
-                    : NumaPolicies.areas(remote, inj, memory.vmas(), "pid " + pid.value() + " (" + stat.comm() + ")");
+            // those that did not ride in the main thread's batch
+            NumaPolicies.AreaReads areas = NumaPolicies.AreaReads.of(memory.vmas());
+            int asked = riding != null && riding.areaPolicies != null ? riding.areas.count() : 0;
+            areaPolicies = new ArrayList<>(asked > 0 ? riding.areaPolicies : List.of());
+            areaPolicies.addAll(NumaPolicies.areas(remote, inj, areas.part(asked, areas.count()),
+                    "pid " + pid.value() + " (" + stat.comm() + ")"));
         }
         semUndo = dev.cryo.engine.ipc.SemUndo.dump(pid, tids);
         ProcReads procs = await(read);
@@ -527,7 +531,7 @@ public final class TaskCollector {
      * The main thread's reads ({@link #mainReads}) as a batch's calls, their outputs from {@code out}
      * on: a batch of their own, or riding in the main thread's own batch ({@link ThreadCollector.Rider}),
      * which makes one ptrace round trip of the two in the frozen window (each waits for the frozen task to
-     * be scheduled: 0.6-9 ms at load 4-16); riding, also the areas' NUMA policies where they fit (some 50 areas).
+     * be scheduled: 0.6-9 ms at load 4-16); riding, also the NUMA policies of the first areas, as many as fit (some 50).
      */
     private static final class MainBatch implements ThreadCollector.Rider {
         private final List<Integer> signals = new ArrayList<>();
@@ -577,14 +581,15 @@ public final class TaskCollector {
         /** Its calls with outputs {@code offset} bytes into the batch's output area; null when they do not fit there. */
         static MainBatch at(RemoteTask remote, int offset, LandlockDomain.Witness landlock,
                              List<dev.cryo.engine.model.VmaImage> vmas) {
-            MainBatch b = new MainBatch(remote.batchOutput() + offset, landlock, null);
+            MainBatch b = new MainBatch(remote.batchOutput() + offset, landlock, null); // without the areas
             if (offset + b.outputBytes() > RemoteTask.BATCH_OUTPUT_SIZE) {
                 return null;
             }
-            NumaPolicies.AreaReads areas = vmas == null ? null : NumaPolicies.AreaReads.of(vmas);
-            boolean fit = areas != null && b.calls.size() + areas.count() <= ThreadCollector.RIDER_CALLS
-                    && offset + b.outputBytes() + areas.outputBytes() <= RemoteTask.BATCH_OUTPUT_SIZE;
-            return fit ? new MainBatch(remote.batchOutput() + offset, landlock, areas) : b;
+            NumaPolicies.AreaReads all = vmas == null ? null : NumaPolicies.AreaReads.of(vmas);
+            int room = all == null ? 0 : Math.min(ThreadCollector.RIDER_CALLS - b.calls.size(),
+                    (RemoteTask.BATCH_OUTPUT_SIZE - offset - b.outputBytes()) / NumaPolicies.READ_BYTES);
+            int riding = Math.max(0, Math.min(room, all == null ? 0 : all.count())); // the first ones, the rest asked apart
+            return riding == 0 ? b : new MainBatch(remote.batchOutput() + offset, landlock, all.part(0, riding));
         }
 
         @Override

@@ -33,8 +33,8 @@ public final class NumaPolicies {
 
     /** Bytes get_mempolicy writes for one policy: its mode (an int, padded), then its nodes. */
     public static final int READ_BYTES = 16;
-    /** Areas asked about in one batch: the batch's table and output area hold this many. */
-    private static final int AREAS_PER_BATCH = 128;
+    /** Areas asked about in one batch: the batch's table (142 calls) and output area (4 KiB) hold this many. */
+    private static final int AREAS_PER_BATCH = 140;
     private static volatile Long hostNodes;
 
     /** get_mempolicy for the calling thread's own policy, its mode and nodes written at {@code out}. */
@@ -100,17 +100,16 @@ public final class NumaPolicies {
         }
 
         /** Those of {@code from} to {@code to}. */
-        private AreaReads part(int from, int to) {
+        public AreaReads part(int from, int to) {
             return new AreaReads(asked.subList(from, to));
         }
     }
 
     /**
-     * The areas of {@code vmas} with a policy of their own, asked in the task through {@code inj} (its main thread or
+     * The areas of {@code all} with a policy of their own, asked in the task through {@code inj} (its main thread or
      * the one reading for it), in batches of {@link #AREAS_PER_BATCH}, or call by call where it takes no batch.
      */
-    public static List<MemPolicy.Area> areas(RemoteTask task, Injector inj, List<VmaImage> vmas, String who) {
-        AreaReads all = AreaReads.of(vmas);
+    public static List<MemPolicy.Area> areas(RemoteTask task, Injector inj, AreaReads all, String who) {
         List<MemPolicy.Area> out = new ArrayList<>();
         for (int from = 0; from < all.count(); from += AREAS_PER_BATCH) {
             AreaReads part = all.part(from, Math.min(all.count(), from + AREAS_PER_BATCH));
