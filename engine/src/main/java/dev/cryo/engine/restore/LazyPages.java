@@ -93,8 +93,9 @@ public final class LazyPages implements AutoCloseable {
     private final Memory messages = new Memory((long) Uffd.MSG_SIZE * MESSAGES);
     private final PageFill fill = new PageFill();
     private final Map<Long, Integer> fillBytes = new HashMap<>();
-    private ByteBuffer unpacked;
-    private long unpackedChunk = -1;
+    /** Compressed chunks unpacked lately, by offset, the least recent first: faults jump between a few. */
+    private final java.util.LinkedHashMap<Long, ByteBuffer> unpacked = new java.util.LinkedHashMap<>(8, 0.75f, true);
+    private static final int UNPACKED_KEPT = 4;
 
     public LazyPages(Path imageDir, long maxChunk) {
         this.imageDir = imageDir;
@@ -469,15 +470,20 @@ public final class LazyPages implements AutoCloseable {
             return Sys.address(fill.of((byte) b), 0);
         }
         if (e.compressed()) {
-            if (unpackedChunk != e.offset()) {
-                if (unpacked == null || unpacked.capacity() < e.rawLength()) {
-                    unpacked = dev.cryo.engine.image.PageBuffers.allocate(Math.max(e.rawLength(), 1 << 20));
+            ByteBuffer b = unpacked.get(e.offset());
+            if (b == null) {
+                if (unpacked.size() >= UNPACKED_KEPT) { // the least recent one's buffer is used again
+                    var eldest = unpacked.entrySet().iterator().next();
+                    b = eldest.getValue();
+                    unpacked.remove(eldest.getKey());
                 }
-                unpackedChunk = -1;
-                reader.readPages(e, unpacked.clear().limit(e.rawLength()));
-                unpackedChunk = e.offset();
+                if (b == null || b.capacity() < e.rawLength()) {
+                    b = dev.cryo.engine.image.PageBuffers.allocate(Math.max(e.rawLength(), 1 << 20));
+                }
+                reader.readPages(e, b.clear().limit(e.rawLength()));
+                unpacked.put(e.offset(), b);
             }
-            return Sys.address(unpacked, (int) (p.firstPage() * PAGE));
+            return Sys.address(b, (int) (p.firstPage() * PAGE));
         }
         return Sys.address(reader.mappedPages(e, true), (int) (p.firstPage() * PAGE)); // checked before the tree ran
     }
