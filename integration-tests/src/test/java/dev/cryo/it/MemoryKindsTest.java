@@ -335,7 +335,7 @@ class MemoryKindsTest {
 
     /**
      * NUMA memory policies came back as the default, silently: a process's own (numactl --interleave's way, which its
-     * thread inherits), a thread's own alone, an area's own (mbind: bound to node 0, and MPOL_PREFERRED with no node,
+     * thread inherits; interleave=static on nodes 0-1, which a host of node 0 alone keeps as given), a thread's own alone, an area's own (mbind: bound to node 0, and MPOL_PREFERRED with no node,
      * which is "local": OpenBLAS's buffers, numpy's), a SysV segment's over one of its pages (numapolicy.c; node 0,
      * which every host has). get_mempolicy gives each as it was, and so does the state comparator's probe.
      */

@@ -223,10 +223,11 @@ public final class NumaPolicies {
 
     /**
      * A policy on nodes this host has no memory on (an image made on a host of more nodes) is refused before any call:
-     * the kernel's EINVAL would not say which. Nodes relative to the task's allowed ones fit any host.
+     * the kernel's EINVAL would not say which. Nodes the program gave with MPOL_F_STATIC_NODES or
+     * MPOL_F_RELATIVE_NODES are kept as given on any host ({@link MemPolicy#nodesAsGiven}).
      */
     private static void requireNodes(TaskContext t, MemPolicy p, String whose) {
-        long lacking = p.relative() ? 0 : p.nodes() & ~hostNodes();
+        long lacking = p.nodesAsGiven() ? 0 : p.nodes() & ~hostNodes();
         if (lacking != 0) {
             throw new RestoreException("pid " + t.pid() + ": " + whose + " has the NUMA memory policy " + p.text()
                     + ", on node(s) " + MemPolicy.nodeList(lacking) + ", which this host lacks (its nodes with memory: "

@@ -32,9 +32,13 @@ public record MemPolicy(int mode, long nodes) {
         return mode == MPOL_DEFAULT;
     }
 
-    /** Whether its nodes are taken relative to the nodes the task may use, not as the node numbers themselves. */
-    public boolean relative() {
-        return (mode & MPOL_F_RELATIVE_NODES) != 0;
+    /**
+     * Whether its nodes are the program's as it gave them, which the kernel keeps whatever nodes the host has
+     * (MPOL_F_STATIC_NODES: interleave=static:0-1 holds on a host of node 0 alone; MPOL_F_RELATIVE_NODES: relative to
+     * the nodes the task may use); else they are nodes the host had, with memory.
+     */
+    public boolean nodesAsGiven() {
+        return (mode & (MPOL_F_RELATIVE_NODES | MPOL_F_STATIC_NODES)) != 0;
     }
 
     /** As numa_maps words it (mpol_to_str): "interleave=static:0-1", "bind:0", "local". */
