@@ -3,6 +3,8 @@ package dev.cryo.kernel;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
 
+import static dev.cryo.kernel.FanotifyAbi.*;
+
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,10 +26,7 @@ import java.util.concurrent.TimeoutException;
  * directory, with none.
  */
 public final class QuietOpens implements AutoCloseable {
-    private static final int FAN_CLOEXEC = 1, FAN_NONBLOCK = 2, FAN_CLASS_CONTENT = 4, FAN_REPORT_TID = 0x100;
-    private static final int FAN_MARK_ADD = 1, FAN_MARK_MOUNT = 0x10;
-    private static final long FAN_OPEN_PERM = 0x10000, FAN_ONDIR = 0x40000000L;
-    private static final int FAN_ALLOW = 1, FAN_DENY = 2, METADATA = 24, EVENT_FD = 16, EVENT_TID = 20, POLLIN = 1;
+    private static final int POLLIN = 1;
     /** How long an open through the clone waits for its event (a file under another mount has none: opened plainly). */
     private static final long WAIT_MS = 30_000;
 
@@ -146,12 +145,12 @@ public final class QuietOpens implements AutoCloseable {
             if (Sys.call(() -> "poll(fanotify)", SyscallNr.POLL, Sys.address(pfd), 1, 20, 0) > 0) {
                 long n = Sys.call(() -> "read(fanotify)", SyscallNr.READ, group.value(), Sys.address(event), event.size(), 0);
                 Fd quiet = null;
-                for (long at = 0; at + METADATA <= n; at += event.getInt(at)) {
+                for (long at = 0; at + METADATA_MIN <= n; at += event.getInt(at + EVENT_LEN)) {
                     int fd = event.getInt(at + EVENT_FD);
                     if (fd < 0) {
                         continue;
                     }
-                    boolean ours = quiet == null && event.getInt(at + EVENT_TID) == openerTid;
+                    boolean ours = quiet == null && event.getInt(at + EVENT_PID) == openerTid;
                     Memory answer = new Memory(8);
                     answer.setInt(0, fd);
                     answer.setInt(4, ours ? FAN_DENY : FAN_ALLOW);

@@ -1,5 +1,7 @@
 package dev.cryo.engine.files;
 
+import static dev.cryo.kernel.FanotifyAbi.*;
+
 import dev.cryo.kernel.Fcntl;
 import com.esotericsoftware.kryo.KryoException;
 import dev.cryo.engine.image.RecordCodec;
@@ -34,10 +36,6 @@ public final class FanotifyHandler implements FdHandler<FanotifyHandler.Fanotify
     public static final int TAG = 71, RECORD_ID = 271;
     /** Mark kinds, persisted. */
     public static final int INODE = 0, MOUNT = 1, FILESYSTEM = 2;
-    private static final int FAN_CLASS_BITS = 0x0c, FAN_NONBLOCK = 2;
-    private static final int FAN_MARK_ADD = 1, FAN_MARK_MOUNT = 0x10, FAN_MARK_IGNORED_MASK = 0x20,
-            FAN_MARK_IGNORED_SURV_MODIFY = 0x40, FAN_MARK_FILESYSTEM = 0x100, FAN_MARK_EVICTABLE = 0x200,
-            FAN_MARK_IGNORE = 0x400;
 
     /** A fanotify group: its fanotify_init flags and event_f_flags, and its marks. */
     public record Fanotify(int initFlags, int eventFlags, List<Mark> marks) implements FileDesc {

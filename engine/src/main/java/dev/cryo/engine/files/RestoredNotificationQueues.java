@@ -4,6 +4,7 @@ import com.sun.jna.Memory;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.TaskImage;
 import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.kernel.FanotifyAbi;
 import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
@@ -28,8 +29,6 @@ public final class RestoredNotificationQueues {
 
     /** Reads at most this many times per group: events still coming from outside do not hold the resume. */
     private static final int MAX_READS = 64;
-    /** struct fanotify_event_metadata: event_len at 0, the event's fd at 16 (FAN_NOFD, -1: none). */
-    private static final int FAN_EVENT_LEN = 0, FAN_EVENT_FD = 16, FAN_METADATA_MIN = 24;
 
     /** Empties every inotify and fanotify group {@code tasks} hold; {@code dropped} hears of each group that held any. */
     public static void empty(Collection<TaskImage> tasks, Consumer<String> dropped) {
@@ -73,13 +72,13 @@ public final class RestoredNotificationQueues {
 
     /** A fanotify event hands its reader an fd of the file: cryo's, closed. */
     private static void closeEventFds(Memory buf, long n) {
-        for (long at = 0; at + FAN_METADATA_MIN <= n; ) {
-            int len = buf.getInt(at + FAN_EVENT_LEN);
-            int eventFd = buf.getInt(at + FAN_EVENT_FD);
+        for (long at = 0; at + FanotifyAbi.METADATA_MIN <= n; ) {
+            int len = buf.getInt(at + FanotifyAbi.EVENT_LEN);
+            int eventFd = buf.getInt(at + FanotifyAbi.EVENT_FD);
             if (eventFd >= 0) {
                 new Fd(eventFd).close();
             }
-            if (len < FAN_METADATA_MIN) {
+            if (len < FanotifyAbi.METADATA_MIN) {
                 break;
             }
             at += len;
