@@ -35,7 +35,9 @@ public final class RemoteTask implements AutoCloseable {
     private final Tracer tracer;
     private final Pid pid;
     private static final int PADS_PER_PAGE = (int) (PAGE / ReturnPad.SIZE);
-    private static final int AREA_FLAGS = VmaImage.MAP_PRIVATE | VmaImage.MAP_ANONYMOUS | VmaImage.MAP_NORESERVE;
+    private static final int AREA_FLAGS = VmaImage.MAP_PRIVATE | VmaImage.MAP_ANONYMOUS;
+    /** The kernel's gap below a stack no mapping may take (stack_guard_gap: 256 pages by default), and a margin. */
+    private static final long STACK_GUARD_GAP = 512 * PAGE;
     /** Pages at the end of the area for a {@link SyscallBatch}: code, table and outputs. */
     public static final int BATCH_PAGES = 3;
 
@@ -66,18 +68,35 @@ public final class RemoteTask implements AutoCloseable {
         this.route = SigreturnRoute.find(pid, maps);
         this.maps = maps;
         this.length = PAGE * (1 + (threads + PADS_PER_PAGE - 1) / PADS_PER_PAGE + BATCH_PAGES);
+        long hint = apart(maps, length);
         try (Injector inj = unpadded(ExitedLeaders.reader(pid.value()))) {
-            // MAP_NORESERVE gives the area flags of its own (no VM_ACCOUNT), so that it never merges with the
-            // program's area next to it: a task's lowest area rwx and anonymous (varnish's thread stacks, executable
-            // for its compiled VCL) took it in, and a pre-copy's area mapped before the freeze was then "no longer
-            // mapped as it was" and mapped again frozen, while observers of the frozen tree saw one area of both
-            long at = inj.raw(SyscallNr.MMAP, 0, length, 7 /* RWX */, AREA_FLAGS, -1, 0);
+            long at = inj.raw(SyscallNr.MMAP, hint, length, 7 /* RWX */, AREA_FLAGS, -1, 0);
             // a process denied write+execute mappings (PR_SET_MDWE, a seccomp filter) gets no pads: every
             // injection takes the sigreturn route, or is unprotected without one
             this.padded = !Injector.isError(at);
             this.scratch = padded ? at
-                    : inj.call("mmap", SyscallNr.MMAP, 0, length, 3 /* RW */, AREA_FLAGS, -1, 0);
+                    : inj.call("mmap", SyscallNr.MMAP, hint, length, 3 /* RW */, AREA_FLAGS, -1, 0);
         }
+    }
+
+    /**
+     * Where the area goes with a free page on each side, so that it never merges with a program's area: mapped
+     * where the kernel puts the next mapping, right below the task's lowest area, it merged into one alike
+     * (varnish's rwx thread stacks — its compiled VCL asks for an executable stack —, SBCL's rwx MAP_NORESERVE
+     * spaces), and a pre-copy's area mapped before the freeze was then "no longer mapped as it was" and mapped
+     * again frozen, while observers of the frozen tree saw one area of both. A page above the highest mapping
+     * under the stack and its guard gap: above mmap_base, where the kernel puts no mapping of its own choice.
+     * 0 (the kernel's choice, as before) where there is no such room; the kernel also takes 0's way when the
+     * place is taken since {@code maps} was read.
+     */
+    static long apart(List<MapsEntry> maps, long length) {
+        MapsEntry stack = maps.stream().filter(MapsEntry::isStack).findFirst().orElse(null);
+        if (stack == null) {
+            return 0;
+        }
+        long below = maps.stream().filter(m -> m.end() <= stack.start()).mapToLong(MapsEntry::end).max().orElse(0);
+        long at = below + PAGE;
+        return below > 0 && at + length + PAGE <= stack.start() - STACK_GUARD_GAP ? at : 0;
     }
 
     public Pid pid() {

@@ -186,12 +186,14 @@ class TaskCollectorTest {
      * task's lowest area, rwx and anonymous (varnish's thread stacks), it merged with it, so a pre-copy's area
      * mapped before the freeze was "no longer mapped as it was" and mapped again frozen, and observers of the
      * frozen tree saw one area of both (RealServersTest's varnish dumped with --pre-copy: "maps
-     * 7fb9f6612000-7fb9f6641000: dumped 'rwxp ...', restored (absent)").
+     * 7fb9f6612000-7fb9f6641000: dumped 'rwxp ...', restored (absent)"); so did one mapped MAP_NORESERVE (SBCL's
+     * spaces, "rd wr ex mr mw me nr") with an area mapped MAP_NORESERVE.
      */
-    @Test
-    void cryosAreaStaysApartFromTheProgramsAreaRightAboveIt() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"accounted", "noreserve"})
+    void cryosAreaStaysApartFromTheProgramsAreaRightAboveIt(String kind) throws Exception {
         Path prog = TestPrograms.compile("/c/rwxlowest.c");
-        try (DetachedProcess proc = DetachedProcess.start(tmp.resolve("rwxlowest.out"), prog.toString())) {
+        try (DetachedProcess proc = DetachedProcess.start(tmp.resolve("rwxlowest.out"), prog.toString(), kind)) {
             proc.awaitOutput("ready", Duration.ofSeconds(10));
             long area = Long.parseLong(proc.outputText().trim().split(" ")[1].substring(2), 16);
             Pid pid = proc.pid();
