@@ -91,11 +91,6 @@ final class TlsLink {
         return in.ready();
     }
 
-    /** Bytes read from the socket and not yet read from this link (encrypted or decrypted). */
-    int unread() {
-        return in.unread();
-    }
-
     /**
      * Whether bytes to read are here or come within {@code millis} (or the stream ends): the read
      * that follows then does not wait long. Reads what comes into the link's own buffer.
@@ -425,10 +420,6 @@ final class TlsLink {
 
         synchronized boolean ready() {
             return app.hasRemaining() || wholeRecord();
-        }
-
-        synchronized int unread() {
-            return app.remaining() + net.position();
         }
 
         /** A whole record waits in {@code net} (its header says how long it is). */

@@ -33,9 +33,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * many bytes, and the CPU both ends spend per GiB (measured, not asserted): {@code mvn -B -o -pl
  * actors -am test -Dbench=true -Dtest=PageChannelBenchmark -Dsurefire.failIfNoSpecifiedTests=false}
  * (MiB with {@code -Dbench.channel.mib=512}, rounds with {@code -Dbench.channel.rounds=2}). Also the
- * channel's {@link TlsLink} alone, and the {@link FrameLink} prototype (TLS for the handshake, then
- * AES-GCM frames keyed inside it) beside it. Figures under load are noise: compare the ratios of one
- * round.
+ * channel's {@link TlsLink} alone. Figures under load are noise: compare the ratios of one round.
  */
 @EnabledIfSystemProperty(named = "bench", matches = "true")
 class PageChannelBenchmark {
@@ -58,13 +56,12 @@ class PageChannelBenchmark {
             Row[] all = {
                 new Row("page channel", () -> channel(kit, tls, mib), true),
                 new Row("plain TCP", () -> plain(null, bytes, null), false),
-                new Row("TLS-keyed AES-GCM frames", () -> link(tls, bytes, true), true),
-                new Row("the channel's TLS link", () -> link(tls, bytes, false), true),
+                new Row("the channel's TLS link", () -> link(tls, bytes), true),
                 new Row("JDK TLS socket", () -> plain(tls, bytes, null), false),
                 new Row("JDK TLS socket, AES-128", () -> plain(tls, bytes, new String[] {"TLS_AES_128_GCM_SHA256"}), false),
             };
-            // -Dbench.channel.rows=0,3: only these rows (by number, as listed), for more rounds of them in a slot
-            String only = System.getProperty("bench.channel.rows", "0,1,2,3,4,5");
+            // -Dbench.channel.rows=0,2: only these rows (by number, as listed), for more rounds of them in a slot
+            String only = System.getProperty("bench.channel.rows", "0,1,2,3,4");
             Row[] rows = java.util.Arrays.stream(only.split(",")).map(i -> all[Integer.parseInt(i.trim())]).toArray(Row[]::new);
             int tcp = java.util.Arrays.asList(rows).indexOf(all[1]); // the ratio's base, if run
             // -Dbench.channel.rounds; the first warms the JIT; each round starts one row later (drift spreads over all)
@@ -136,18 +133,14 @@ class PageChannelBenchmark {
         return String.format(Locale.ROOT, "(%.2f, %.2f)", senderCpu / 1e9 / gib, receiverCpu / 1e9 / gib);
     }
 
-    /**
-     * {@link FrameLink} ({@code frames}: TLS's handshake and key exchange, then AES-GCM frames) or the
-     * channel's {@link TlsLink} (TLS records all along), each writing behind as the channel's sender
-     * does; a thread reads and discards.
-     */
-    private static void link(SSLContext tls, long bytes, boolean frames) throws Exception {
+    /** The channel's {@link TlsLink}, writing behind as the channel's sender does; a thread reads and discards. */
+    private static void link(SSLContext tls, long bytes) throws Exception {
         try (ServerSocket ss = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             CompletableFuture<Long> got = CompletableFuture.supplyAsync(() -> {
                 try (Socket c = ss.accept()) {
                     c.setSoTimeout(30_000);
                     javax.net.ssl.SSLEngine e = PageChannel.engine(tls, false, null, 0);
-                    InputStream in = frames ? FrameLink.open(c, e, false).input() : TlsLink.open(c, e).input();
+                    InputStream in = TlsLink.open(c, e).input();
                     byte[] buf = new byte[1 << 20];
                     long n = 0, c0 = THREADS.getCurrentThreadCpuTime();
                     for (int r; (r = in.read(buf)) > 0; ) n += r;
@@ -161,16 +154,11 @@ class PageChannelBenchmark {
                 c.setSoTimeout(30_000);
                 long c0 = THREADS.getCurrentThreadCpuTime();
                 javax.net.ssl.SSLEngine e = PageChannel.engine(tls, true, "127.0.0.1", ss.getLocalPort());
-                FrameLink f = frames ? FrameLink.open(c, e, true) : null;
-                TlsLink t = frames ? null : TlsLink.open(c, e, true);
-                OutputStream o = frames ? f.output() : t.output();
+                TlsLink t = TlsLink.open(c, e, true);
+                OutputStream o = t.output();
                 byte[] buf = new byte[1 << 20];
                 for (long n = 0; n < bytes; n += buf.length) o.write(buf);
-                if (frames) {
-                    f.shutdownOutput();
-                } else {
-                    t.shutdownOutput();
-                }
+                t.shutdownOutput();
                 senderCpu = THREADS.getCurrentThreadCpuTime() - c0;
                 assertEquals(bytes, got.get(120, TimeUnit.SECONDS));
             }
