@@ -50,7 +50,7 @@ final class ImageArrival {
                 ? FileChannel.open(target, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)
                 : FileChannel.open(target, java.util.Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
                         PrivateModes.FILE_ATTRIBUTE)) {
-            Tee tee = new Tee(in, file, maxBytes, taken, waiting);
+            Tee tee = new Tee(in, file, maxBytes, taken, waiting, true);
             long last = System.nanoTime();
             try (tee; ImageStreamReader reader = new ImageStreamReader(tee, "the image from " + from, ModelCodecs.ALL, maxChunk)) {
                 ImageStreamReader.Chunk c;
@@ -75,131 +75,98 @@ final class ImageArrival {
     }
 
     /**
-     * The socket's bytes, each one landing in a staging buffer that a thread of its own then writes
-     * to the file ({@link WriteBehind}), bounded in total. TLS decrypts straight into that buffer and
-     * the reader checks a chunk's payload there ({@link ImageStreamReader.InPlace}): the receiving
-     * thread, the channel's bottleneck, no longer copies every byte from the reader's buffer into the
-     * file's. The reader asks for exactly the next piece it needs (a header, a chunk's payload), so
-     * when it asks, every chunk before is processed; a receipt and the end ({@link #close}) wait for
-     * the file.
+     * The socket's bytes, each one also written to the file, bounded in total. The reader asks for
+     * exactly the rest of the chunk it is on, so when it asks, every chunk before is processed.
+     * {@code behind}: the file is written by a thread of its own ({@link WriteBehind}) from copies,
+     * so that the receiving thread, the channel's bottleneck, decrypts and checks while the staging
+     * file takes what came before; a receipt and the end ({@link #close}) wait for the file.
      */
-    static final class Tee implements ImageStreamReader.InPlace {
-        /** Buffers held for the file's thread at most: STAGE_BUFFERS of STAGE_BUFFER bytes. */
+    static final class Tee implements ReadableByteChannel {
+        /** Copies held for the file's thread at most: STAGE_BUFFERS of STAGE_BUFFER bytes. */
         private static final int STAGE_BUFFERS = 4;
-        /**
-         * A chunk of the default size (cryo.image.chunk-size, 4 MiB) and its header fit; a larger
-         * payload is copied into the reader's buffer.
-         */
-        static final int STAGE_BUFFER = (4 << 20) + (64 << 10);
-
-        /**
-         * The last image's staging buffers, for the next: fresh memory costs a page fault per 4 KiB
-         * here (~8,400 per GiB for 512 MiB images, 2,600 with the 1 MiB buffers before, b's process).
-         * One image's set at most is kept.
-         */
-        private static final java.util.ArrayDeque<ByteBuffer> KEPT = new java.util.ArrayDeque<>();
+        private static final int STAGE_BUFFER = 1 << 20;
 
         private final ReadableByteChannel in;
-        private final java.util.List<ByteBuffer> buffers = new java.util.ArrayList<>(STAGE_BUFFERS);
-        private final WriteBehind behind;
+        private final FileChannel file;
+        private final WriteBehind behind; // null: this thread writes the file
         private final long maxBytes;
         private final java.util.function.LongConsumer taken;
         private final java.util.function.BooleanSupplier waiting;
-        private ByteBuffer stage; // being filled (write mode) for the file's thread, or null
-        private ByteBuffer view; // of stage: what the reader gets (one per buffer taken, not one per piece)
+        private ByteBuffer copy; // being filled for the file's thread (write mode), or null
         private long total;
         private long receipted;
         private long staged; // where the file's thread writes next (its own)
         private boolean closed;
 
-        /** {@code in}: the TLS link's input decrypts straight into the staging buffer; any other stream through a channel. */
+        /** {@code in}: the TLS link's input reads straight into the reader's buffer; any other stream through a channel. */
         Tee(InputStream in, FileChannel file, long maxBytes, java.util.function.LongConsumer taken,
-            java.util.function.BooleanSupplier waiting) {
+            java.util.function.BooleanSupplier waiting, boolean behind) {
             this.in = in instanceof ReadableByteChannel c ? c : Channels.newChannel(in);
-            this.behind = new WriteBehind(() -> !file.isOpen(),
+            this.file = file;
+            this.behind = !behind ? null : new WriteBehind(() -> !file.isOpen(),
                     b -> staged = PageCacheWrites.write(file, b, staged), // in pieces: see PageCacheWrites
-                    STAGE_BUFFERS, this::buffer, STAGE_BUFFER, "cryo-page-staging");
+                    STAGE_BUFFERS, ByteBuffer::allocateDirect, STAGE_BUFFER, "cryo-page-staging");
             this.maxBytes = maxBytes;
             this.taken = taken;
             this.waiting = waiting;
         }
 
-        /** A kept buffer, or a new one; each goes back at the end ({@link #close}). */
-        private ByteBuffer buffer(int capacity) {
-            ByteBuffer b;
-            synchronized (KEPT) {
-                b = KEPT.poll();
-            }
-            buffers.add(b != null ? b : ByteBuffer.allocateDirect(capacity));
-            return buffers.get(buffers.size() - 1);
-        }
-
-        @Override
-        public ByteBuffer next(int n) throws IOException {
-            if (n > STAGE_BUFFER) {
-                return null;
-            }
-            int at = land(n);
-            return view.limit(stage.position()).position(at);
-        }
-
-        /** A header, a trailer, a payload too large for a staging buffer: copied out of where it landed. */
         @Override
         public int read(ByteBuffer dst) throws IOException {
-            int n = Math.min(dst.remaining(), STAGE_BUFFER);
-            if (n == 0) {
-                return 0;
-            }
-            int at = land(n), got = stage.position() - at;
-            if (got == 0) {
-                return -1;
-            }
-            dst.put(dst.position(), stage, at, got).position(dst.position() + got);
-            return got;
-        }
-
-        /**
-         * Reads the next {@code n} bytes (fewer only at the stream's end) into the staging buffer,
-         * contiguous; returns where they start there.
-         */
-        private int land(int n) throws IOException {
             if (total > receipted && !waiting.getAsBoolean()) { // about to wait: the sender may be waiting too
                 stored();
                 receipted = total;
                 taken.accept(total);
             }
-            if (stage == null || stage.remaining() < n) {
-                submit();
-                stage = behind.take();
-                view = stage.duplicate();
+            int at = dst.position();
+            int n = in.read(dst); // into the reader's buffer, which is direct: the file write copies nothing more
+            if (n <= 0) {
+                return n == 0 ? 0 : -1;
             }
-            int at = stage.position();
-            stage.limit(at + n);
+            total += n;
+            if (total > maxBytes) {
+                throw new IOException("the image exceeds the bound of " + maxBytes + " bytes");
+            }
+            // dst itself is narrowed to the new bytes for the file, not a view of it made per read (garbage per chunk)
+            int end = dst.position(), limit = dst.limit();
+            dst.position(at).limit(end);
             try {
-                for (int r; stage.hasRemaining() && (r = in.read(stage)) >= 0; ) {
-                    total += r;
-                    if (total > maxBytes) {
-                        throw new IOException("the image exceeds the bound of " + maxBytes + " bytes");
-                    }
+                if (behind == null) {
+                    PageCacheWrites.write(file, dst, total - n); // in pieces: see PageCacheWrites
+                } else {
+                    toBehind(dst);
                 }
             } finally {
-                stage.limit(stage.capacity());
+                dst.limit(limit).position(end);
             }
-            return at;
+            return n;
         }
 
-        /** The staging buffer being filled goes to the file's thread. */
-        private void submit() throws IOException {
-            if (stage != null) {
-                ByteBuffer s = stage;
-                stage = null;
-                behind.submit(s);
+        private void toBehind(ByteBuffer src) throws IOException {
+            while (src.hasRemaining()) {
+                if (copy == null) {
+                    copy = behind.take();
+                }
+                int k = Math.min(copy.remaining(), src.remaining()), l = src.limit();
+                copy.put(src.limit(src.position() + k));
+                src.limit(l);
+                if (!copy.hasRemaining()) {
+                    behind.submit(copy);
+                    copy = null;
+                }
             }
         }
 
         /** Returns once every byte read so far is in the file. */
         void stored() throws IOException {
-            submit();
+            if (behind == null) {
+                return;
+            }
+            if (copy != null) {
+                ByteBuffer c = copy;
+                copy = null;
+                behind.submit(c);
+            }
             behind.awaitWritten();
         }
 
@@ -218,13 +185,8 @@ final class ImageArrival {
             try {
                 stored();
             } finally {
-                behind.stop();
-            }
-            synchronized (KEPT) { // all written: the file's thread holds none of them (not so after a failure)
-                for (ByteBuffer b : buffers) {
-                    if (KEPT.size() < STAGE_BUFFERS) {
-                        KEPT.add(b.clear());
-                    }
+                if (behind != null) {
+                    behind.stop();
                 }
             }
         }

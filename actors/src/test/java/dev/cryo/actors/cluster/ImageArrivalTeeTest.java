@@ -1,7 +1,8 @@
 package dev.cryo.actors.cluster;
 
 import dev.cryo.engine.image.PageCacheWrites;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayInputStream;
@@ -14,20 +15,21 @@ import java.nio.file.StandardOpenOption;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The arriving image's tee: every byte read lands in a staging buffer, which the reader reads
- * (in place, or copied out) and the staging file is written from, and a read leaves no garbage (the reader reads each of a GiB's ~130,000 chunks in two reads;
+ * The arriving image's tee: every byte read lands both in the reader's buffer and in the staging
+ * file, and a read leaves no garbage (the reader reads each of a GiB's ~130,000 chunks in two reads;
  * garbage per read filled the destination agent's young generation). Bytes counted, not time.
  */
 class ImageArrivalTeeTest {
     @TempDir
     Path tmp;
 
-    @Test
-    void eachReadGoesToTheBufferAndTheFileAndAllocatesNothing() throws Exception {
+    /** {@code behind}: the staging file written by a thread of its own, as the page channel's receiver does. */
+    @ParameterizedTest(name = "the file written behind: {0}")
+    @ValueSource(booleans = {false, true})
+    void eachReadGoesToTheBufferAndTheFileAndAllocatesNothing(boolean behind) throws Exception {
         int piece = 100, reads = 30_000;
         byte[] image = image(piece * reads * 3);
         Path file = tmp.resolve("image");
@@ -38,7 +40,7 @@ class ImageArrivalTeeTest {
         long perRead = 0;
         try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
             ImageArrival.Tee tee = new ImageArrival.Tee(new ByteArrayInputStream(image), out, image.length, taken -> { },
-                    () -> true);
+                    () -> true, behind);
             int got = 0;
             for (int round = 0; round < 3; round++) { // the last round runs compiled code
                 long before = threads.getThreadAllocatedBytes(tid);
@@ -62,11 +64,12 @@ class ImageArrivalTeeTest {
 
     /**
      * A read larger than {@link PageCacheWrites#PIECE} goes to the file in pieces cut at its
-     * multiples (see there: larger writes made larger page cache folios, dear on this machine); the
-     * reads' bytes are gathered into one buffer of the file's thread first.
+     * multiples (see there: larger writes made larger page cache folios, dear on this machine); written
+     * behind, the reads' bytes are gathered into one buffer of the file's thread first.
      */
-    @Test
-    void largeReadsAreStagedInPiecesCutAtTheirBoundaries() throws Exception {
+    @ParameterizedTest(name = "the file written behind: {0}")
+    @ValueSource(booleans = {false, true})
+    void largeReadsAreStagedInPiecesCutAtTheirBoundaries(boolean behind) throws Exception {
         int piece = PageCacheWrites.PIECE;
         byte[] image = image(5 * piece + 12345);
         Path file = tmp.resolve("image");
@@ -74,7 +77,7 @@ class ImageArrivalTeeTest {
         ByteBuffer dst = ByteBuffer.allocateDirect(image.length);
         try (FileChannel real = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
              FileChannel out = new Recording(real, writes)) {
-            ImageArrival.Tee tee = new ImageArrival.Tee(new Whole(image), out, image.length, taken -> { }, () -> true);
+            ImageArrival.Tee tee = new ImageArrival.Tee(new Whole(image), out, image.length, taken -> { }, () -> true, behind);
             for (int size : new int[] {1000, 3 * piece, image.length}) { // a header, then reads of 3 and 2+ pieces
                 dst.limit(Math.min(image.length, dst.position() + size));
                 while (dst.hasRemaining()) {
@@ -88,78 +91,11 @@ class ImageArrivalTeeTest {
             assertTrue(w[1] <= piece && w[0] / piece == (w[0] + w[1] - 1) / piece,
                     "a write of " + w[1] + " bytes at " + w[0] + " crosses a multiple of " + piece);
         }
-        assertEquals(6, writes.size(), "5 pieces and the rest, from one buffer: " + writes.size() + " writes");
-    }
-
-    /**
-     * The reader gets a chunk's payload where it landed (the staging buffer the file is then written
-     * from), each piece whole and in order even where it does not fit the rest of a buffer, and the
-     * file gets every byte once; a piece larger than a staging buffer is refused (null: the reader
-     * reads it into its own buffer).
-     */
-    @Test
-    void piecesAreHandedOutWhereTheyLandAndTheFileGetsEachByteOnce() throws Exception {
-        int big = ImageArrival.Tee.STAGE_BUFFER + 1; // one byte more than a staging buffer holds
-        int[] sizes = {40, 4 << 20, 40, 1 << 20, 40, 7 * 4096, 40, 4 << 20, 1}; // headers, payloads
-        int length = java.util.Arrays.stream(sizes).sum() + big;
-        byte[] image = image(length);
-        Path file = tmp.resolve("image");
-        byte[] read = new byte[length];
-        java.util.Set<ByteBuffer> buffers = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-        try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            ImageArrival.Tee tee = new ImageArrival.Tee(new Whole(image), out, image.length, taken -> { }, () -> true);
-            int got = 0;
-            for (int size : sizes) {
-                ByteBuffer v = tee.next(size);
-                assertTrue(v.isDirect());
-                assertEquals(size, v.remaining());
-                v.get(read, got, size);
-                got += size;
-                buffers.add(v);
-            }
-            assertNull(tee.next(big));
-            ByteBuffer rest = ByteBuffer.allocateDirect(big);
-            while (rest.hasRemaining() && tee.read(rest) > 0) {
-                // a payload too large for a staging buffer: copied out, a staging buffer at a time
-            }
-            assertEquals(big, rest.position());
-            rest.flip().get(read, got, big);
-            assertEquals(-1, tee.read(ByteBuffer.allocate(1)));
-            tee.close(); // the file's thread has written all
+        if (behind) {
+            assertEquals(6, writes.size(), "5 pieces and the rest, from one buffer: " + writes.size() + " writes");
+        } else {
+            assertEquals(8, writes.size(), "1000 bytes, then 4 pieces and 3: " + writes.size() + " writes");
         }
-        assertArrayEquals(image, read);
-        assertArrayEquals(image, Files.readAllBytes(file));
-        assertTrue(buffers.size() > 1, "views of " + buffers.size() + " staging buffer(s)");
-    }
-
-    /**
-     * The next image is staged in the last one's buffers: fresh memory costs a page fault per 4 KiB
-     * here, and 4 buffers of 4 MiB per image made b's process take ~8,400 faults per GiB of 512 MiB
-     * images (MigrationBenchmark's channel row). Seen from the next image's first piece: the rest of
-     * its buffer still holds the last image's bytes, where a new buffer is zeros.
-     */
-    @Test
-    void theNextImageIsStagedInTheLastOnesBuffers() throws Exception {
-        byte[] first = image(100_000);
-        try (FileChannel out = FileChannel.open(tmp.resolve("first"), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            ImageArrival.Tee tee = new ImageArrival.Tee(new Whole(first), out, first.length, taken -> { }, () -> true);
-            ByteBuffer dst = ByteBuffer.allocate(first.length);
-            while (dst.hasRemaining()) {
-                tee.read(dst);
-            }
-            tee.close();
-        }
-        byte[] next = new byte[10];
-        try (FileChannel out = FileChannel.open(tmp.resolve("next"), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            ImageArrival.Tee tee = new ImageArrival.Tee(new Whole(next), out, next.length, taken -> { }, () -> true);
-            ByteBuffer buffer = tee.next(next.length).duplicate().clear(); // all of the buffer it landed in
-            byte[] rest = new byte[first.length - next.length];
-            buffer.get(next.length, rest);
-            assertArrayEquals(java.util.Arrays.copyOfRange(first, next.length, first.length), rest,
-                    "the next image's staging buffer is not the last one's");
-            tee.close();
-        }
-        assertArrayEquals(next, Files.readAllBytes(tmp.resolve("next")));
     }
 
     /** {@code length} bytes of a pattern, so that a byte out of place shows. */

@@ -14,20 +14,6 @@ import java.util.zip.CRC32C;
  * {@link #next()} returns null the image is not known to be complete.
  */
 public final class ImageStreamReader implements AutoCloseable {
-    /**
-     * A source that keeps what it reads in direct buffers of its own (the page channel's staging
-     * buffers, which TLS decrypts into and the staging file is written from): a chunk's payload is
-     * checked, decoded and placed where it landed, not copied into the reader's buffer first.
-     */
-    public interface InPlace extends ReadableByteChannel {
-        /**
-         * The next {@code n} bytes where they are: a direct buffer holding them from its position to
-         * its limit (fewer only at the stream's end), valid until the next call on this source; null
-         * if {@code n} bytes do not fit the source's buffers (the reader then reads them).
-         */
-        ByteBuffer next(int n) throws IOException;
-    }
-
     private final ReadableByteChannel in;
     private final String name;
     private final long maxChunk;
@@ -38,8 +24,7 @@ public final class ImageStreamReader implements AutoCloseable {
     private final ByteBuffer headerBuf = ByteBuffer.allocate(ChunkHeader.SIZE).order(ImageFormat.ORDER);
     private final List<IndexEntry> seen = new ArrayList<>();
     private final IndexCodec.Digest digest = new IndexCodec.Digest();
-    private ByteBuffer own; // direct, reused: a payload read here (from a source that holds none in place)
-    private ByteBuffer payload; // the current chunk's payload, from position to limit: in own, or in place
+    private ByteBuffer payload; // direct, reused; holds the current chunk's payload
     private long position;
     private boolean done;
 
@@ -91,17 +76,12 @@ public final class ImageStreamReader implements AutoCloseable {
             if (!dst.isDirect() || dst.remaining() < entry.rawLength()) {
                 throw new IllegalArgumentException("need a direct buffer with " + entry.rawLength() + " bytes remaining");
             }
-            ByteBuffer src = stored();
+            ByteBuffer src = payload.duplicate().position(0).limit(entry.storedLength());
             if (entry.compressed()) {
                 pages.decompress(src, dst, entry.rawLength(), name + " " + entry.describe());
             } else {
                 dst.put(src);
             }
-        }
-
-        /** The chunk's stored bytes (its payload), from position to limit, valid until the next call to {@link #next()}. */
-        private ByteBuffer stored() {
-            return payload.duplicate();
         }
     }
 
@@ -121,19 +101,16 @@ public final class ImageStreamReader implements AutoCloseable {
         java.util.function.Supplier<String> where = () -> ChunkChecks.where(name, number, h, offset);
         ChunkChecks.checkLengths(where, h, maxChunk);
         int stored = h.storedLength();
-        payload = in instanceof InPlace p ? p.next(stored) : null;
-        if (payload == null) {
-            if (own == null || own.capacity() < stored) {
-                own = PageBuffers.allocate(Math.max(stored, 64 << 10));
-            }
-            own.clear().limit(stored);
-            fill(own);
-            payload = own.flip();
+        if (payload == null || payload.capacity() < stored) {
+            payload = PageBuffers.allocate(Math.max(stored, 64 << 10));
         }
-        if (payload.remaining() < stored) {
+        payload.clear().limit(stored);
+        int have = fill(payload);
+        if (have < stored) {
             throw new ImageCorruptException(name + " is truncated: chunk " + number + " at offset " + offset
-                    + " declares " + stored + " bytes but only " + payload.remaining() + " remain");
+                    + " declares " + stored + " bytes but only " + have + " remain");
         }
+        payload.flip();
         ChunkChecks.checkCrc(where, h, ChunkChecks.crc(crc, headerBuf, payload));
         ChunkChecks.checkFields(where, h, number, fileHeader.pageSize());
         position += ChunkHeader.SIZE + (long) stored;
