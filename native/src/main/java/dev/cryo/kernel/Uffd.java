@@ -25,6 +25,19 @@ public final class Uffd {
     /** sizeof(struct uffd_msg). */
     public static final int MSG_SIZE = 32;
 
+    /**
+     * A uffd of task {@code pid}'s mm: made inside the task (seized; {@code inj} runs a call in it), non-blocking,
+     * with {@code flags}, taken out with pidfd_getfd and closed in the task again, so its fd table is as it was.
+     */
+    public static Fd makeInside(dev.cryo.kernel.ptrace.Injector inj, Pid pid, int flags) {
+        int remote = (int) inj.call("userfaultfd", SyscallNr.USERFAULTFD, Fcntl.O_CLOEXEC | Fcntl.O_NONBLOCK | flags);
+        try (Fd pidfd = Sys.pidfdOpen(pid)) {
+            return Sys.pidfdGetfd(pidfd, pid, remote);
+        } finally {
+            inj.call("close", SyscallNr.CLOSE, remote);
+        }
+    }
+
     /** The API handshake, asking for {@code features}. */
     public static void api(Fd uffd, long features, Supplier<String> what) {
         Memory api = new Memory(24);

@@ -1,6 +1,5 @@
 package dev.cryo.kernel;
 
-import com.sun.jna.Memory;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -36,7 +35,6 @@ public final class WriteTracker implements AutoCloseable {
     private final Fd uffd;
     private final Fd pagemap;
     private final PagemapWalk walk = new PagemapWalk();
-    private final Memory reg = new Memory(32);
 
     /** Raised by {@link #scan} when part of the range is not registered (a mapping made since). */
     public static final class NotRegisteredException extends KernelException {
@@ -87,12 +85,8 @@ public final class WriteTracker implements AutoCloseable {
 
     /** Registers [start, end) of the target for write-protect tracking (one VMA or several whole ones). */
     public synchronized void register(long start, long end) {
-        reg.clear();
-        reg.setLong(0, start);
-        reg.setLong(8, end - start);
-        reg.setLong(16, Uffd.REGISTER_MODE_WP);
-        Uffd.ioctl(uffd, Uffd.UFFDIO_REGISTER, reg, () -> "ioctl(UFFDIO_REGISTER, pid " + pid + ", 0x"
-                + Long.toHexString(start) + "-0x" + Long.toHexString(end) + ")");
+        Uffd.register(uffd, start, end - start, Uffd.REGISTER_MODE_WP, () -> "ioctl(UFFDIO_REGISTER, pid " + pid
+                + ", 0x" + Long.toHexString(start) + "-0x" + Long.toHexString(end) + ")");
     }
 
     /**

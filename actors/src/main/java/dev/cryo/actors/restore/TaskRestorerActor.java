@@ -505,6 +505,15 @@ public final class TaskRestorerActor {
         }
     }
 
+    /** MEMORY's first step: every area mapped; a lazy restore's areas registered, before any page is written. */
+    private void mapMemory(RestoreMemory m) throws java.io.IOException {
+        restorer.mapMemory(m.sharedMemory(), m.inherited());
+        if (m.lazy() != null) { // before the writers: cryo's own writes may fault there
+            dev.cryo.engine.restore.LazyPages.verify(m.imageDir(), m.maxChunk(), m.lazy().slices());
+            restorer.lazyPages(m.lazy().server(), m.lazy().areas(), m.lazy().slices());
+        }
+    }
+
     /** At most this many pages are written by the task's own thread, not by region restorers. */
     private static final long INLINE_PAGES = 512;
 
@@ -512,11 +521,7 @@ public final class TaskRestorerActor {
     private Command memoryOnHeldThread(RestoreMemory m) {
         long t0 = System.nanoTime();
         try {
-            restorer.mapMemory(m.sharedMemory(), m.inherited());
-            if (m.lazy() != null) { // before any page is written: cryo's own writes may fault there
-                dev.cryo.engine.restore.LazyPages.verify(m.imageDir(), m.maxChunk(), m.lazy().slices());
-                restorer.lazyPages(m.lazy().server(), m.lazy().areas(), m.lazy().slices());
-            }
+            mapMemory(m);
         } catch (Exception e) {
             log.debug("pid {} (memory) failed", pid, e);
             m.replyTo().tell(new Failed(pid, "pid " + pid + " (memory): " + dev.cryo.actors.Failures.describe(e)));
@@ -558,11 +563,7 @@ public final class TaskRestorerActor {
     private Behavior<Command> onMemory(RestoreMemory m) {
         long t0 = System.nanoTime();
         try {
-            restorer.mapMemory(m.sharedMemory(), m.inherited());
-            if (m.lazy() != null) { // before any page is written: cryo's own writes may fault there
-                dev.cryo.engine.restore.LazyPages.verify(m.imageDir(), m.maxChunk(), m.lazy().slices());
-                restorer.lazyPages(m.lazy().server(), m.lazy().areas(), m.lazy().slices());
-            }
+            mapMemory(m);
         } catch (Exception e) {
             ctx.getLog().debug("pid {} (memory) failed", pid, e);
             m.replyTo().tell(new Failed(pid, "pid " + pid + " (memory): " + dev.cryo.actors.Failures.describe(e)));

@@ -9,8 +9,6 @@ import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.PagemapScan;
 import dev.cryo.kernel.Pid;
-import dev.cryo.kernel.Sys;
-import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.WriteTracker;
 import dev.cryo.kernel.proc.MapsEntry;
 import dev.cryo.kernel.proc.ProcFs;
@@ -22,8 +20,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
-import static dev.cryo.kernel.Fcntl.O_CLOEXEC;
-import static dev.cryo.kernel.Fcntl.O_NONBLOCK;
 
 /**
  * Pre-copy of one task: its private memory is copied while it runs, round after round, each
@@ -79,17 +75,10 @@ public final class PreCopyTracker implements AutoCloseable {
      * with pidfd_getfd and closes it in the task again, so the task's fd table is as it was.
      */
     public static PreCopyTracker start(Tracer tracer, Pid pid) {
-        int remoteFd;
         Fd local;
         try (RemoteTask remote = new RemoteTask(tracer, pid, ProcFs.maps(pid));
              Injector inj = remote.injector(pid.value())) {
-            remoteFd = (int) inj.call("userfaultfd", SyscallNr.USERFAULTFD,
-                    O_CLOEXEC | O_NONBLOCK | WriteTracker.UFFD_USER_MODE_ONLY);
-            try (Fd pidfd = Sys.pidfdOpen(pid)) {
-                local = Sys.pidfdGetfd(pidfd, pid, remoteFd);
-            } finally {
-                inj.call("close", SyscallNr.CLOSE, remoteFd);
-            }
+            local = dev.cryo.kernel.Uffd.makeInside(inj, pid, WriteTracker.UFFD_USER_MODE_ONLY);
         } catch (KernelException e) {
             throw new DumpException("pid " + pid + ": cannot start tracking its writes: " + e.getMessage(), e);
         }

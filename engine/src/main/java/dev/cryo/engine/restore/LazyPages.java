@@ -54,7 +54,7 @@ public final class LazyPages implements AutoCloseable {
     private static final long PAGE = PageRuns.PAGE, BLOCK = 16 * PAGE, AHEAD = 256 * PAGE;
     static final long FEATURES = Uffd.FEATURE_EVENT_FORK | Uffd.FEATURE_EVENT_REMAP | Uffd.FEATURE_EVENT_REMOVE
             | Uffd.FEATURE_EVENT_UNMAP;
-    private static final int O_CLOEXEC = 0x80000, O_NONBLOCK = 0x800, MESSAGES = 64;
+    private static final int MESSAGES = 64;
     /** How long a fault may wait for its mm to stop changing (the task that changed it to be scheduled). */
     private static final long CHANGING_WAIT_NANOS = 30_000_000_000L;
 
@@ -169,17 +169,11 @@ public final class LazyPages implements AutoCloseable {
     }
 
     /**
-     * Makes a uffd in task {@code pid} (seized; {@code inject} runs a syscall in it), takes it out, registers
+     * Makes a uffd in task {@code pid} (seized; {@code inj} runs a syscall in it), takes it out, registers
      * {@code areas} on it and serves {@code slices} there from now on.
      */
-    public void register(Pid pid, Injected inject, List<long[]> areas, List<PageSlice> slices) {
-        int remote = (int) inject.call("userfaultfd", SyscallNr.USERFAULTFD, O_CLOEXEC | O_NONBLOCK);
-        Fd uffd;
-        try (Fd pidfd = Sys.pidfdOpen(pid)) {
-            uffd = Sys.pidfdGetfd(pidfd, pid, remote);
-        } finally {
-            inject.call("close", SyscallNr.CLOSE, remote);
-        }
+    public void register(Pid pid, dev.cryo.kernel.ptrace.Injector inj, List<long[]> areas, List<PageSlice> slices) {
+        Fd uffd = Uffd.makeInside(inj, pid, 0);
         try {
             Uffd.api(uffd, FEATURES, () -> "ioctl(UFFDIO_API, the events of a lazy restore) on the uffd of pid " + pid);
             PageRuns registered = new PageRuns(), left = new PageRuns();
@@ -200,11 +194,6 @@ public final class LazyPages implements AutoCloseable {
             throw e;
         }
         startServing();
-    }
-
-    /** A syscall run in the task being restored. */
-    public interface Injected {
-        long call(String name, int nr, long... args);
     }
 
     private synchronized void startServing() {

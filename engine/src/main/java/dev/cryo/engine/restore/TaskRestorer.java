@@ -259,7 +259,7 @@ public final class TaskRestorer {
 
     /** MEMORY, lazy restore: {@code areas} registered with {@code server}, which serves {@code slices} there. */
     public void lazyPages(LazyPages server, List<long[]> areas, List<PageSlice> slices) {
-        server.register(t.pid(), (name, nr, args) -> t.main().call(name, nr, args), areas, slices);
+        server.register(t.pid(), t.main(), areas, slices);
     }
 
     /** MEMORY, second half: final protections, once the page writers are done. */
