@@ -135,12 +135,8 @@ public final class LazyPages implements AutoCloseable {
 
     /** Whether slice {@code s} lies in one of {@code areas} (sorted, disjoint). */
     public static boolean within(PageSlice s, List<long[]> areas) {
-        for (long[] a : areas) {
-            if (a[0] <= s.address() && s.end() <= a[1]) {
-                return true;
-            }
-        }
-        return false;
+        int i = PageSlice.firstEndingAfter(areas, s.address());
+        return i < areas.size() && areas.get(i)[0] <= s.address() && s.end() <= areas.get(i)[1];
     }
 
     /**
@@ -417,7 +413,7 @@ public final class LazyPages implements AutoCloseable {
             long at = p.start();
             while (at < p.end()) {
                 long len = Math.min(p.end() - at, p.chunk().fill() ? PageFill.SPAN : p.end() - at);
-                long copied = Uffd.copy(m.uffd, arg, at, source(p.part(at, at + len)), len);
+                long copied = Uffd.copy(m.uffd, arg, at, source(p.part(at, at + len), len), len);
                 if (copied > 0) {
                     counted.addAndGet(copied / PAGE);
                     at += copied;
@@ -445,8 +441,8 @@ public final class LazyPages implements AutoCloseable {
         return true;
     }
 
-    /** The address, in this process, of part {@code p}'s first page in the image. */
-    private long source(PageRuns.Run p) throws IOException {
+    /** The address, in this process, of part {@code p}'s first page in the image ({@code len} bytes from it). */
+    private long source(PageRuns.Run p, long len) throws IOException {
         IndexEntry e = p.chunk();
         if (e.fill()) {
             int b = fillBytes.computeIfAbsent(e.offset(), o -> {
@@ -456,7 +452,7 @@ public final class LazyPages implements AutoCloseable {
                     throw new java.io.UncheckedIOException(x);
                 }
             });
-            return Sys.address(fill.of((byte) b), 0);
+            return Sys.address(fill.of((byte) b, (int) len), 0);
         }
         if (e.compressed()) {
             ByteBuffer b = unpacked.get(e.offset());

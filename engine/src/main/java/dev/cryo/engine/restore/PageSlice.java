@@ -41,15 +41,7 @@ public record PageSlice(IndexEntry chunk, int firstPage, int pages) {
         }
         java.util.List<PageSlice> out = new java.util.ArrayList<>(slices.size());
         for (PageSlice s : slices) {
-            int lo = 0, hi = ranges.size(); // the first range ending after the slice starts
-            while (lo < hi) {
-                int mid = (lo + hi) >>> 1;
-                if (ranges.get(mid)[1] <= s.address()) {
-                    lo = mid + 1;
-                } else {
-                    hi = mid;
-                }
-            }
+            int lo = firstEndingAfter(ranges, s.address());
             long at = s.address();
             for (int i = lo; i < ranges.size() && ranges.get(i)[0] < s.end(); i++) {
                 PageSlice before = s.within(at, ranges.get(i)[0]);
@@ -64,5 +56,19 @@ public record PageSlice(IndexEntry chunk, int firstPage, int pages) {
             }
         }
         return out;
+    }
+
+    /** The index of the first of {@code ranges} (sorted, disjoint [start, end)) ending after {@code address}. */
+    public static int firstEndingAfter(java.util.List<long[]> ranges, long address) {
+        int lo = 0, hi = ranges.size();
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (ranges.get(mid)[1] <= address) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
     }
 }

@@ -42,6 +42,23 @@ class LatestPagesTest {
         assertEquals("0:0+8", show(PageSlice.outside(List.of(PageSlice.whole(a)), List.of())));
     }
 
+    /** A lazy restore leaves to come the slices lying whole in one of its areas (found by binary search). */
+    @Test
+    void aSliceIsLazyOnlyWhenOneLazyAreaHoldsItWhole() {
+        List<long[]> areas = List.of(new long[] {BASE, BASE + 4 * P}, new long[] {BASE + 6 * P, BASE + 10 * P},
+                new long[] {BASE + 10 * P, BASE + 12 * P}, new long[] {BASE + 20 * P, BASE + 21 * P});
+        assertTrue(LazyPages.within(PageSlice.whole(chunk(0, 4)), areas));
+        assertTrue(LazyPages.within(PageSlice.whole(chunk(7, 3)), areas));
+        assertTrue(LazyPages.within(PageSlice.whole(chunk(10, 2)), areas));
+        assertTrue(LazyPages.within(PageSlice.whole(chunk(20, 1)), areas));
+        assertFalse(LazyPages.within(PageSlice.whole(chunk(3, 2)), areas), "runs past its area's end");
+        assertFalse(LazyPages.within(PageSlice.whole(chunk(4, 2)), areas), "between two areas");
+        assertFalse(LazyPages.within(PageSlice.whole(chunk(9, 2)), areas), "across two areas that touch");
+        assertFalse(LazyPages.within(PageSlice.whole(chunk(5, 2)), areas), "starts before an area");
+        assertFalse(LazyPages.within(PageSlice.whole(chunk(30, 1)), areas), "after the last area");
+        assertFalse(LazyPages.within(PageSlice.whole(chunk(0, 1)), List.of()));
+    }
+
     @Test
     void aPlainImageComesOutWholeChunkByChunk() {
         IndexEntry a = chunk(0, 4), b = chunk(4, 4);
