@@ -251,80 +251,83 @@ public final class ExactPidSpawner {
         int child = 0;
         boolean keep = false;
         try (Tracer tracer = new Tracer()) {
-            if (!Spawner.awaitSleeping(stub, "sleep", 5000)) {
-                throw new KernelException("the spawning stub " + stub + " did not start within 5 s");
-            }
-            tracer.seizeAndInterrupt(stub.value(), Ptrace.O_TRACECLONE | Ptrace.O_TRACEFORK | Ptrace.O_EXITKILL);
-            tracer.waitForStop(stub.value());
-            long gadget = SyscallGadget.inVdso(stub);
-            Injector inj = new Injector(tracer, stub, stub.value(), gadget);
-            long scratch = inj.call("mmap(scratch)", SyscallNr.MMAP, 0, PAGE, PROT_RW, MAP_PRIVATE_ANON, -1, 0);
-            Sys.write(stub, scratch, scratchPage(scratch, nsFlags, setTid, path, argv));
-            if (pidfdAt > 0) {
-                long self = inj.call("pidfd_open(self)", SyscallNr.PIDFD_OPEN, ProcessHandle.current().pid(), 0);
-                inj.call("dup3(pidfd)", SyscallNr.DUP3, self, pidfdAt, 0); // without O_CLOEXEC: kept across the exec
-                inj.call("close", SyscallNr.CLOSE, self);
-            }
-            if (beforeFork != null) {
-                beforeFork.accept(inj, stub.value());
-            }
-            // exit_signal must be 0 with CLONE_PARENT: the child gets the stub's (SIGCHLD)
-            long r = inj.raw(SyscallNr.CLONE3, scratch, 88);
-            for (int born : tracer.takeNewTracees()) {
-                child = born;
-            }
-            if (Injector.isError(r)) {
-                if ((int) -r == Errno.EEXIST) {
-                    throw new PidTakenException(pid > 0 ? pid : setTid[0]);
+            try {
+                if (!Spawner.awaitSleeping(stub, "sleep", 5000)) {
+                    throw new KernelException("the spawning stub " + stub + " did not start within 5 s");
                 }
-                throw new SyscallException("clone3(set_tid " + pid + ")", (int) -r);
-            }
-            if (pid > 0 ? r != pid || child != pid : r != child || child <= 0) { // 0: any pid here, setTid[0] inside
-                throw new KernelException("asked for pid " + (pid > 0 ? pid : setTid[0] + " inside") + " and got " + r);
-            }
-            tracer.waitForStop(child);
-            Pid made = Pid.of(child);
-            Injector in = new Injector(tracer, made, child, gadget); // its registers are the exec's: never put back
-            in.keepRegistersOnClose();
-            if (atBirth != null) {
-                atBirth.accept(in);
-            }
-            if (newSession) {
-                in.call("setsid", SyscallNr.SETSID);
-            }
-            if (dieWithParent) {
-                in.call("prctl(PR_SET_PDEATHSIG, SIGKILL)", SyscallNr.PRCTL, Prctl.PR_SET_PDEATHSIG, Signals.SIGKILL);
-            }
-            if (exec) {
-                long e = in.raw(SyscallNr.EXECVE, scratch + 128, scratch + 1024, scratch + 1024 + 8L * (argv.size() + 1));
-                if (Injector.isError(e)) {
-                    throw new SyscallException("execve(" + path + ") as pid " + pid, (int) -e);
+                tracer.seizeAndInterrupt(stub.value(), Ptrace.O_TRACECLONE | Ptrace.O_TRACEFORK | Ptrace.O_EXITKILL);
+                tracer.waitForStop(stub.value());
+                long gadget = SyscallGadget.inVdso(stub);
+                Injector inj = new Injector(tracer, stub, stub.value(), gadget);
+                long scratch = inj.call("mmap(scratch)", SyscallNr.MMAP, 0, PAGE, PROT_RW, MAP_PRIVATE_ANON, -1, 0);
+                Sys.write(stub, scratch, scratchPage(scratch, nsFlags, setTid, path, argv));
+                if (pidfdAt > 0) {
+                    long self = inj.call("pidfd_open(self)", SyscallNr.PIDFD_OPEN, ProcessHandle.current().pid(), 0);
+                    inj.call("dup3(pidfd)", SyscallNr.DUP3, self, pidfdAt, 0); // without O_CLOEXEC: kept across the exec
+                    inj.call("close", SyscallNr.CLOSE, self);
                 }
-            } else { // the stub's copy sleeps in pause() at the gadget until a restorer seizes it
-                tracer.setRegisters(child, tracer.getRegisters(child).forSyscall(gadget, SyscallNr.PAUSE, new long[0]));
-            }
-            // until a restorer adopts it, a signal would get the stub's default action (most kill it):
-            // blocked, it waits pending (kept across the exec) for the task the stub becomes, whose
-            // own mask the restore installs
-            tracer.setSigmask(child, -1L);
-            tracer.detach(child, child);
-            NsLastPid.skipPast(skipTo);
-            if (KEPT_LEADERS.containsValue(stub)) { // back in its pause(), untraced, for whoever needs its pid
-                inj.close();
-                tracer.detach(stub.value(), stub.value());
-                keep = true;
-            }
-            return made;
-        } catch (RuntimeException e) {
-            if (child > 0) {
-                Sys.kill(Pid.of(child), Signals.SIGKILL);
-                Spawner.reap(Pid.of(child));
-            }
-            throw e;
-        } finally {
-            if (!keep) {
-                KEPT_LEADERS.values().remove(stub);
-                Spawner.killAndReap(stub);
+                if (beforeFork != null) {
+                    beforeFork.accept(inj, stub.value());
+                }
+                // exit_signal must be 0 with CLONE_PARENT: the child gets the stub's (SIGCHLD)
+                long r = inj.raw(SyscallNr.CLONE3, scratch, 88);
+                for (int born : tracer.takeNewTracees()) {
+                    child = born;
+                }
+                if (Injector.isError(r)) {
+                    if ((int) -r == Errno.EEXIST) {
+                        throw new PidTakenException(pid > 0 ? pid : setTid[0]);
+                    }
+                    throw new SyscallException("clone3(set_tid " + pid + ")", (int) -r);
+                }
+                if (pid > 0 ? r != pid || child != pid : r != child || child <= 0) { // 0: any pid here, setTid[0] inside
+                    throw new KernelException("asked for pid " + (pid > 0 ? pid : setTid[0] + " inside") + " and got " + r);
+                }
+                tracer.waitForStop(child);
+                Pid made = Pid.of(child);
+                Injector in = new Injector(tracer, made, child, gadget); // its registers are the exec's: never put back
+                in.keepRegistersOnClose();
+                if (atBirth != null) {
+                    atBirth.accept(in);
+                }
+                if (newSession) {
+                    in.call("setsid", SyscallNr.SETSID);
+                }
+                if (dieWithParent) {
+                    in.call("prctl(PR_SET_PDEATHSIG, SIGKILL)", SyscallNr.PRCTL, Prctl.PR_SET_PDEATHSIG, Signals.SIGKILL);
+                }
+                if (exec) {
+                    long e = in.raw(SyscallNr.EXECVE, scratch + 128, scratch + 1024, scratch + 1024 + 8L * (argv.size() + 1));
+                    if (Injector.isError(e)) {
+                        throw new SyscallException("execve(" + path + ") as pid " + pid, (int) -e);
+                    }
+                } else { // the stub's copy sleeps in pause() at the gadget until a restorer seizes it
+                    tracer.setRegisters(child, tracer.getRegisters(child).forSyscall(gadget, SyscallNr.PAUSE, new long[0]));
+                }
+                // until a restorer adopts it, a signal would get the stub's default action (most kill it):
+                // blocked, it waits pending (kept across the exec) for the task the stub becomes, whose
+                // own mask the restore installs
+                tracer.setSigmask(child, -1L);
+                tracer.detach(child, child);
+                NsLastPid.skipPast(skipTo);
+                if (KEPT_LEADERS.containsValue(stub)) { // back in its pause(), untraced, for whoever needs its pid
+                    inj.close();
+                    tracer.detach(stub.value(), stub.value());
+                    keep = true;
+                }
+                return made;
+            } catch (RuntimeException e) {
+                if (child > 0) {
+                    Sys.kill(Pid.of(child), Signals.SIGKILL);
+                    Spawner.reap(Pid.of(child));
+                }
+                throw e;
+            } finally {
+                if (!keep) { // killed and reaped while still traced and stopped: the tracer's close would let it
+                    // run on from the injected clone3 at the vDSO gadget into its own stack (a SIGSEGV before the kill)
+                    KEPT_LEADERS.values().remove(stub);
+                    Spawner.killAndReap(stub);
+                }
             }
         }
     }
