@@ -26,7 +26,11 @@
  * "otherissuer": a second thread sets up a SINGLE_ISSUER ring of its own (which must be refused); "eventfd": an eventfd is
  * registered for the ring's completions (IORING_REGISTER_EVENTFD), and after SIGUSR2 it must count the completions
  * reaped since (a ring made again without it leaves it at 0); "bufring": a provided buffer ring (group 7) is
- * registered (IORING_REGISTER_PBUF_RING, which must be refused).
+ * registered (IORING_REGISTER_PBUF_RING, which must be refused); "tuned": the ring is told what no file shows in full:
+ * io-wq worker limits 3 and 5, a sparse table of 16 files allocating from slots 4-7, CLOCK_BOOTTIME and NAPI busy
+ * polling (100 us, prefer busy poll, dynamic tracking); after SIGUSR2 the limits must read back, a file opened into an
+ * allocated slot must land in 4-7, and fdinfo must show the NAPI settings (the clock shows nowhere: the test finds it in
+ * a second dump).
  * Prints the ring's counters at "ready" and PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
@@ -55,6 +59,50 @@ static volatile int thread_state; /* 1: registered, 2: passed after the check */
 
 static void fill(char *buf, unsigned long n) {
     for (int i = 0; i < BLOCK; i++) buf[i] = (char)(n * 31 + i);
+}
+
+static struct io_uring_cqe *reap(unsigned long long data, int res);
+
+static void tuned_setup(void) {
+    unsigned limits[2] = {3, 5}, clock[4] = {CLOCK_BOOTTIME, 0, 0, 0};
+    unsigned napi[4] = {100, 1, 0, 0}; /* busy_poll_to us; prefer_busy_poll 1, opcode 0 (register); dynamic tracking */
+    if (io_uring_register_iowq_max_workers(&ring, limits) < 0) fail("IORING_REGISTER_IOWQ_MAX_WORKERS");
+    if (io_uring_register_files_sparse(&ring, 16)) fail("a sparse file table");
+    if (io_uring_register_file_alloc_range(&ring, 4, 4)) fail("IORING_REGISTER_FILE_ALLOC_RANGE");
+    if (syscall(__NR_io_uring_register, ring.ring_fd, 29, clock, 0)) fail("IORING_REGISTER_CLOCK");
+    if (syscall(__NR_io_uring_register, ring.ring_fd, 27, napi, 1)) fail("IORING_REGISTER_NAPI");
+}
+
+static void tuned_check(void) {
+    unsigned limits[2] = {0, 0}; /* zeros change nothing: the call answers the limits in force */
+    if (io_uring_register_iowq_max_workers(&ring, limits) < 0) fail("reading the io-wq limits");
+    if (limits[0] != 3 || limits[1] != 5) {
+        printf("FAIL: io-wq worker limits %u and %u, not 3 and 5\n", limits[0], limits[1]);
+        exit(1);
+    }
+    struct io_uring_sqe *s = io_uring_get_sqe(&ring);
+    io_uring_prep_openat_direct(s, AT_FDCWD, "/dev/null", O_RDONLY, 0, IORING_FILE_INDEX_ALLOC);
+    s->user_data = 44;
+    if (io_uring_submit(&ring) != 1) fail("submitting an open into an allocated slot");
+    struct io_uring_cqe *c;
+    if (io_uring_wait_cqe(&ring, &c) || c->user_data != 44) fail("the open's completion");
+    int slot = c->res;
+    io_uring_cqe_seen(&ring, c);
+    if (slot < 4 || slot > 7) {
+        printf("FAIL: a file opened into an allocated slot landed at %d, outside the range 4-7\n", slot);
+        exit(1);
+    }
+    char path[64], info[4096];
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", ring.ring_fd);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(info, 1, sizeof info - 1, f) : 0;
+    info[n] = 0;
+    if (f) fclose(f);
+    if (!strstr(info, "NAPI:\tenabled") || !strstr(info, "napi tracking:\tdynamic")
+            || !strstr(info, "napi_busy_poll_dt:\t100000") || !strstr(info, "napi_prefer_busy_poll:\ttrue")) {
+        printf("FAIL: the ring's NAPI settings are not as they were: %s\n", info);
+        exit(1);
+    }
 }
 
 static struct io_uring_cqe *reap(unsigned long long data, int res) {
@@ -305,6 +353,8 @@ int main(int argc, char **argv) {
         while (!thread_state) usleep(1000);
     }
     for (int i = 0; i < ROUNDS; i++) round_trip();
+    int tuned = argc > 2 && strcmp(argv[2], "tuned") == 0;
+    if (tuned) tuned_setup();
     int buffers = argc > 2 && strcmp(argv[2], "buffers") == 0;
     if (buffers) buffers_setup();
     if (argc > 2 && strcmp(argv[2], "files") == 0 && io_uring_register_files(&ring, &fd, 1)) fail("io_uring_register_files");
@@ -379,6 +429,7 @@ int main(int argc, char **argv) {
     reap(77, BLOCK);
     if (memcmp(later, expect, BLOCK)) fail("the prepared read read other data");
     if (buffers) buffers_check(argv[1]);
+    if (tuned) tuned_check();
     for (int i = 0; i < ROUNDS; i++) round_trip();
     uint64_t after = 0;
     if (efd >= 0 && (read(efd, &after, 8) != 8 || after == 0)) fail("the registered eventfd counted no completion after the check");

@@ -42,6 +42,35 @@ class IoUringTest {
     }
 
     /**
+     * What a ring was told after its setup and no file shows in full: io-wq worker limits, the range its file table
+     * allocates slots from, its clock, NAPI busy polling. A ring made again without them came back with the kernel's
+     * worker limits, allocated slot 0 (outside 4-7), waited on CLOCK_MONOTONIC and busy-polled no more, silently.
+     * The program checks the limits, an allocated slot and NAPI's fdinfo lines; the clock is checked in a second
+     * dump of the restored ring, which reads it from the kernel again.
+     */
+    @Test
+    void theRingsWorkerLimitsFileRangeClockAndNapiComeBack() throws Exception {
+        try (DetachedProcess p = start("tuned")) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
+            String show = Cli.run("show", img.toString()).out();
+            for (String item : new String[] {"\"iowqMaxWorkers\" : \"bounded 3, unbounded 5\"", "\"fileAllocRange\" : \"4-8\"",
+                    "\"clock\" : \"BOOTTIME\"", "\"napi\" : \"dynamic tracking, busy poll 100 us, prefer busy poll\""}) {
+                assertTrue(show.contains(item), item + " in " + show);
+            }
+            Path again = tmp.resolve("again");
+            Cli second = Cli.run("dump", "-R", "-t", Integer.toString(r.pid().value()), "-D", again.toString(),
+                    "--no-progress");
+            assertEquals(0, second.code(), second.err());
+            String shown = Cli.run("show", again.toString()).out();
+            assertTrue(shown.contains("\"clock\" : \"BOOTTIME\"") && shown.contains("\"iowqMaxWorkers\"")
+                    && shown.contains("\"fileAllocRange\" : \"4-8\""), shown);
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS 2000 round trips"), out);
+        }
+    }
+
+    /**
      * Rings entered by registered slots (IORING_REGISTER_RING_FDS): two in the main thread (slots 0
      * and 1) and one in a second thread (its own slot 0). Each comes back at its slot in its thread;
      * unregistered, the program's next submit failed with EBADF, and a slot holding the other ring

@@ -30,6 +30,61 @@ public final class IoUring {
     /** IORING_REGISTER_EVENTFD and its _ASYNC form (signalled only for completions done out of line). */
     public static final int REGISTER_EVENTFD = 4, REGISTER_EVENTFD_ASYNC = 7;
 
+    /** Opcodes of the settings a ring keeps that no fdinfo line shows all of ({@link Tunings}). */
+    public static final int REGISTER_IOWQ_MAX_WORKERS = 19, REGISTER_FILE_ALLOC_RANGE = 25, REGISTER_NAPI = 27,
+            REGISTER_CLOCK = 29;
+    /** io_ring_ctx.napi_track_mode: IO_URING_NAPI_TRACKING_DYNAMIC, _STATIC, _INACTIVE (no NAPI registered). */
+    public static final int NAPI_TRACKING_DYNAMIC = 0, NAPI_TRACKING_STATIC = 1, NAPI_TRACKING_INACTIVE = 255;
+    /** A new ring's clock (IORING_REGISTER_CLOCK takes CLOCK_MONOTONIC or CLOCK_BOOTTIME). */
+    public static final int CLOCK_MONOTONIC = 1, CLOCK_BOOTTIME = 7;
+
+    /**
+     * What a ring was told after its setup, as io_ring_ctx holds it: its io-wq worker limits (IORING_REGISTER_IOWQ_MAX_WORKERS,
+     * 0: none set), the range its registered file table allocates slots from (IORING_REGISTER_FILE_ALLOC_RANGE; the
+     * table's whole size unless narrowed), the clock of its waits' timeouts (IORING_REGISTER_CLOCK) and its NAPI busy
+     * polling (IORING_REGISTER_NAPI: the busy-poll time in ns, prefer-busy-poll, the tracking mode, and whether NAPI ids
+     * are listed, which a static mode got from IO_URING_NAPI_STATIC_ADD_ID and cannot be read back).
+     */
+    public record Tunings(int iowqBounded, int iowqUnbounded, int fileAllocStart, int fileAllocEnd, int clockId,
+                          long napiBusyPollNs, boolean napiPreferBusyPoll, int napiTrackMode, boolean napiIds) {
+        /** A ring's as io_uring_setup leaves it, with a registered file table of {@code fileSlots}. */
+        public static Tunings initial(int fileSlots) {
+            return new Tunings(0, 0, 0, fileSlots, CLOCK_MONOTONIC, 0, false, NAPI_TRACKING_INACTIVE, false);
+        }
+
+        public boolean napi() {
+            return napiTrackMode != NAPI_TRACKING_INACTIVE;
+        }
+    }
+
+    /** u32[2] for IORING_REGISTER_IOWQ_MAX_WORKERS: bounded, unbounded (0 leaves one as it is). */
+    public static byte[] iowqMaxWorkers(int bounded, int unbounded) {
+        return le(8).putInt(bounded).putInt(unbounded).array();
+    }
+
+    /** struct io_uring_file_index_range {u32 off; u32 len; u64 resv}. */
+    public static byte[] fileIndexRange(int start, int end) {
+        return le(16).putInt(start).putInt(end - start).array();
+    }
+
+    /** struct io_uring_clock_register {u32 clockid; u32 resv[3]}. */
+    public static byte[] clockRegister(int clockId) {
+        return le(16).putInt(clockId).array();
+    }
+
+    /**
+     * struct io_uring_napi {u32 busy_poll_to (us); u8 prefer_busy_poll; u8 opcode (IO_URING_NAPI_REGISTER_OP: 0);
+     * u8 pad[2]; u32 op_param (the tracking mode); u32 resv}.
+     */
+    public static byte[] napiRegister(long busyPollNs, boolean prefer, int trackMode) {
+        return le(16).putInt((int) (busyPollNs / 1000)).put((byte) (prefer ? 1 : 0)).put((byte) 0).putShort((short) 0)
+                .putInt(trackMode).array();
+    }
+
+    private static java.nio.ByteBuffer le(int size) {
+        return java.nio.ByteBuffer.allocate(size).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    }
+
     /** struct io_uring_rsrc_register and struct io_uring_rsrc_update2: 32 bytes each (their size is the call's nr_args). */
     public static final int RSRC_ARG_SIZE = 32;
 

@@ -57,19 +57,23 @@ final class IoUringDump {
             areas.add(new IoUringHandler.Area(m.start(), m.end(), m.offset(), prot, Sys.read(pid, m.start(), (int) m.size()),
                     dontFork.contains(m.start())));
         }
-        java.util.Map.Entry<Integer, Boolean> eventFd = registeredEventFd(pid, fd.fd(), where);
+        Registrations reg = registrations(pid, fd.fd(), info.userFiles(), where);
         return new IoUringHandler.IoUringRing(info.sqEntries(), info.cqEntries(), flags, info.cachedSqHead(),
-                info.cachedCqTail(), areas, List.of(), info.userBufs(), buffers, info.userFiles(), eventFd.getKey(),
-                eventFd.getValue());
+                info.cachedCqTail(), areas, List.of(), info.userBufs(), buffers, info.userFiles(), reg.eventFd(),
+                reg.eventFdAsync(), reg.tunings());
     }
+
+    /** What {@link #registrations} found: the registered eventfd's fd in the task (-1: none), its mode, the settings. */
+    private record Registrations(int eventFd, boolean eventFdAsync, IoUring.Tunings tunings) {}
 
     /**
      * The task's fd of the eventfd registered for the ring's completions (RingRegistrations: no file shows it; a ring made
      * again without it left the program waiting on an eventfd nothing signalled), -1 for none, and whether it was
-     * registered _ASYNC. One the task holds at no fd (closed after registering) cannot be registered again: refused;
-     * so is a ring where the iterator cannot run (whether it has one cannot be seen).
+     * registered _ASYNC; and the ring's settings ({@link IoUring.Tunings}: none shows in full anywhere else). An eventfd
+     * the task holds at no fd (closed after registering) cannot be registered again: refused; so is a ring where the
+     * iterator cannot run (whether it has one cannot be seen), and NAPI ids listed by hand (static tracking).
      */
-    private static java.util.Map.Entry<Integer, Boolean> registeredEventFd(Pid pid, int fd, String where) {
+    private static Registrations registrations(Pid pid, int fd, int fileSlots, String where) {
         dev.cryo.kernel.RingRegistrations.Of of;
         try {
             of = dev.cryo.kernel.RingRegistrations.of(dev.cryo.kernel.ExitedLeaders.reader(pid.value()));
@@ -78,23 +82,30 @@ final class IoUringDump {
                     + " (cryo's BPF iterator: " + e.getMessage() + "); not supported", e);
         }
         dev.cryo.kernel.RingRegistrations.Registered r = of.rings().get(fd);
-        if (r != null && r.bufferGroups()) { // a read with IOSQE_BUFFER_SELECT failed with ENOBUFS after the restore
+        if (r == null) {
+            return new Registrations(-1, false, IoUring.Tunings.initial(fileSlots));
+        }
+        if (r.bufferGroups()) { // a read with IOSQE_BUFFER_SELECT failed with ENOBUFS after the restore
             throw new DumpException(where + "provided buffer groups (a buffer ring, IORING_REGISTER_PBUF_RING, or"
                     + " IORING_OP_PROVIDE_BUFFERS), which no file shows and a ring made again would not have; not supported yet");
         }
-        if (r != null && r.restricted()) {
+        if (r.restricted()) {
             throw new DumpException(where + "restrictions (IORING_REGISTER_RESTRICTIONS), which no file shows: a ring made"
                     + " again would allow what they forbid; not supported yet");
         }
-        if (r == null || r.eventfd() == 0) {
-            return java.util.Map.entry(-1, false);
+        if (r.tunings().napiTrackMode() == IoUring.NAPI_TRACKING_STATIC && r.tunings().napiIds()) {
+            throw new DumpException(where + "NAPI ids added by hand for its busy polling (IORING_REGISTER_NAPI with static"
+                    + " tracking, IO_URING_NAPI_STATIC_ADD_ID), which cannot be read back; not supported");
+        }
+        if (r.eventfd() == 0) {
+            return new Registrations(-1, false, r.tunings());
         }
         Integer at = of.eventfds().get(r.eventfd());
         if (at == null) {
             throw new DumpException(where + "the eventfd registered for its completions (IORING_REGISTER_EVENTFD) is"
                     + " open at no fd of the task (closed after registering): it could not be registered again; not supported");
         }
-        return java.util.Map.entry(at, r.async());
+        return new Registrations(at, r.async(), r.tunings());
     }
 
     /** The ring's fdinfo once nothing is in flight, within {@link #SETTLE_LIMIT_MILLIS}. */

@@ -38,10 +38,11 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
      * its registered file table, which is carried only when no slot holds a file. {@code eventFd} (version 5): the
      * task's fd of the eventfd registered for its completions (IORING_REGISTER_EVENTFD; -1: none), {@code
      * eventFdAsync} whether it was IORING_REGISTER_EVENTFD_ASYNC; registered again once every fd is in place.
+     * {@code tunings} (version 6): its io-wq worker limits, file slot allocation range, clock and NAPI busy polling.
      */
     public record IoUringRing(int sqEntries, int cqEntries, int flags, int sqHead, int cqTail, List<Area> areas,
                               List<Registration> registrations, int bufferSlots, List<Buffer> buffers,
-                              int fileSlots, int eventFd, boolean eventFdAsync) implements FileDesc {
+                              int fileSlots, int eventFd, boolean eventFdAsync, IoUring.Tunings tunings) implements FileDesc {
         public IoUringRing {
             areas = List.copyOf(areas);
             registrations = List.copyOf(registrations);
@@ -50,7 +51,8 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
 
         public IoUringRing(int sqEntries, int cqEntries, int flags, int sqHead, int cqTail, List<Area> areas,
                            List<Registration> registrations, int bufferSlots, List<Buffer> buffers, int fileSlots) {
-            this(sqEntries, cqEntries, flags, sqHead, cqTail, areas, registrations, bufferSlots, buffers, fileSlots, -1, false);
+            this(sqEntries, cqEntries, flags, sqHead, cqTail, areas, registrations, bufferSlots, buffers, fileSlots, -1, false,
+                    IoUring.Tunings.initial(fileSlots));
         }
 
         public IoUringRing(int sqEntries, int cqEntries, int flags, int sqHead, int cqTail, List<Area> areas,
@@ -64,7 +66,7 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
 
         public IoUringRing withRegistrations(List<Registration> registrations) {
             return new IoUringRing(sqEntries, cqEntries, flags, sqHead, cqTail, areas, registrations, bufferSlots, buffers,
-                    fileSlots, eventFd, eventFdAsync);
+                    fileSlots, eventFd, eventFdAsync, tunings);
         }
     }
 
@@ -83,7 +85,7 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
      */
     public record Area(long start, long end, long offset, int prot, byte[] bytes, boolean dontFork) {}
 
-    static final RecordCodec<IoUringRing> CODEC = RecordCodec.of(IoUringRing.class, RECORD_ID, 5, (out, r) -> {
+    static final RecordCodec<IoUringRing> CODEC = RecordCodec.of(IoUringRing.class, RECORD_ID, 6, (out, r) -> {
         out.writeInt(r.sqEntries());
         out.writeInt(r.cqEntries());
         out.writeInt(r.flags());
@@ -124,6 +126,15 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
         out.writeVarInt(r.fileSlots(), true);
         out.writeVarInt(r.eventFd() + 1, true); // v5
         out.writeBoolean(r.eventFdAsync());
+        IoUring.Tunings t = r.tunings(); // v6
+        out.writeVarInt(t.iowqBounded(), true);
+        out.writeVarInt(t.iowqUnbounded(), true);
+        out.writeVarInt(t.fileAllocStart(), true);
+        out.writeVarInt(t.fileAllocEnd(), true);
+        out.writeVarInt(t.clockId(), true);
+        out.writeVarLong(t.napiBusyPollNs(), true);
+        out.writeBoolean(t.napiPreferBusyPoll());
+        out.writeVarInt(t.napiTrackMode(), true);
     }, (in, version) -> {
         int sq = in.readInt(), cq = in.readInt(), flags = in.readInt(), sqHead = in.readInt(), cqTail = in.readInt();
         int n = in.readVarInt(true);
@@ -162,8 +173,29 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
         int eventFd = version >= 5 ? in.readVarInt(true) - 1 : -1;
         boolean async = version >= 5 && in.readBoolean();
         return new IoUringRing(sq, cq, flags, sqHead, cqTail, areas, registrations, bufferSlots, buffers, fileSlots,
-                eventFd, async);
+                eventFd, async, version >= 6 ? readTunings(in, fileSlots) : IoUring.Tunings.initial(fileSlots));
     });
+
+    /** The settings as the image has them, each within what the kernel takes (a forged one is refused here). */
+    private static IoUring.Tunings readTunings(com.esotericsoftware.kryo.io.Input in, int fileSlots) {
+        int bounded = in.readVarInt(true), unbounded = in.readVarInt(true);
+        int start = in.readVarInt(true), end = in.readVarInt(true), clock = in.readVarInt(true);
+        long pollNs = in.readVarLong(true);
+        boolean prefer = in.readBoolean();
+        int track = in.readVarInt(true);
+        if (start < 0 || end < start || end > fileSlots) {
+            throw new KryoException("IoUringRing.tunings: file allocation range " + start + "-" + end + " outside its table of "
+                    + fileSlots + " slots");
+        }
+        if (clock != IoUring.CLOCK_MONOTONIC && clock != IoUring.CLOCK_BOOTTIME) {
+            throw new KryoException("IoUringRing.tunings: clock " + clock + " is neither CLOCK_MONOTONIC nor CLOCK_BOOTTIME");
+        }
+        if (track != IoUring.NAPI_TRACKING_DYNAMIC && track != IoUring.NAPI_TRACKING_STATIC
+                && track != IoUring.NAPI_TRACKING_INACTIVE || pollNs < 0 || pollNs / 1000 > 0xffffffffL) {
+            throw new KryoException("IoUringRing.tunings: NAPI tracking " + track + " with busy polling of " + pollNs + " ns");
+        }
+        return new IoUring.Tunings(bounded, unbounded, start, end, clock, pollNs, prefer, track, false);
+    }
 
     @Override
     public String kind() {
@@ -238,6 +270,21 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
         }
         if (r.eventFd() >= 0) {
             m.put("registeredEventFd", "fd " + r.eventFd() + (r.eventFdAsync() ? " (async)" : ""));
+        }
+        IoUring.Tunings t = r.tunings();
+        if (t.iowqBounded() != 0 || t.iowqUnbounded() != 0) {
+            m.put("iowqMaxWorkers", "bounded " + Integer.toUnsignedString(t.iowqBounded()) + ", unbounded "
+                    + Integer.toUnsignedString(t.iowqUnbounded()));
+        }
+        if (t.fileAllocStart() != 0 || t.fileAllocEnd() != r.fileSlots()) {
+            m.put("fileAllocRange", t.fileAllocStart() + "-" + t.fileAllocEnd());
+        }
+        if (t.clockId() != IoUring.CLOCK_MONOTONIC) {
+            m.put("clock", t.clockId() == IoUring.CLOCK_BOOTTIME ? "BOOTTIME" : String.valueOf(t.clockId()));
+        }
+        if (t.napi()) {
+            m.put("napi", (t.napiTrackMode() == IoUring.NAPI_TRACKING_STATIC ? "static" : "dynamic") + " tracking, busy poll "
+                    + t.napiBusyPollNs() / 1000 + " us" + (t.napiPreferBusyPoll() ? ", prefer busy poll" : ""));
         }
     }
 }

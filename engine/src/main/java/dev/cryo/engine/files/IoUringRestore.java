@@ -66,7 +66,31 @@ final class IoUringRestore {
                     + Integer.toUnsignedString(ring.sqHead()) + " and " + Integer.toUnsignedString(ring.cqTail()));
         }
         registerTables(ctx, pid, fd, ring);
+        tune(ctx, fd, ring);
         return fd;
+    }
+
+    /** The ring's settings, those that differ from a new ring's (the file range after its file table is made). */
+    private static void tune(FdHandler.RestoreContext ctx, long fd, IoUringHandler.IoUringRing ring) {
+        IoUring.Tunings t = ring.tunings(), fresh = IoUring.Tunings.initial(ring.fileSlots());
+        if (t.iowqBounded() != 0 || t.iowqUnbounded() != 0) {
+            ctx.call("io_uring_register(IORING_REGISTER_IOWQ_MAX_WORKERS, " + Integer.toUnsignedString(t.iowqBounded()) + ", "
+                    + Integer.toUnsignedString(t.iowqUnbounded()) + ")", SyscallNr.IO_URING_REGISTER, fd,
+                    IoUring.REGISTER_IOWQ_MAX_WORKERS, ctx.put(IoUring.iowqMaxWorkers(t.iowqBounded(), t.iowqUnbounded())), 2);
+        }
+        if (t.fileAllocStart() != fresh.fileAllocStart() || t.fileAllocEnd() != fresh.fileAllocEnd()) {
+            ctx.call("io_uring_register(IORING_REGISTER_FILE_ALLOC_RANGE, " + t.fileAllocStart() + "-" + t.fileAllocEnd() + ")",
+                    SyscallNr.IO_URING_REGISTER, fd, IoUring.REGISTER_FILE_ALLOC_RANGE,
+                    ctx.put(IoUring.fileIndexRange(t.fileAllocStart(), t.fileAllocEnd())), 0);
+        }
+        if (t.clockId() != fresh.clockId()) {
+            ctx.call("io_uring_register(IORING_REGISTER_CLOCK, " + t.clockId() + ")", SyscallNr.IO_URING_REGISTER, fd,
+                    IoUring.REGISTER_CLOCK, ctx.put(IoUring.clockRegister(t.clockId())), 0);
+        }
+        if (t.napi()) {
+            ctx.call("io_uring_register(IORING_REGISTER_NAPI)", SyscallNr.IO_URING_REGISTER, fd, IoUring.REGISTER_NAPI,
+                    ctx.put(IoUring.napiRegister(t.napiBusyPollNs(), t.napiPreferBusyPoll(), t.napiTrackMode())), 1);
+        }
     }
 
     /** iovecs per IORING_REGISTER_BUFFERS_UPDATE: they and the update go through the task's bootstrap data area. */

@@ -17,7 +17,7 @@ import java.util.Map;
 import static dev.cryo.engine.model.codec.ModelEquality.assertModelEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-/** An io_uring record survives the image round trip field for field, counters past 2^31 included. */
+/** An io_uring record survives the image round trip field for field, counters past 2^31 and its settings included. */
 class IoUringCodecTest {
     @TempDir
     Path tmp;
@@ -30,7 +30,8 @@ class IoUringCodecTest {
                 new IoUringHandler.Area(0x7f00_0000_0000L, 0x7f00_0000_1000L, 0x1000_0000L, 3, new byte[4096], false)),
                 List.of(new IoUringHandler.Registration(700, 1), new IoUringHandler.Registration(701, 15)), 4,
                 List.of(new IoUringHandler.Buffer(1, 0x7f63_0ef2_2000L, 8192), new IoUringHandler.Buffer(3, 0x55fc_16e3_c0a0L, 1000)),
-                64, 7, true);
+                64, 7, true, new dev.cryo.kernel.IoUring.Tunings(3, 5, 4, 8, dev.cryo.kernel.IoUring.CLOCK_BOOTTIME, 100_000,
+                true, dev.cryo.kernel.IoUring.NAPI_TRACKING_DYNAMIC, false));
         TaskImage withFds = ModelSamples.task(700).withFds(List.of(new FdImage(3, 02000002, 0, ring)));
         try (ImageWriter w = ImageWriter.create(tmp, ModelCodecs.ALL, ImageOptions.defaults().withFsync(false))) {
             w.writeRecord(withFds);
@@ -47,5 +48,9 @@ class IoUringCodecTest {
         assertEquals(List.of("tid 700 slot 1", "tid 701 slot 15"), shown.get("registeredRingFds"));
         assertEquals(List.of("1: 0x7f630ef22000/8192", "3: 0x55fc16e3c0a0/1000"), shown.get("registeredBuffers"));
         assertEquals("64 (empty)", shown.get("registeredFileSlots"));
+        assertEquals("bounded 3, unbounded 5", shown.get("iowqMaxWorkers"));
+        assertEquals("4-8", shown.get("fileAllocRange"));
+        assertEquals("BOOTTIME", shown.get("clock"));
+        assertEquals("dynamic tracking, busy poll 100 us, prefer busy poll", shown.get("napi"));
     }
 }
