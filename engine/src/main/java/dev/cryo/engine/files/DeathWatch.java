@@ -2,10 +2,13 @@ package dev.cryo.engine.files;
 
 import dev.cryo.kernel.Fcntl;
 import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Spawner;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.net.SockAddr;
+import dev.cryo.kernel.net.Sockets;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -19,10 +22,13 @@ import java.util.List;
  */
 public final class DeathWatch implements AutoCloseable {
     private final Fd pipe;
+    /** cryo's end of the socket whose other end the script holds (null: none); see {@link #hold}. */
+    private final Fd later;
     private boolean closed;
 
-    private DeathWatch(Fd pipe) {
+    private DeathWatch(Fd pipe, Fd later) {
         this.pipe = pipe;
+        this.later = later;
     }
 
     /** Starts {@code script} named {@code name} (as ps shows it) with {@code args} as its $1, $2, ... */
@@ -35,8 +41,27 @@ public final class DeathWatch implements AutoCloseable {
      * would undo something (a lazy restore's uffds: their faults would be zero-filled).
      */
     public static DeathWatch start(String name, String script, List<String> args, List<Fd> held) {
+        return start(name, script, args, held, false);
+    }
+
+    /**
+     * As above; {@code holdsLater}: the script can also be handed files while it runs ({@link #hold}), its
+     * last fd being a unix socket that it never reads.
+     */
+    public static DeathWatch start(String name, String script, List<String> args, List<Fd> held, boolean holdsLater) {
         Fd read = null, write = null;
+        Fd[] pair = null;
         try {
+            if (holdsLater) {
+                pair = Sockets.socketpair(SockAddr.AF_UNIX, Sockets.SOCK_STREAM);
+                try { // a file in flight costs its message's buffer: room for some thousands
+                    Sockets.setInt(pair[0], Sockets.SOL_SOCKET, Sockets.SO_SNDBUFFORCE, HELD_LATER_BYTES);
+                } catch (KernelException e) {
+                    Sockets.setInt(pair[0], Sockets.SOL_SOCKET, Sockets.SO_SNDBUF, HELD_LATER_BYTES); // not root
+                }
+                held = new ArrayList<>(held);
+                held.add(pair[1]);
+            }
             com.sun.jna.Memory fds = new com.sun.jna.Memory(8);
             Sys.call(() -> "pipe2()", SyscallNr.PIPE2, Sys.address(fds), Fcntl.O_CLOEXEC, 0, 0);
             read = new Fd(fds.getInt(0));
@@ -65,7 +90,10 @@ public final class DeathWatch implements AutoCloseable {
                 all.forEach(Fd::close);
             }
             read.close();
-            return new DeathWatch(write);
+            if (pair != null) {
+                pair[1].close();
+            }
+            return new DeathWatch(write, pair == null ? null : pair[0]);
         } catch (RuntimeException e) {
             if (read != null) {
                 read.close();
@@ -73,7 +101,55 @@ public final class DeathWatch implements AutoCloseable {
             if (write != null) {
                 write.close();
             }
+            if (pair != null) {
+                pair[0].close();
+                pair[1].close();
+            }
             throw e;
+        }
+    }
+
+    private static final int HELD_LATER_BYTES = 16 << 20;
+
+    /**
+     * Hands {@code f} to the script (started with holdsLater) until it ends: sent over the socket whose other end
+     * it holds, where the message lies unread, and so the file stays open should cryo die. False when the
+     * socket's buffer is full.
+     */
+    public synchronized boolean hold(Fd f) {
+        if (closed || later == null) {
+            return false;
+        }
+        try {
+            Sockets.sendMsg(later, new byte[] {'F'}, List.of(f), null, null, Sockets.MSG_DONTWAIT);
+            return true;
+        } catch (KernelException e) {
+            return false;
+        }
+    }
+
+    /** Tells the script {@code line} (it reads its fd 3 line by line until "done" or an end of file). */
+    public synchronized void tell(String line) {
+        if (!closed) {
+            write(line + "\n");
+        }
+    }
+
+    private void write(String text) {
+        byte[] b = text.getBytes(StandardCharsets.US_ASCII);
+        com.sun.jna.Memory m = new com.sun.jna.Memory(b.length);
+        m.write(0, b, 0, b.length);
+        Sys.call(() -> "write(the death watch's pipe)", SyscallNr.WRITE, pipe.value(), Sys.address(m), b.length, 0);
+    }
+
+    /** Leaves the script to its undo, as cryo's death would (the pipe closed without "done"). */
+    public synchronized void abandon() {
+        if (!closed) {
+            closed = true;
+            pipe.close();
+            if (later != null) {
+                later.close();
+            }
         }
     }
 
@@ -85,12 +161,12 @@ public final class DeathWatch implements AutoCloseable {
         }
         closed = true;
         try {
-            byte[] done = "done\n".getBytes(StandardCharsets.US_ASCII);
-            com.sun.jna.Memory m = new com.sun.jna.Memory(done.length);
-            m.write(0, done, 0, done.length);
-            Sys.call(() -> "write(the death watch's pipe)", SyscallNr.WRITE, pipe.value(), Sys.address(m), done.length, 0);
+            write("done\n");
         } finally {
             pipe.close();
+            if (later != null) {
+                later.close();
+            }
         }
     }
 }

@@ -46,8 +46,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * events that say how. Every chunk was checked against its checksum before the tree ran ({@link #verify}).
  *
  * <p>While pages are missing, a watcher outside cryo ({@link dev.cryo.engine.files.DeathWatch}) holds a
- * copy of every uffd: should cryo die, the tasks' faults stay blocked (never zero-filled) and the watcher
- * kills the restored tasks.
+ * copy of every uffd, those of children forked since included: should cryo die, the tasks' faults stay blocked
+ * (never zero-filled) and the watcher kills the restored tasks, their descendants and the children found.
  */
 public final class LazyPages implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(LazyPages.class);
@@ -61,7 +61,7 @@ public final class LazyPages implements AutoCloseable {
     /** One mm served: its uffd, the pages still to come and the ranges registered, by address. */
     private static final class Mm {
         final String who;
-        final int pid; // 0 for a child forked since the restore (the event names no pid)
+        int pid; // 0 for a child forked since the restore until it is found (the event names no pid)
         final Fd uffd;
         final PageRuns left;
         final PageRuns registered;
@@ -87,8 +87,15 @@ public final class LazyPages implements AutoCloseable {
     private Thread thread;
     private dev.cryo.engine.files.DeathWatch guard;
     private ImageReader reader;
-    /** Every uffd registered before the tree ran, for the watcher to hold. */
+    /** Every uffd registered before the watcher started, for it to hold (then handed to it one by one). */
     private final List<Fd> initial = java.util.Collections.synchronizedList(new ArrayList<>());
+    /** The tasks the watcher kills: the restored ones, and children forked since as they are found. */
+    private final Set<Integer> known = new HashSet<>();
+    /** Children forked since the tree ran whose pid is not known yet; looked for until, and next at (nanoTime). */
+    private final List<Mm> unfound = new ArrayList<>();
+    private long lookUntil, nextLook;
+    /** When the tree ran, in the clock ticks since boot of /proc/PID/stat's start time. */
+    private volatile long ranAtTicks;
     private final Memory arg = Uffd.argument();
     private final Memory messages = new Memory((long) Uffd.MSG_SIZE * MESSAGES);
     private final PageFill fill = new PageFill();
@@ -211,18 +218,53 @@ public final class LazyPages implements AutoCloseable {
         StringBuilder kill = new StringBuilder();
         pids.forEach(p -> kill.append(' ').append(p));
         synchronized (initial) { // none closed meanwhile (finishEmpty)
-            guard = dev.cryo.engine.files.DeathWatch.start("cryo-lazy-watch",
-                    "read -r w <&3; [ \"$w\" = done ] && exit 0; kill -9" + kill + " 2>/dev/null", List.of(),
-                    List.copyOf(initial));
+            known.addAll(pids);
+            guard = dev.cryo.engine.files.DeathWatch.start("cryo-lazy-watch", "p='" + kill + "'\n" + WATCH,
+                    List.of(), List.copyOf(initial), true);
         }
     }
 
+    /**
+     * The watcher's script: it reads the pids of children forked since (found by cryo) until "done"; on cryo's
+     * death (an end of file) it stops every task it knows and every descendant of theirs, a level at a time
+     * (a child of a stopped task forked since, whose pid cryo had not found yet), and kills them all. Until it
+     * exits it holds every uffd (its fds, and the ones in its socket's queue): no fault is answered with zeros.
+     */
+    static final String WATCH = """
+            while read -r w <&3; do case $w in done) exit 0;; ''|*[!0-9]*) ;; *) p="$p $w";; esac; done
+            all=' '
+            while [ -n "$p" ]; do
+              kill -STOP $p 2>/dev/null
+              for q in $p; do all="$all$q "; done
+              n=' '
+              for f in /proc/[0-9]*/stat; do
+                { read -r s < "$f"; } 2>/dev/null || continue
+                s=${s##*) }; set -- $s
+                case "$all" in *" $2 "*) q=${f#/proc/}; q=${q%/stat}
+                  case "$all$n" in *" $q "*) ;; *) n="$n$q ";; esac;; esac
+              done
+              p=${n# }
+            done
+            kill -9 $all 2>/dev/null
+            """;
+
     /** The tree runs: pages are copied ahead of its faults from now on. */
     public void prefetch() {
+        ranAtTicks = ticksSinceBoot() - 1;
         startedAt = System.nanoTime();
         prefetching = true;
         if (thread == null) {
             done.complete(summary());
+        }
+    }
+
+    /** Now, in USER_HZ (100) ticks since boot (/proc/uptime, in hundredths of a second). */
+    private static long ticksSinceBoot() {
+        try {
+            String up = java.nio.file.Files.readString(Path.of("/proc/uptime")).split(" ")[0];
+            return new java.math.BigDecimal(up).movePointRight(2).longValue();
+        } catch (IOException | RuntimeException e) {
+            return 0; // any process started since boot then: the areas alone tell
         }
     }
 
@@ -254,15 +296,17 @@ public final class LazyPages implements AutoCloseable {
                 }
                 waitAndServe(prefetching ? 0 : 10);
                 if (prefetching) {
+                    findForked();
                     copyAhead();
                 }
                 finishEmpty();
             }
-            stopGuard();
+            stopGuard(false);
             done.complete(summary());
         } catch (Throwable e) {
             log.error("lazy pages: {}", e.toString());
             killServed(); // a page it waits for would never come
+            stopGuard(true); // and children whose pid was not found yet
             done.completeExceptionally(e);
         } finally {
             for (Mm m : mms) {
@@ -365,14 +409,100 @@ public final class LazyPages implements AutoCloseable {
         }
     }
 
-    /** A child forked since: its mm has the same pages to come, and the same ranges registered. */
+    /**
+     * A child forked since: its mm has the same pages to come, and the same ranges registered. The watcher holds
+     * its uffd too (until then, cryo's death would leave its missing pages to the kernel's zero page), and kills it
+     * once its pid is found.
+     */
     private void forked(Mm parent, Fd uffd) {
         Mm child = new Mm("a child of " + parent.who, 0, uffd, parent.left.copy(), parent.registered.copy());
         total.addAndGet(child.left.pages());
         mms.add(child);
-        if (!prefetching) { // forked by the restore itself: the watcher holds it too
-            initial.add(uffd);
+        synchronized (initial) {
+            if (guard == null) { // forked by the restore itself: the watcher will hold it
+                initial.add(uffd);
+            } else if (!guard.hold(uffd)) {
+                log.warn("lazy pages: {}: the watcher could not take its uffd (its socket is full): should cryo die"
+                        + " before its last page is in, it would get zero pages", child.who);
+            }
         }
+        if (prefetching) {
+            unfound.add(child);
+            lookUntil = System.nanoTime() + LOOKING_NANOS;
+        }
+    }
+
+    /** How long children forked are looked for (one that exited first is never found), and how often. */
+    private static final long LOOKING_NANOS = 2_000_000_000L, LOOK_EVERY_NANOS = 20_000_000L;
+
+    /**
+     * Finds the pids of children forked since the tree ran, to tell the watcher, which kills them should cryo die
+     * (a child whose parent exited is no descendant of the tree any more: only its pid names it). The fork event
+     * names no pid: a child is a process started since the tree ran, not exec'd since its fork, not known, with an
+     * area at the start of each range its mm has registered (the forks of one parent at once may be matched to
+     * each other's uffd: each is killed all the same).
+     */
+    private void findForked() {
+        long now = System.nanoTime();
+        unfound.removeIf(c -> c.left.isEmpty()); // every page in: nothing to guard
+        if (unfound.isEmpty() || now - nextLook < 0) {
+            return; // a look over /proc costs some ms: not at every turn of the serving
+        }
+        if (now - lookUntil > 0) { // exited before it was found
+            unfound.clear();
+            return;
+        }
+        nextLook = now + LOOK_EVERY_NANOS;
+        for (int pid : dev.cryo.kernel.proc.ProcFs.pids()) {
+            if (unfound.isEmpty()) {
+                break;
+            }
+            synchronized (initial) {
+                if (known.contains(pid)) {
+                    continue;
+                }
+            }
+            List<dev.cryo.kernel.proc.MapsEntry> maps;
+            try {
+                var st = dev.cryo.kernel.proc.ProcFs.stat(Pid.of(pid));
+                if (st.starttime() < ranAtTicks || (st.flags() & dev.cryo.kernel.proc.ProcStat.PF_FORKNOEXEC) == 0) {
+                    continue;
+                }
+                maps = dev.cryo.kernel.proc.ProcFs.maps(Pid.of(pid));
+            } catch (KernelException e) {
+                continue; // gone
+            }
+            for (java.util.Iterator<Mm> it = unfound.iterator(); it.hasNext(); ) {
+                Mm child = it.next();
+                if (!holdsEvery(maps, child.registered)) {
+                    continue;
+                }
+                it.remove();
+                synchronized (initial) {
+                    child.pid = pid;
+                    known.add(pid);
+                    if (guard != null) {
+                        guard.tell(Integer.toString(pid));
+                    }
+                }
+                log.debug("lazy pages: pid {}, forked since the tree ran ({}), is watched", pid, child.who);
+                break;
+            }
+        }
+    }
+
+    /** Whether an area of {@code maps} (sorted) holds the start of every range of {@code ranges}. */
+    private static boolean holdsEvery(List<dev.cryo.kernel.proc.MapsEntry> maps, PageRuns ranges) {
+        int i = 0;
+        for (PageRuns.Run r : ranges.all()) {
+            while (i < maps.size() && maps.get(i).end() <= r.start()) {
+                i++;
+            }
+            if (i == maps.size() || maps.get(i).start() > r.start()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Answers a fault at {@code address}; false when the mm is changing (to be answered after its events). */
@@ -506,13 +636,16 @@ public final class LazyPages implements AutoCloseable {
         }
     }
 
-    private void stopGuard() {
+    /** The planned end ({@code kill} false), or the watcher left to kill the tree (a failed serving). */
+    private void stopGuard(boolean kill) {
         dev.cryo.engine.files.DeathWatch g;
-        synchronized (this) {
+        synchronized (initial) {
             g = guard;
             guard = null;
         }
-        if (g != null) {
+        if (g != null && kill) {
+            g.abandon();
+        } else if (g != null) {
             g.close();
         }
     }
@@ -536,7 +669,7 @@ public final class LazyPages implements AutoCloseable {
                 m.uffd.close();
             }
         }
-        stopGuard();
+        stopGuard(false);
         done.complete(summary());
     }
 }
