@@ -808,6 +808,51 @@ class NetNamespaceTest {
         }
     }
 
+    /**
+     * A container's conntrack table (ctstate.py): a connection through its own DNAT (10.88.0.1:81 to :8080), one
+     * through its strict stateful filter (policy drop, established accepted, a new connection only by its SYN), one in
+     * a namespace with nf_conntrack_tcp_loose 0 and a 'ct state invalid drop' rule. The table was lost: the namespace
+     * made new started empty, so the server's first bytes after the restore came from :8080 with no NAT (the client
+     * knows :81) or were a connection's middle, which the filters drop (loose 0 was refused at the dump). Carried, each
+     * connection goes on both ways, server first, and conntrack -L inside lists the entry with its NAT.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"dnat", "strict filter", "loose 0"})
+    void aConnectionKnownToItsNamespacesConntrackGoesOnBothWays(String kind) throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/nft")), "nftables");
+        String chain = switch (kind) {
+            case "dnat" -> "chain nat_out { type nat hook output priority -100;\n"
+                    + "ip daddr 10.88.0.1 tcp dport 81 dnat ip to 10.88.0.1:8080\n}";
+            case "strict filter" -> "chain in { type filter hook input priority 0; policy drop;\n"
+                    + "ct state established,related accept\ntcp dport 8080 tcp flags & (syn | ack) == syn ct state new accept\n}";
+            default -> "chain in { type filter hook input priority 0;\nct state invalid drop\n}";
+        };
+        Path rules = Files.writeString(tmp.resolve("rules.nft"), "table inet cryoct {\n" + chain + "\n}\n");
+        String setup = "ip link set lo up && ip addr add 10.88.0.1/32 dev lo"
+                + (kind.equals("loose 0") ? " && echo 0 > /proc/sys/net/netfilter/nf_conntrack_tcp_loose" : "")
+                + " && nft -f " + rules + " && exec python3 " + Workloads.script(tmp, "ctstate.py")
+                + (kind.equals("dnat") ? " 81" : " 8080");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("ctstate.out"), "sh", "-c",
+                "exec unshare -n --pid --fork --mount-proc sh -c '" + setup + "' 2>/dev/null"))) {
+            int init = NamespaceTest.initUnder(p.pid().value());
+            DetachedProcess r = DumpRestore.dump(init, tmp.resolve("img"), "--tcp-established").restoreDetached(p.output());
+            String out;
+            try {
+                String shown = Cli.run("show", tmp.resolve("img").toString()).out();
+                assertTrue(shown.matches("(?s).*\"conntrackEntries\" ?: ?1\\b.*"), shown);
+                if (Files.isExecutable(Path.of("/usr/sbin/conntrack"))) { // Debian package conntrack
+                    String listed = host("nsenter", "--net=/proc/" + init + "/ns/net", "conntrack", "-L", "-p", "tcp");
+                    String port = kind.equals("dnat") ? "81" : "8080";
+                    assertTrue(listed.matches("(?s).*ESTABLISHED src=10\\.88\\.0\\.1 dst=10\\.88\\.0\\.1 sport=\\d+ dport=" + port
+                            + " src=10\\.88\\.0\\.1 dst=10\\.88\\.0\\.1 sport=8080 dport=\\d+ \\[ASSURED].*"), listed);
+                }
+            } finally {
+                out = RestoreTest.checkAndReap(r);
+            }
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
     /** Waits until the server has logged {@code server} and the client {@code client} 64 KiB steps, neither failing. */
     static void awaitStreaming(Path serverLog, Path clientLog, long server, long client, String what)
             throws Exception {

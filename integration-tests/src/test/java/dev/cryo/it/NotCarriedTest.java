@@ -874,31 +874,6 @@ class NotCarriedTest {
 
 
     /**
-     * A TCP connection in a net namespace of the tree's with {@code nf_conntrack_tcp_loose} 0 and a
-     * {@code ct state invalid drop} rule: the conntrack table is not carried, and in the new namespace
-     * the kernel took the restored connection's packets for invalid ones and dropped them; the restore
-     * "worked" and the connection was dead (real17). Refused, naming the setting.
-     */
-    @org.junit.jupiter.api.Test
-    void aConnectionInANamespaceThatTracksItStrictlyIsRefused() throws Exception {
-        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/nft")), "nftables");
-        String start = "ip link set lo up && echo 0 > /proc/sys/net/netfilter/nf_conntrack_tcp_loose"
-                + " && nft add table inet cryo_strict && nft add chain inet cryo_strict in"
-                + " '{ type filter hook input priority 0; }' && nft add rule inet cryo_strict in ct state invalid drop"
-                + " && exec /usr/bin/python3 -c \"import socket, time\nl = socket.socket()\nl.bind(('127.0.0.1', 0))\n"
-                + "l.listen(1)\nc = socket.create_connection(l.getsockname())\ns, _ = l.accept()\nc.sendall(b'x')\n"
-                + "s.recv(1)\nprint('ready', flush=True)\ntime.sleep(600)\n\"";
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("strict.out"), "unshare", "--net",
-                "/bin/sh", "-c", start))) {
-            int pid = p.pid().value();
-            refusedDump(pid, "pid " + pid + " fd \\d+: TCP socket .* tracks it with nf_conntrack_tcp_loose 0: its conntrack"
-                    + " entry is not carried", "--tcp-established");
-            String status = Files.readString(Path.of("/proc/" + pid + "/status"));
-            assertTrue(status.contains("TracerPid:\t0\n") && status.matches("(?s).*State:\t[RS].*"), status);
-        }
-    }
-
-    /**
      * A dump of {@code pid} ({@code options}: more of its options) that fails with a one-line message in which
      * {@code expected} (a regex) is found, no stack trace, and no image left.
      */

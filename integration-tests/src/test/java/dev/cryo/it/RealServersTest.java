@@ -904,7 +904,11 @@ class RealServersTest {
     /**
      * conntrackd (stats mode) in a net namespace of its own with an nftables rule that tracks connections:
      * its netfilter netlink socket, subscribed to conntrack's event groups, comes back subscribed in the
-     * restored namespace: a connection tracked after the restore is counted by the restored daemon.
+     * restored namespace: a connection tracked after the restore is counted by the restored daemon. Its cache
+     * holds what the kernel's table holds: the table was lost at the restore, and the cache stayed ahead of it
+     * for good (the kernel never told of the end of an entry it no longer had). conntrackd binds its control
+     * socket before it subscribes to the events: a ping once the socket was there went untold at times (~1 CI
+     * run in 3), so the first ping waits for the subscription.
      */
     @Test
     void conntrackdInItsOwnNetNamespaceCountsConnectionsTrackedAfterTheRestore() throws Exception {
@@ -922,18 +926,38 @@ class RealServersTest {
             // lo is up and the rule in once the shell has become conntrackd (a ping before found lo down)
             Path comm = Path.of("/proc/" + p.pid().value() + "/comm");
             DetachedProcess.awaitProbe(() -> {
-                return Files.readString(comm).strip().equals("conntrackd") && Files.exists(tmp.resolve("ctl"));
-            }, java.time.Duration.ofSeconds(30), "conntrackd to start");
+                return Files.readString(comm).strip().equals("conntrackd") && Files.exists(tmp.resolve("ctl"))
+                        && subscribed(Path.of("/proc/" + p.pid().value() + "/net/netlink"));
+            }, java.time.Duration.ofSeconds(30), "conntrackd to start and subscribe to conntrack's events");
             succeeds(List.of("nsenter", net, "ping", "-c", "1", "-W", "5", "127.0.0.1"));
             awaitCreated(stats, 1, "conntrackd to count the first ping's connection");
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
             try {
+                Path table = Path.of("/proc/" + p.pid().value() + "/net/nf_conntrack");
+                java.util.regex.Pattern active = java.util.regex.Pattern.compile("current active connections:\\s+(\\d+)");
+                String[] last = {""};
+                try {
+                    DetachedProcess.awaitProbe(() -> { // the same at one moment (the ping's entry times out in 30 s)
+                        java.util.regex.Matcher m = active.matcher(succeeds(stats));
+                        long kernel = Files.readAllLines(table).size();
+                        last[0] = "conntrackd's cache " + (m.find() ? m.group(1) : "?") + ", the kernel's table " + kernel;
+                        return !last[0].contains("?") && Long.parseLong(m.group(1)) == kernel;
+                    }, Duration.ofSeconds(20), "conntrackd's cache to hold what the kernel's table holds");
+                } catch (AssertionError e) {
+                    throw new AssertionError(e.getMessage() + ": " + last[0], e);
+                }
                 succeeds(List.of("nsenter", net, "ping", "-c", "1", "-W", "5", "127.0.0.2"));
                 awaitCreated(stats, 2, "the restored conntrackd to hear of a connection tracked after the restore");
             } finally {
                 killTree(r.pid().value());
             }
         }
+    }
+
+    /** Whether a NETLINK_NETFILTER socket of the namespace of /proc/PID/net/netlink {@code netlink} has joined groups. */
+    private static boolean subscribed(Path netlink) throws Exception {
+        return Files.readAllLines(netlink).stream().skip(1).map(l -> l.strip().split("\\s+"))
+                .anyMatch(f -> f.length > 3 && f[1].equals("12") && !f[3].matches("0+"));
     }
 
     /** Waits until {@code conntrackd -s} counts at least {@code n} connections created. */

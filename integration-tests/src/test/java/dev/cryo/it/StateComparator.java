@@ -41,7 +41,7 @@ import java.util.regex.Pattern;
  *       and what each kind shows: eventfd count and mode, timerfd clock, interval and whether it
  *       is armed, signalfd mask, epoll watches, inotify marks…), cwd, root, exe, the
  *       {@code ns/*} links (and the firewall of a net namespace of the tree's: its iptables-nft and nftables
- *       rules, sets and elements; its devices' ifindexes, names, MTUs and MACs; its sysctls), the offsets of the time namespace its children get ({@code timens_offsets}:
+ *       rules, sets and elements; its devices' ifindexes, names, MTUs and MACs; its sysctls; its established TCP conntrack entries), the offsets of the time namespace its children get ({@code timens_offsets}:
  *       a restore on the host of the dump gives them back as they were), personality, oom_score_adj,
  *       loginuid, sessionid, coredump_filter,
  *       cgroup, the autogroup's nice, cmdline, environ, auxv, arch_status, ksm_merge_any,
@@ -425,6 +425,8 @@ final class StateComparator {
         private final Map<String, Map<String, String>> mounts = new HashMap<>();
         /** A net namespace's devices, read once per snapshot: ns link → devices. */
         private final Map<String, String> devices = new HashMap<>();
+        /** A net namespace's established TCP conntrack entries, read once per snapshot: ns link → entries. */
+        private final Map<String, String> conntrack = new HashMap<>();
         /** A net namespace's sysctls, read once per snapshot: ns link → path under /proc/sys/net → value. */
         private final Map<String, Map<String, String>> sysctls = new HashMap<>();
         /** The tree's pids, whose mount namespaces an fd's mount may be of. */
@@ -714,6 +716,7 @@ final class StateComparator {
                     && !link.equals(readLink(Path.of("/proc/self/ns/net")))) {
                 put(into, "net firewall", labels.firewalls.computeIfAbsent(link, l -> firewall(dir)));
                 put(into, "net devices", labels.devices.computeIfAbsent(link, l -> devices(dir)));
+                put(into, "net conntrack", labels.conntrack.computeIfAbsent(link, l -> conntrack(dir)));
                 labels.sysctls.computeIfAbsent(link, l -> sysctls(dir)).forEach((k, v) -> put(into, "net sysctl " + k, v));
             }
         }
@@ -1098,6 +1101,23 @@ final class StateComparator {
                 into.merge(item, value, (x, y) -> String.join("\n",
                         new TreeSet<>(List.of((x + "\n" + y).split("\n")))));
             }
+        }
+    }
+
+    /**
+     * The established TCP entries of the conntrack table of a net namespace of the tree's, each with what makes it the
+     * same entry (tuples, so its NAT, status bits, mark, labels, helper: {@link dev.cryo.kernel.net.ConntrackEntry#identity}):
+     * a table lost at the restore breaks its NAT and stateful filters. Other entries come and go with traffic and time
+     * out in seconds (a ping's, a closed connection's): NetNamespaceTest checks those it carries.
+     */
+    private static String conntrack(Path dir) {
+        try (dev.cryo.kernel.Fd ns = dev.cryo.kernel.Sys.open(dir.resolve("ns/net").toString(),
+                dev.cryo.kernel.Fcntl.O_RDONLY | dev.cryo.kernel.Fcntl.O_CLOEXEC)) {
+            return dev.cryo.kernel.Namespaces.insideNet(ns, () -> !dev.cryo.kernel.net.Conntrack.tracked() ? ""
+                    : String.join("\n", new TreeSet<>(dev.cryo.kernel.net.Conntrack.entries().stream()
+                    .filter(e -> "ESTABLISHED".equals(e.tcpState())).map(e -> e.identity()).toList())));
+        } catch (RuntimeException e) {
+            return "(unreadable: " + e.getMessage() + ")";
         }
     }
 

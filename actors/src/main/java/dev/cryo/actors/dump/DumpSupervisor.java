@@ -1119,7 +1119,7 @@ public final class DumpSupervisor {
         stage("pages shared with parents found");
         writer.tell(new ImageWriterActor.WriteRecord(dumpInfo()));
         namespaces.forEach(n -> writer.tell(new ImageWriterActor.WriteRecord(n)));
-        nets.forEach(n -> writer.tell(new ImageWriterActor.WriteRecord(n)));
+        this.nets = nets; // written once their conntrack tables are read, with the tree's connections held
         users.forEach(u -> writer.tell(new ImageWriterActor.WriteRecord(u)));
         if (request.preCopy()) { // a migration's destination learns of the freeze now (it raises its priority)
             writer.tell(new ImageWriterActor.Push());
@@ -1158,6 +1158,13 @@ public final class DumpSupervisor {
                     }
                     if (pending.isEmpty()) {
                         stage("collected every task");
+                        try { // the tree's connections held now (the network lock): nothing adds entries
+                            this.nets = dev.cryo.engine.namespaces.NetConntrack.withTables(this.nets, namespaces);
+                        } catch (RuntimeException e) {
+                            return abort(dev.cryo.actors.Failures.describe(e));
+                        }
+                        stage("conntrack tables read");
+                        this.nets.forEach(n -> writer.tell(new ImageWriterActor.WriteRecord(n)));
                         String incomplete = sockets.reuseportGroupsIncomplete(); // members in flight count: all dumped now
                         if (incomplete != null) {
                             return abort(incomplete);
@@ -1173,6 +1180,9 @@ public final class DumpSupervisor {
                         + settings.dump().timeout().toSeconds() + " s"))
                 .build();
     }
+
+    /** The tree's net namespaces, read frozen; in the image with their conntrack tables once every task is collected. */
+    private List<dev.cryo.engine.namespaces.NetNamespaceImage> nets = List.of();
 
     /** The frozen tree's second look for tracers of outside processes (OutsideTracees): null when clear. */
     private java.util.concurrent.CompletableFuture<String> tracersLook;

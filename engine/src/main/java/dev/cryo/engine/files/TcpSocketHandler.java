@@ -410,13 +410,6 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
                                 + ": dumping an established TCP connection needs"
                                 + " --tcp-established (or --tcp-close to restore it closed)");
                     }
-                    if (st.netnsOf(p.ino) != 0 && dev.cryo.kernel.net.ConntrackStrictness.strictlyTracked(p.sock,
-                            st.netnsOf(p.ino), d.local(), d.remote())) {
-                        throw p.refuse(what + " lives in the net namespace pid " + st.netnsOf(p.ino) + " made, which"
-                                + " tracks it with nf_conntrack_tcp_loose 0: its conntrack entry is not carried, and"
-                                + " that namespace made new would take the connection's next packets for invalid"
-                                + " ones (dropped by a 'ct state invalid drop' rule); not supported");
-                    }
                     st.checkMovable(p.ino, d, p::refuse, what);
                     TcpRepair.Connection c = null;
                     if (primary) {

@@ -21,10 +21,12 @@ import java.util.Map;
  * namespace's (path under /proc/sys → value, in the order they are written: {@link NetSysctls};
  * images before, which kept a fixed few whatever their values, read the same); {@code firewall}: its
  * nftables and iptables-nft tables, the text each tool loads back, by tool ({@link NetFilterRules}; none
- * in images before version 3, which refused them).
+ * in images before version 3, which refused them); {@code conntrack}: its conntrack table ({@link NetConntrack}; empty
+ * in images before version 4, which lost it).
  */
 public record NetNamespaceImage(int pid, List<Long> sockets, List<String> devices, List<String> addresses,
-                                List<String> routes, Map<String, String> sysctls, Map<String, String> firewall) {
+                                List<String> routes, Map<String, String> sysctls, Map<String, String> firewall,
+                                List<dev.cryo.kernel.net.ConntrackEntry> conntrack) {
     public static final int RECORD_ID = 720;
 
     public NetNamespaceImage {
@@ -34,11 +36,22 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> device
         routes = List.copyOf(routes);
         sysctls = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(sysctls));
         firewall = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(firewall));
+        conntrack = List.copyOf(conntrack);
+    }
+
+    public NetNamespaceImage(int pid, List<Long> sockets, List<String> devices, List<String> addresses,
+                             List<String> routes, Map<String, String> sysctls, Map<String, String> firewall) {
+        this(pid, sockets, devices, addresses, routes, sysctls, firewall, List.of());
     }
 
     /** This namespace with the device lines {@code lines} instead. */
     public NetNamespaceImage withDevices(List<String> lines) {
-        return new NetNamespaceImage(pid, sockets, lines, addresses, routes, sysctls, firewall);
+        return new NetNamespaceImage(pid, sockets, lines, addresses, routes, sysctls, firewall, conntrack);
+    }
+
+    /** This namespace with the conntrack table {@code entries} instead. */
+    public NetNamespaceImage withConntrack(List<dev.cryo.kernel.net.ConntrackEntry> entries) {
+        return new NetNamespaceImage(pid, sockets, devices, addresses, routes, sysctls, firewall, entries);
     }
 
     /** The ends of its veth pairs that live in cryo's namespace (a container's link to the host). */
@@ -66,13 +79,17 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> device
             firewall.forEach((tool, text) -> f.put(tool, text.lines().toList()));
             m.put("firewall", f);
         }
+        if (!conntrack.isEmpty()) {
+            m.put("conntrackEntries", conntrack.size());
+            m.put("conntrack", NetConntrack.json(conntrack));
+        }
         return m;
     }
 
     private static final int MAX_SOCKETS = 1 << 16, MAX_LINES = 1024, LINE = 1024, MAX_SYSCTLS = 4096,
-            MAX_RULES = 64 << 20;
+            MAX_RULES = 64 << 20, MAX_CONNTRACK = 1 << 20;
 
-    public static final RecordCodec<NetNamespaceImage> CODEC = RecordCodec.of(NetNamespaceImage.class, RECORD_ID, 3,
+    public static final RecordCodec<NetNamespaceImage> CODEC = RecordCodec.of(NetNamespaceImage.class, RECORD_ID, 4,
             (out, n) -> {
                 out.writeVarInt(n.pid(), true);
                 out.writeVarInt(n.sockets().size(), true);
@@ -90,6 +107,7 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> device
                     ModelFields.writeText(out, tool, LINE, "NetNamespaceImage.firewall");
                     ModelFields.writeText(out, text, MAX_RULES, "NetNamespaceImage.firewall");
                 });
+                ModelFields.writeList(out, NetConntrack.CODEC, n.conntrack(), MAX_CONNTRACK, "NetNamespaceImage.conntrack");
             }, (in, version) -> {
                 int pid = in.readVarInt(true);
                 int n = ModelFields.readCount(in, "NetNamespaceImage", MAX_SOCKETS, "sockets");
@@ -118,7 +136,9 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> device
                     }
                     firewall.put(tool, rules);
                 }
-                return new NetNamespaceImage(pid, sockets, devices, addresses, routes, sysctls, firewall);
+                List<dev.cryo.kernel.net.ConntrackEntry> conntrack = version >= 4
+                        ? ModelFields.readList(in, NetConntrack.CODEC, MAX_CONNTRACK, "NetNamespaceImage.conntrack") : List.of();
+                return new NetNamespaceImage(pid, sockets, devices, addresses, routes, sysctls, firewall, conntrack);
             });
 
     private static void writeLines(com.esotericsoftware.kryo.io.Output out, List<String> lines, String what) {

@@ -12,7 +12,7 @@ import java.util.Map;
 /**
  * Gives a net namespace the restore made (forked with CLONE_NEWNET, lo already up as it was, see
  * {@link NamespaceRestore}) what {@link NetNamespaceImage} kept: its sysctls, its veth pairs, the
- * addresses, the devices up as they were, the routes, then its firewall. Run once every task is forked, before the namespace's sockets are rebuilt in it
+ * addresses, the devices up as they were, the routes, then its firewall and its conntrack table. Run once every task is forked, before the namespace's sockets are rebuilt in it
  * (they bind to those addresses). Refuses to touch cryo's own namespace.
  */
 public final class NetNamespaceRestore {
@@ -66,6 +66,7 @@ public final class NetNamespaceRestore {
                 routed[0] += System.nanoTime() - r0;
                 r0 = System.nanoTime();
                 NetFilterRules.load(p, n.firewall()); // before the sockets: a rebuilt connection's packets meet its NAT
+                NetConntrack.restore(p, n.conntrack()); // after the firewall, whose NAT and labels it needs
                 routed[1] += System.nanoTime() - r0;
             });
         }

@@ -22,7 +22,8 @@ import java.util.concurrent.Future;
  * bound on the host the tree is in ({@link #boundAt}: only its sockets, the restore joins it again),
  * and refuses what a restore cannot make again. Carried: its loopback up or down, addresses and
  * routes (and the nexthop objects they name, {@link NetNexthops}), its veth pairs and tun/tap devices ({@link NetDevices}), the sysctls it changed ({@link NetSysctls}), and the tree's sockets
- * living in it, which the restore rebuilds inside the new namespace, and its firewall ({@link NetFilterRules}).
+ * living in it, which the restore rebuilds inside the new namespace, its firewall ({@link NetFilterRules}) and, read
+ * later with the tree's connections held, its conntrack table ({@link NetConntrack}).
  * Refused by name: other device kinds (bridges, macvlan...), IPsec, legacy iptables tables.
  */
 public final class NetNamespaceScan {

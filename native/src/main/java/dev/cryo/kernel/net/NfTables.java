@@ -161,9 +161,25 @@ public final class NfTables implements AutoCloseable {
     public List<String> tables(int family) {
         NetlinkWriter w = new NetlinkWriter();
         w.end(w.message(NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_DUMP, 1, family, 0));
-        String what = "could not list the nftables tables";
-        send(w.toArray(), what);
         List<String> out = new ArrayList<>();
+        for (ByteBuffer body : dump(w.toArray(), "could not list the nftables tables", "nf_tables refused NFT_MSG_GETTABLE")) {
+            for (SockDiag.Attr t : SockDiag.attrs(body, 4)) {
+                if (t.type() == NFTA_TABLE_NAME) {
+                    out.add(string(t.bytes()));
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The bodies (after the netlink header) of the messages answering the dump request {@code request} (sequence
+     * number 1), up to its end; throws with {@code what}, {@code refused} ("nf_tables refused NFT_MSG_GETTABLE"), the
+     * kernel's errno and explanation when it refuses it.
+     */
+    List<ByteBuffer> dump(byte[] request, String what, String refused) {
+        send(request, what);
+        List<ByteBuffer> out = new ArrayList<>();
         for (int rounds = 0; rounds < 1_000_000; rounds++) {
             for (Answer a : receive(what)) {
                 if (a.seq() != 1) {
@@ -173,16 +189,28 @@ public final class NfTables implements AutoCloseable {
                     return out;
                 }
                 if (a.type() == NLMSG_ERROR) {
-                    throw new KernelException(what + ": nf_tables refused NFT_MSG_GETTABLE: " + a.describe());
+                    throw new KernelException(what + ": " + refused + ": " + a.describe());
                 }
-                for (SockDiag.Attr t : SockDiag.attrs(a.body(), 4)) {
-                    if (t.type() == NFTA_TABLE_NAME) {
-                        out.add(string(t.bytes()));
-                    }
+                out.add(a.body());
+            }
+        }
+        throw new KernelException(what + ": " + refused.split(" ")[0] + " does not end its answer");
+    }
+
+    /**
+     * Sends {@code request} (sequence number 1, asking for an acknowledgement) and waits for its answer: null when
+     * the kernel took it, else its errno and explanation ("EEXIST (File exists) \"...\"").
+     */
+    String ask(byte[] request, String what) {
+        send(request, what);
+        for (int rounds = 0; rounds < 1000; rounds++) {
+            for (Answer a : receive(what)) {
+                if (a.type() == NLMSG_ERROR && a.seq() == 1) {
+                    return a.errno() == 0 ? null : a.describe();
                 }
             }
         }
-        throw new KernelException(what + ": nf_tables does not end its answer");
+        throw new KernelException(what + ": the kernel does not answer");
     }
 
     private static volatile String unavailable;

@@ -75,6 +75,7 @@ public final class ModelCodecs {
             .add(dev.cryo.engine.ipc.SemUndo.CODEC)
             .add(dev.cryo.engine.namespaces.NamespaceImage.CODEC)
             .add(dev.cryo.engine.namespaces.NetNamespaceImage.CODEC)
+            .add(dev.cryo.engine.namespaces.NetConntrack.CODEC)
             .add(dev.cryo.engine.namespaces.UserNsImage.CODEC)
             .add(dev.cryo.engine.keyrings.KeyringImage.CODEC)
             .add(dev.cryo.engine.keyrings.KeyringImage.KEY_CODEC))

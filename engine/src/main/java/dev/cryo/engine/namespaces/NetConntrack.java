@@ -1,0 +1,182 @@
+package dev.cryo.engine.namespaces;
+
+import com.esotericsoftware.kryo.KryoException;
+import com.esotericsoftware.kryo.io.Input;
+import com.esotericsoftware.kryo.io.Output;
+import dev.cryo.engine.DumpException;
+import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.model.codec.ModelFields;
+import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Namespaces;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.net.Conntrack;
+import dev.cryo.kernel.net.ConntrackEntry;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The conntrack table of a net namespace the tree made, carried in its {@link NetNamespaceImage}: a made-new
+ * namespace starts with an empty one, so a restored connection through a DNAT or masquerade rule lost its NAT (the
+ * replies no longer un-NATed), one through a strict stateful filter was dropped, and conntrackd's cache stayed ahead
+ * of the kernel for good. Read frozen, once the tree's connections are held (the network lock), made again (ctnetlink,
+ * with the remaining timeouts) after the namespace's firewall and before its sockets are rebuilt. An entry ctnetlink
+ * cannot make again, or an expectation, is refused by name.
+ */
+public final class NetConntrack {
+    private NetConntrack() {}
+
+    /** The record id of one entry (nested in {@link NetNamespaceImage}). */
+    public static final int RECORD_ID = 6480;
+
+    private static final int MAX_L4 = 6, MAX_LABELS = 16, MAX_PROTOINFO = 256, HELPER = 64;
+
+    /**
+     * {@code nets} with the conntrack tables of those the tree made (not one bound on the host, which it joins
+     * again: its table stays with it), read frozen.
+     */
+    public static List<NetNamespaceImage> withTables(List<NetNamespaceImage> nets, List<NamespaceImage> namespaces) {
+        Set<Integer> joined = new HashSet<>();
+        namespaces.stream().filter(NamespaceImage::joinsNet).forEach(n -> joined.add(n.pid()));
+        List<NetNamespaceImage> out = new ArrayList<>();
+        for (NetNamespaceImage n : nets) {
+            out.add(joined.contains(n.pid()) ? n : n.withConntrack(read(Pid.of(n.pid()))));
+        }
+        return out;
+    }
+
+    /** The table of the net namespace task {@code p} made; refuses by name what cannot be made again. */
+    static List<ConntrackEntry> read(Pid p) {
+        String what = "pid " + p + ": its net namespace (" + Namespaces.link(p.toString(), "net") + ")";
+        return Namespaces.inside(p, "net", () -> {
+            if (!Conntrack.tracked()) {
+                return List.of();
+            }
+            try {
+                int expectations = Conntrack.expectations();
+                if (expectations > 0) {
+                    throw new DumpException(what + " has " + expectations + " conntrack expectation(s) (a helper's,"
+                            + " e.g. FTP's, waiting for a related connection), which cryo does not carry; not supported");
+                }
+                return Conntrack.entries();
+            } catch (ConntrackEntry.NotCarried e) {
+                throw new DumpException(what + ": conntrack entry " + e.entry() + ": " + e.reason() + "; not supported");
+            } catch (KernelException e) {
+                throw new DumpException(what + ": " + e.getMessage(), e);
+            }
+        });
+    }
+
+    /**
+     * Makes the table of {@code n} again in the net namespace of its task (made new by the restore), then reads it
+     * back: an entry the kernel refused, or made otherwise (a NAT it set up differently), fails the restore by name.
+     */
+    public static void restore(Pid p, List<ConntrackEntry> entries) {
+        if (entries.isEmpty()) {
+            return;
+        }
+        String where = "the net namespace of pid " + p;
+        List<String> missing = Namespaces.inside(p, "net", () -> {
+            try {
+                Conntrack.create(entries);
+                Set<String> now = new HashSet<>();
+                Conntrack.entries().forEach(e -> now.add(e.identity()));
+                return entries.stream().map(ConntrackEntry::identity).filter(e -> !now.contains(e)).toList();
+            } catch (KernelException | ConntrackEntry.NotCarried e) {
+                throw new RestoreException(where + ": " + e.getMessage(), e);
+            }
+        });
+        if (!missing.isEmpty()) {
+            throw new RestoreException(where + ": conntrack entry " + missing.get(0) + " is not in its table as it was"
+                    + " dumped once made again" + (missing.size() > 1 ? " (and " + (missing.size() - 1) + " more)" : ""));
+        }
+    }
+
+    /** For {@code cryo show}: each entry, with its remaining timeout. */
+    static List<String> json(List<ConntrackEntry> entries) {
+        return entries.stream().map(e -> e.identity() + ", timeout " + e.timeout() + " s").toList();
+    }
+
+    public static final RecordCodec<ConntrackEntry> CODEC = RecordCodec.of(ConntrackEntry.class, RECORD_ID, 1,
+            NetConntrack::write, (in, version) -> read(in));
+
+    private static void write(Output out, ConntrackEntry e) {
+        writeTuple(out, e.orig());
+        writeTuple(out, e.reply());
+        out.writeVarInt(e.zone(), true);
+        out.writeVarLong(e.status(), true);
+        out.writeVarLong(e.timeout(), true);
+        out.writeVarLong(e.mark(), true);
+        ModelFields.writeBytes(out, e.labels(), MAX_LABELS, "conntrack entry labels");
+        ModelFields.writeBytes(out, e.protoinfo(), MAX_PROTOINFO, "conntrack entry protoinfo");
+        out.writeVarInt(e.seqAdj().length, true);
+        for (int v : e.seqAdj()) {
+            out.writeInt(v);
+        }
+        ModelFields.writeText(out, e.helper(), HELPER, "conntrack entry helper");
+    }
+
+    private static ConntrackEntry read(Input in) {
+        ConntrackEntry.Tuple orig = readTuple(in), reply = readTuple(in);
+        if (orig.src().length != reply.src().length || orig.proto() != reply.proto()) {
+            throw new KryoException("conntrack entry: its tuples are of different families or protocols");
+        }
+        int zone = in.readVarInt(true);
+        long status = in.readVarLong(true), timeout = in.readVarLong(true), mark = in.readVarLong(true);
+        if (zone > 0xffff || status > 0xffffffffL || timeout > 0xffffffffL || mark > 0xffffffffL) {
+            throw new KryoException("conntrack entry: zone, status, timeout or mark out of range");
+        }
+        byte[] labels = ModelFields.readBytes(in, MAX_LABELS, "conntrack entry labels");
+        byte[] protoinfo = ModelFields.readBytes(in, MAX_PROTOINFO, "conntrack entry protoinfo");
+        int n = in.readVarInt(true);
+        if (n != 0 && n != 6) {
+            throw new KryoException("conntrack entry: " + n + " sequence adjustment values (0 or 6)");
+        }
+        int[] seqAdj = new int[n];
+        for (int i = 0; i < n; i++) {
+            seqAdj[i] = in.readInt();
+        }
+        String helper = ModelFields.readText(in, HELPER, "conntrack entry helper");
+        return new ConntrackEntry(orig, reply, zone, status, timeout, mark, labels, protoinfo, seqAdj,
+                helper == null ? "" : helper);
+    }
+
+    private static void writeTuple(Output out, ConntrackEntry.Tuple t) {
+        ModelFields.writeBytes(out, t.src(), 16, "conntrack tuple address");
+        ModelFields.writeBytes(out, t.dst(), 16, "conntrack tuple address");
+        out.writeVarInt(t.proto(), true);
+        out.writeVarInt(t.l4().length / 2, true);
+        for (int v : t.l4()) {
+            out.writeVarInt(v, true);
+        }
+        out.writeVarInt(t.zone() + 1, true);
+    }
+
+    private static ConntrackEntry.Tuple readTuple(Input in) {
+        byte[] src = ModelFields.readBytes(in, 16, "conntrack tuple address");
+        byte[] dst = ModelFields.readBytes(in, 16, "conntrack tuple address");
+        if (src.length != dst.length || src.length != 4 && src.length != 16) {
+            throw new KryoException("conntrack tuple: addresses of " + src.length + " and " + dst.length + " bytes");
+        }
+        int proto = in.readVarInt(true);
+        int n = ModelFields.readCount(in, "conntrack tuple", MAX_L4, "protocol attributes");
+        int[] l4 = new int[2 * n];
+        for (int i = 0; i < n; i++) {
+            int type = in.readVarInt(true), value = in.readVarInt(true);
+            int width = ConntrackEntry.l4Width(type);
+            if (width == 0 || value < 0 || value >= 1 << (8 * width)) {
+                throw new KryoException("conntrack tuple: protocol attribute " + type + " = " + value);
+            }
+            l4[2 * i] = type;
+            l4[2 * i + 1] = value;
+        }
+        int zone = in.readVarInt(true) - 1;
+        if (proto > 255 || zone > 0xffff) {
+            throw new KryoException("conntrack tuple: protocol " + proto + " or zone " + zone + " out of range");
+        }
+        return new ConntrackEntry.Tuple(src, dst, proto, l4, zone);
+    }
+}

@@ -1,0 +1,91 @@
+package dev.cryo.kernel.net;
+
+import static dev.cryo.kernel.net.ConntrackAbi.*;
+import static dev.cryo.kernel.net.Sockets.NLM_F_ACK;
+import static dev.cryo.kernel.net.Sockets.NLM_F_CREATE;
+import static dev.cryo.kernel.net.Sockets.NLM_F_DUMP;
+import static dev.cryo.kernel.net.Sockets.NLM_F_EXCL;
+import static dev.cryo.kernel.net.Sockets.NLM_F_REQUEST;
+
+import dev.cryo.kernel.KernelException;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The conntrack table of the net namespace of the calling thread, over ctnetlink (what the conntrack program
+ * does): its entries read, entries made again, its expectations counted.
+ */
+public final class Conntrack {
+    private Conntrack() {}
+
+    /** Whether this kernel tracks connections at all (/proc/net/nf_conntrack of the thread's namespace). */
+    public static boolean tracked() {
+        return new java.io.File("/proc/thread-self/net/nf_conntrack").exists()
+                || new java.io.File("/proc/sys/net/netfilter/nf_conntrack_max").exists();
+    }
+
+    /**
+     * Every entry of the table, IPv4 then IPv6; an entry that cannot be made again throws
+     * {@link ConntrackEntry.NotCarried}.
+     */
+    public static List<ConntrackEntry> entries() {
+        List<ConntrackEntry> out = new ArrayList<>();
+        try (NfTables t = NfTables.open()) {
+            for (int family : List.of(NfTablesAbi.NFPROTO_IPV4, NfTablesAbi.NFPROTO_IPV6)) {
+                for (ByteBuffer body : t.dump(request(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_GET, family),
+                        "could not list the conntrack table", "ctnetlink refused IPCTNL_MSG_CT_GET")) {
+                    out.add(ConntrackEntry.parse(body));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** How many expectations (a helper's, waiting for a related connection) the table has. */
+    public static int expectations() {
+        int n = 0;
+        try (NfTables t = NfTables.open()) {
+            for (int family : List.of(NfTablesAbi.NFPROTO_IPV4, NfTablesAbi.NFPROTO_IPV6)) {
+                n += t.dump(request(NFNL_SUBSYS_CTNETLINK_EXP, IPCTNL_MSG_EXP_GET, family),
+                        "could not list the conntrack expectations", "ctnetlink refused IPCTNL_MSG_EXP_GET").size();
+            }
+        }
+        return n;
+    }
+
+    /**
+     * Makes {@code entries} again, one IPCTNL_MSG_CT_NEW (create, exclusive) each; throws naming the first the
+     * kernel refused, with its errno and explanation.
+     */
+    public static void create(List<ConntrackEntry> entries) {
+        if (entries.isEmpty()) {
+            return;
+        }
+        try (NfTables t = NfTables.open()) {
+            for (ConntrackEntry e : entries) {
+                NetlinkWriter w = new NetlinkWriter();
+                int m = w.message(NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_NEW,
+                        NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, 1, family(e), 0);
+                e.writeNew(w);
+                w.end(m);
+                String refused = t.ask(w.toArray(), "could not make conntrack entry " + e.orig());
+                if (refused != null) {
+                    throw new KernelException("could not make conntrack entry " + e.identity() + " again: ctnetlink"
+                            + " refused IPCTNL_MSG_CT_NEW: " + refused);
+                }
+            }
+        }
+    }
+
+    private static int family(ConntrackEntry e) {
+        return e.orig().src().length == 4 ? NfTablesAbi.NFPROTO_IPV4 : NfTablesAbi.NFPROTO_IPV6;
+    }
+
+    private static byte[] request(int subsystem, int kind, int family) {
+        NetlinkWriter w = new NetlinkWriter();
+        w.end(w.message(subsystem << 8 | kind, NLM_F_REQUEST | NLM_F_DUMP, 1, family, 0));
+        return w.toArray();
+    }
+}
