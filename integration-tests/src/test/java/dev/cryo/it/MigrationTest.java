@@ -253,6 +253,43 @@ class MigrationTest {
     }
 
     /**
+     * locks.c (an flock, a POSIX and an OFD lock on files both agents see, as two agents on one host or two hosts
+     * sharing storage do) moves to b, which checks each lock is held there. Before, b's restore found each taken by
+     * the frozen source itself ("flock(...): EAGAIN") and the migration failed (real59: tarantool's lock on its data
+     * directory); the held source now lets go of them once its image is sent. Then, with a process outside waiting for
+     * the flock, the source keeps that one (letting it go would hand it to the waiter): b cannot take it and the
+     * migration fails by name; the source, resumed, holds all three again (the POSIX and OFD ones taken back).
+     */
+    @Test
+    void aTreeHoldingFileLocksOnFilesBothHostsShareMovesWithThemAndKeepsThemWhenTheMoveFails() throws Exception {
+        TwoHosts hosts = hosts();
+        String locks = TestPrograms.compile("/c/locks.c").toString();
+        Path dir = Files.createDirectories(tmp.resolve("locked"));
+        try (DetachedProcess p = hosts.startOnA(tmp.resolve("locks.out"), locks, dir.toString())) {
+            TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
+                    hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString());
+            assertEquals(0, m.code(), m + "\nagent b:\n" + logB());
+            DetachedProcess.awaitCondition(() -> !p.alive(), Duration.ofSeconds(10), "the source to be gone");
+            String out = Workloads.check(arrived(hosts, p));
+            assertTrue(out.contains("PASS"), out);
+        }
+        Path other = Files.createDirectories(tmp.resolve("waited"));
+        try (DetachedProcess p = hosts.startOnA(tmp.resolve("kept.out"), locks, other.toString());
+             DetachedProcess waiter = DetachedProcess.start(tmp.resolve("waiter.out"), "flock",
+                     other.resolve("flock").toString(), "true")) {
+            DetachedProcess.awaitProbe(() -> Files.readString(Path.of("/proc/locks")).contains("-> FLOCK"),
+                    Duration.ofSeconds(30), "the waiter to wait for the flock");
+            TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
+                    hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--no-pre-copy");
+            assertNotEquals(0, m.code(), m.toString());
+            assertTrue(m.toString().contains("another process holds a lock on that file"), m.toString());
+            assertTrue(p.alive() && waiter.alive(), "the source runs on at a, the waiter still waits");
+            String out = Workloads.check(p);
+            assertTrue(out.contains("PASS"), out + "\n" + m);
+        }
+    }
+
+    /**
      * Agents are long-running: migrations of a tree holding many kinds of files (sockets of each family, one
      * holding an unread error, pipes with bytes, an epoll set, an eventfd, a deleted file, a memfd) leave neither
      * agent holding an fd more than before. Each agent's fds are compared (number and target) after a first

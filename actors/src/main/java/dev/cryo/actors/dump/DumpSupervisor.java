@@ -1396,6 +1396,8 @@ public final class DumpSupervisor {
         // the threads wait idle meanwhile, so the raise takes no CPU from anyone. finish() lowers
         stage("committed the image; holding the tree frozen");
         timers.cancelAll();
+        // the copy takes the tree's file locks again, which it may share with this frozen tree: let go, taken back on a resume
+        tasks.values().forEach(t -> t.tell(new TaskDumper.LetGoOfLocks()));
         reply(new Held(report(imageBytes), ctx.getSelf()));
         timers.startSingleTimer(new Timeout("holding the frozen tree"), settings.dump().timeout());
         return Behaviors.receive(Command.class)

@@ -68,6 +68,12 @@ public final class TaskDumper {
     }
 
     /**
+     * The tree is held frozen for a migration, its image sent: the task lets go of its file locks for the copy to take
+     * them (dev.cryo.engine.dump.HeldLocks); a {@link Release} that resumes it takes them back first.
+     */
+    public record LetGoOfLocks() implements Command {}
+
+    /**
      * After {@link Collected} (every page read): answers {@link Written} once every page is in
      * the image, or {@link Failed}. A {@link Release} may come in between (a tree left running
      * runs again while the last pages are written).
@@ -239,6 +245,8 @@ public final class TaskDumper {
     });
     private boolean zombie;
     private TaskImage dumped; // what the collect found, for what the kill would write (ExitWrites)
+    /** Its file locks were let go while the tree was held for a migration ({@link LetGoOfLocks}). */
+    private boolean locksLetGo;
     /** Region dumpers of the collect whose pages are not all written yet; the first failure among them. */
     private int writesPending;
     private String writeFailure;
@@ -286,6 +294,14 @@ public final class TaskDumper {
                 .onMessage(AwaitWrites.class, m -> {
                     awaitingWrites = m.replyTo();
                     return writesSettled();
+                })
+                .onMessage(LetGoOfLocks.class, m -> {
+                    if (dumped != null && !zombie && !released) {
+                        locksLetGo = true;
+                        dev.cryo.engine.dump.HeldLocks.release(tracer, pid, dumped).forEach(p -> ctx.getLog().warn(
+                                "{}; the copy may not take it", p));
+                    }
+                    return Behaviors.same();
                 })
                 .onMessage(RegionReply.class, this::onLateRegion)
                 .onSignal(PostStop.class, s -> releaseOnStop())
@@ -1287,6 +1303,9 @@ public final class TaskDumper {
         }
     }
 
+    /** How long a resumed task waits for its file locks, held by the copy its migration is killing. */
+    private static final java.time.Duration LOCKS_BACK_WITHIN = java.time.Duration.ofSeconds(10);
+
     private Behavior<Command> onRelease(Release m) {
         endThrottle();
         abandonUnconfirmed(); // never left mapped in a task that runs on
@@ -1306,6 +1325,11 @@ public final class TaskDumper {
             } else {
                 dropPremapped(); // a tree let go before its freeze, or frozen and failed before the collect
                 unmapScratch(); // before anything is pending that the injection would meet
+                if (locksLetGo) { // before it runs: the copy, killed meanwhile, may still hold them a moment
+                    List<String> lost = dev.cryo.engine.dump.HeldLocks.retake(tracer, pid, dumped, LOCKS_BACK_WITHIN);
+                    undead = lost.isEmpty() ? null : "it runs on without some of its file locks, taken by another"
+                            + " process while it was held: " + String.join("; ", lost);
+                }
                 if (m.stop() && !zombie) {
                     // pending before the detach: the threads stop before running a single instruction
                     Sys.kill(pid, Signals.SIGSTOP);

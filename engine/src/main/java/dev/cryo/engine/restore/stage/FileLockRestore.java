@@ -44,15 +44,43 @@ public final class FileLockRestore implements StateStage {
                     continue;
                 }
                 if (l.kind() == FileLocks.FLOCK) {
-                    t.call("flock(" + what + ")", FLOCK, fd.fd(), (l.write() ? LOCK_EX : LOCK_SH) | LOCK_NB);
+                    take(t, what, "flock(" + what + ")", FLOCK, fd.fd(), (l.write() ? LOCK_EX : LOCK_SH) | LOCK_NB);
                     continue;
                 }
                 // struct flock: short type, short whence (SEEK_SET), pad, off_t start, off_t len, pid_t pid, pad
                 long len = l.end() == FileLocks.EOF ? 0 : l.end() - l.start() + 1;
                 byte[] fl = new RemoteWriter(32).ints((l.write() ? F_WRLCK : F_RDLCK) & 0xffff, 0)
                         .longs(l.start(), len).ints(0, 0).toBytes();
-                t.call("fcntl(" + what + ")", SyscallNr.FCNTL, fd.fd(),
+                take(t, what, "fcntl(" + what + ")", SyscallNr.FCNTL, fd.fd(),
                         l.kind() == FileLocks.POSIX ? F_SETLK : F_OFD_SETLK, t.put(fl));
+            }
+        }
+    }
+
+    /** How long a lock another process holds is waited for. */
+    static final java.time.Duration WAIT = java.time.Duration.ofSeconds(5);
+
+    /**
+     * Takes one lock, waiting up to {@link #WAIT} while another process holds it: a migration's source that shares
+     * the file (two agents on one host, shared storage) lets go of its locks once its image is sent
+     * (dev.cryo.engine.dump.HeldLocks), the copy's restore running meanwhile.
+     */
+    private static void take(TaskContext t, String what, String name, int nr, long... args) {
+        long until = System.nanoTime() + WAIT.toNanos();
+        while (true) {
+            try {
+                t.call(name, nr, args);
+                return;
+            } catch (dev.cryo.kernel.SyscallException e) {
+                if (e.errno() != dev.cryo.kernel.Errno.EAGAIN) {
+                    throw e;
+                }
+                if (System.nanoTime() > until) {
+                    throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + ": its " + what
+                            + ": another process holds a lock on that file, still after " + WAIT.toSeconds() + " s ("
+                            + e.getMessage() + ")", e);
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(20_000_000);
             }
         }
     }
