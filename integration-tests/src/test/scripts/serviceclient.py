@@ -4,6 +4,7 @@ serviceclient.py redis HOST PORT   INCR n on a Redis: each answer must be the on
 serviceclient.py http HOST PORT    GET / with keep-alive on nginx or any HTTP/1.1 server ("ok N" per 200)
 serviceclient.py memcached HOST PORT   incr n 1 on a memcached: each answer the one before + 1
 serviceclient.py postgres HOST PORT    nextval of a temporary sequence of its session (user postgres, trust)
+serviceclient.py line HOST PORT    "incr" to a line server answering a counter (tarantool's app): the one before + 1
 
 Any error, close or wrong answer prints "FAIL why" and exits 1: a test sees that the client went on across
 a migration without a gap, a repeat or a new connection ("connected" is printed once).
@@ -151,7 +152,8 @@ def main():
     s.settimeout(60)  # a migration's downtime is far below; a stalled connection fails the client
     print("connected", s.getsockname(), flush=True)
     try:
-        {"redis": redis, "memcached": memcached, "postgres": postgres}.get(kind, lambda s: http(s, host))(s)
+        {"redis": redis, "memcached": memcached, "postgres": postgres,
+         "line": lambda s: count(line_answers(s, b"incr\r\n", int))}.get(kind, lambda s: http(s, host))(s)
     except OSError as e:
         fail(repr(e))
 

@@ -169,6 +169,37 @@ class MigrationOfServicesTest {
         }
     }
 
+    /**
+     * Tarantool 2.6 (its tx thread running fibers, its WAL writer and I/O threads, a 64 MiB memtx arena reserved
+     * up front) in a container on a: a fiber writes a row to its WAL every 100 ms while a client on c increments
+     * a counter kept in a space, on one connection; moved to b with pre-copy, the client goes on, each answer the
+     * one before + 1, and the WAL writer writes on after the move (its xlog file grows on b).
+     */
+    @Test
+    void tarantoolInAContainerMovesWithItsWalWriterAndAClientOnOneConnection() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/tarantool")), "Debian package tarantool");
+        TwoHosts h = hosts();
+        Path dir = Files.createDirectories(tmp.resolve("tarantool"));
+        Files.writeString(dir.resolve("app.lua"), String.join("\n",
+                "box.cfg{work_dir = '" + dir + "', memtx_memory = 64 * 1024 * 1024, log = 'tarantool.log'}",
+                "local kv = box.schema.space.create('kv')",
+                "kv:create_index('pk')",
+                "kv:insert{1, 0}",
+                "local fiber = require('fiber')",
+                "fiber.create(function() local n = 0 while true do n = n + 1; kv:replace{2, n}; fiber.sleep(0.1) end end)",
+                "require('socket').tcp_server('0.0.0.0', 3302, function(s)",
+                "  while s:read('\\n') do s:write(kv:update(1, {{'+', 2, 1}})[2] .. '\\r\\n') end",
+                "end)", ""));
+        Container c = Container.onA(h, tmp, "10.85.5", "cryo-t", "/usr/bin/tarantool " + dir.resolve("app.lua"));
+        try (c) {
+            movesToBWithItsClient(h, c, "line", "10.85.5.2", 3302);
+            Path xlog = dir.resolve("00000000000000000000.xlog");
+            long size = Files.size(xlog);
+            DetachedProcess.awaitProbe(() -> Files.size(xlog) > size, Duration.ofSeconds(30),
+                    "the WAL writer to write on b");
+        }
+    }
+
     /** Container {@code c} moves to b while a client on c asks it every 50 ms on one connection (serviceclient.py KIND). */
     private void movesToBWithItsClient(TwoHosts h, Container c, String kind, String ip, int port) throws Exception {
         try (DetachedProcess client = clientOnC(h, kind, ip, port)) {
