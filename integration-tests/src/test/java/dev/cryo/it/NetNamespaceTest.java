@@ -332,6 +332,26 @@ class NetNamespaceTest {
         }
     }
 
+    /**
+     * A UDP socket bound to a device other than lo (SO_BINDTODEVICE) hears only what comes in through that device,
+     * and its unread datagrams were refused ("giving them back is not supported"): RealServersTest's ptp4l at load,
+     * a datagram it had not read after the dump's thaws. They are given back through that device now, to its
+     * address, each from its sender (udpqueue.c dev: a wildcard socket, one bound to the device's address, a
+     * dual-stack one; the device a veth end of the tree's namespace).
+     */
+    @Test
+    void unreadDatagramsOfASocketBoundToADeviceComeBackThroughIt() throws Exception {
+        String prog = TestPrograms.compile("/c/udpqueue.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("udpdev.out"), "sh", "-c",
+                "exec unshare -n --pid --fork --mount-proc sh -c 'ip link set lo up && ip link add d0 type veth peer name d1"
+                        + " && ip addr add 10.9.0.1/24 dev d0 && ip link set d1 up && ip link set d0 up && exec " + prog
+                        + " dev' 2>/dev/null"))) {
+            int init = NamespaceTest.initUnder(p.pid().value());
+            String out = RestoreTest.checkAndReap(DumpRestore.dump(init, tmp.resolve("img")).restoreDetached(p.output()));
+            assertTrue(out.contains("PASS") && !out.contains("FAIL"), out);
+        }
+    }
+
     private void passesInItsOwnNetnsWithTcpSkipInFlight(String script) throws Exception {
         passesInItsOwnNetnsWithTcpSkipInFlight(script, 1);
     }

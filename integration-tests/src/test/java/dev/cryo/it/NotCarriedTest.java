@@ -352,9 +352,9 @@ class NotCarriedTest {
                                 + "s.setsockopt(socket.SOL_UDP, 1, 1)\ns.send(b'corked')\ns.shutdown(socket.SHUT_WR)",
                         " fd 3: UDP socket 127\\.0\\.0\\.1:\\d+ holds bytes written but not sent yet \\(UDP_CORK or"
                                 + " MSG_MORE\\) and is shut for writing"),
-                // unread datagrams are carried (udpqueue.c) through the loopback device, which a socket bound
-                // to another device does not hear
-                python("unread UDP datagrams at a socket bound to a device", "import os, socket\n"
+                // unread datagrams are carried (udpqueue.c) through the loopback device, or through the device a
+                // socket is bound to (udpqueue.c dev), to that device's address: 127.0.0.1 is not one
+                python("unread UDP datagrams at a socket bound to a device without its address", "import os, socket\n"
                                 + "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
                                 + "s.bind(('127.0.0.1', 0))\ns.sendto(b'unread', s.getsockname())\n"
                                 // a physical device: another session's veth may be gone before the dump (ENODEV)

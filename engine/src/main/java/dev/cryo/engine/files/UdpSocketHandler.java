@@ -230,13 +230,6 @@ public final class UdpSocketHandler implements SocketFdHandler<UdpSocketHandler.
             List<Datagram> queue = new ArrayList<>();
             int unread = Sockets.ioctlInt(p.sock, Sockets.SIOCINQ, "SIOCINQ");
             if (primary && (d.rqueue() > 0 || unread > 0)) {
-                String device = new String(Sockets.getBytes(p.sock, Sockets.SOL_SOCKET, Sockets.SO_BINDTODEVICE, 16),
-                        java.nio.charset.StandardCharsets.US_ASCII).replace("\0", "");
-                if (!device.isEmpty() && !device.equals("lo")) {
-                    // the datagrams are given back through the loopback device, which such a socket does not hear
-                    throw p.refuse("UDP socket " + d.local() + " has unread datagrams and is bound to device " + device
-                            + " (SO_BINDTODEVICE); giving them back is not supported");
-                }
                 long total = 0;
                 for (Sockets.Message m : Sockets.peekQueue(p.sock, MAX_DATAGRAM)) {
                     if (m.length() > m.data().length || m.from() == null
@@ -251,11 +244,53 @@ public final class UdpSocketHandler implements SocketFdHandler<UdpSocketHandler.
                     }
                     queue.add(new Datagram(m.data(), m.from(), m.to() != null ? m.to() : d.local()));
                 }
+                String device = boundDevice(p.sock);
+                if (!device.isEmpty() && !device.equals("lo")) {
+                    givenBackThrough(device, p, d, st, queue);
+                }
             }
             return new UdpSocket(p.ino, p.family, d.local(), d.remote(),
                     p.options(true), primary, d.shutdown(), queue,
                     st.portLock(p.ino), corked, p.protocol, error);
         }
+    }
+
+    /** The device a socket is bound to (SO_BINDTODEVICE), "" when none. */
+    private static String boundDevice(Fd s) {
+        return new String(Sockets.getBytes(s, Sockets.SOL_SOCKET, Sockets.SO_BINDTODEVICE, 16),
+                java.nio.charset.StandardCharsets.US_ASCII).replace("\0", "");
+    }
+
+    /**
+     * A socket bound to another device than lo hears only what comes in through it: its unread datagrams are given
+     * back through that device ({@link UdpInjector#through}), to its address ({@link #deviceAddress}), which must
+     * have one; IPv4 ones only (a raw IPv6 packet out of a device may leave the host). Refused otherwise.
+     */
+    private static void givenBackThrough(String device, SocketProbe p, SockDiag.InetSocket d, SocketDumpState st,
+                                         List<Datagram> queue) {
+        String what = "UDP socket " + d.local() + " has unread datagrams and is bound to device " + device
+                + " (SO_BINDTODEVICE)";
+        if (queue.stream().anyMatch(q -> q.from().unmapped().family() != SockAddr.AF_INET)) {
+            throw p.refuse(what + ", some from IPv6 senders; giving those back through a device is not supported");
+        }
+        int netns = st.netnsOf(p.ino);
+        byte[] to = netns == 0 ? deviceAddress(device, d.local())
+                : Namespaces.inside(Pid.of(netns), "net", () -> deviceAddress(device, d.local()));
+        if (to == null) {
+            throw p.refuse(what + ", and the device has " + (wantedAddress(d.local()) == null ? "no IPv4 address"
+                    : "not its address") + " up to give them back to; not supported");
+        }
+    }
+
+    /** The IPv4 address of {@code device} a datagram to the socket at {@code local} is given back to; null: none. */
+    private static byte[] deviceAddress(String device, SockAddr local) {
+        return UdpInjector.localThrough(device, wantedAddress(local));
+    }
+
+    /** The IPv4 address a socket bound to {@code local} hears only; null for the wildcard. */
+    private static byte[] wantedAddress(SockAddr local) {
+        SockAddr l = local.unmapped();
+        return l.family() == SockAddr.AF_INET && !l.isAnyAddress() ? l.address() : null;
     }
 
     /**
@@ -420,10 +455,23 @@ public final class UdpSocketHandler implements SocketFdHandler<UdpSocketHandler.
 
     /** Queues u's unread datagrams again, in order, each from its original sender. */
     private static void fill(Fd s, UdpSocket u) {
-        try (UdpInjector inject = new UdpInjector()) {
+        String device = boundDevice(s);
+        byte[] deviceAddress = null;
+        if (!device.isEmpty() && !device.equals("lo")) { // heard through that device only (givenBackThrough)
+            deviceAddress = deviceAddress(device, u.local());
+            if (deviceAddress == null) {
+                throw new RestoreException("UDP socket " + u.local() + " is bound to device " + device + ", which has no"
+                        + " IPv4 address up to give its " + u.queue().size() + " unread datagrams back to");
+            }
+        }
+        try (UdpInjector inject = deviceAddress != null ? UdpInjector.through(device) : new UdpInjector()) {
             java.util.Map<String, Boolean> local = new java.util.HashMap<>();
             for (Datagram d : u.queue()) {
                 SockAddr from = d.from();
+                if (deviceAddress != null) {
+                    inject.send(from.unmapped(), new SockAddr(SockAddr.AF_INET, deviceAddress, u.local().port()), d.data());
+                    continue;
+                }
                 SockAddr to = u.local();
                 // a wildcard-bound socket's datagram goes to the address it was sent to, while this host has it
                 SockAddr sentTo = d.to() == null || d.to().isAnyAddress() ? null

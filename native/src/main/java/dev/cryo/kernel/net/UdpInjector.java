@@ -12,9 +12,66 @@ import java.nio.ByteBuffer;
  * local). The raw sockets are bound to {@code lo}: a packet whose destination is not (or no longer)
  * local is dropped there, it never leaves the host with a borrowed source address. They carry
  * {@link NetworkLock#BYPASS_MARK}, so a network lock holding the port lets them through.
+ *
+ * <p>A socket bound to another device (SO_BINDTODEVICE) hears only what came in through it: {@link #through}
+ * binds the raw socket to that device and sends to an address of that device ({@link #localThrough}): the
+ * route is then the local table's, the packet loops back through {@code lo}, and the kernel counts it as come
+ * in through the device (the route's rt_iif), as a datagram one of the host's own sockets sends there.
  */
 public final class UdpInjector implements AutoCloseable {
+    /** The IPv4 all-hosts group: a connect to it out of a device picks that device's primary address. */
+    private static final byte[] ALL_HOSTS = {(byte) 224, 0, 0, 1};
+    private final String device;
+    /** Addresses checked by {@link #localThrough} for a device other than lo. */
+    private final java.util.Set<java.net.InetAddress> staysHere = new java.util.HashSet<>();
     private Fd v4, v6;
+
+    public UdpInjector() {
+        this("lo");
+    }
+
+    private UdpInjector(String device) {
+        this.device = device;
+    }
+
+    /**
+     * An injector whose packets go out of {@code device}: only to an IPv4 address {@link #localThrough} gave
+     * for it, so they stay on this host.
+     */
+    public static UdpInjector through(String device) {
+        return new UdpInjector(device);
+    }
+
+    /**
+     * The IPv4 address of this thread's net namespace that a packet sent out of {@code device} reaches
+     * without leaving the host: {@code wanted} (a socket bound to that address hears nothing else) or,
+     * when that is the wildcard, the device's primary address; null when it has none, or when a packet
+     * to it out of that device would leave (the device is down, the address is another device's). A
+     * route to a local address gives that address as the source; any other route, one of the device's.
+     */
+    public static byte[] localThrough(String device, byte[] wanted) {
+        byte[] to = wanted;
+        if (to == null || new SockAddr(SockAddr.AF_INET, to, 0).isAnyAddress()) {
+            to = sourceOut(device, ALL_HOSTS);
+            if (to == null) {
+                return null;
+            }
+        }
+        return java.util.Arrays.equals(to, sourceOut(device, to)) ? to : null;
+    }
+
+    /** The source address the kernel picks for a UDP socket bound to {@code device} and connected to {@code to}. */
+    private static byte[] sourceOut(String device, byte[] to) {
+        try (Fd probe = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_DGRAM, Sockets.IPPROTO_UDP)) {
+            Sockets.setBytes(probe, Sockets.SOL_SOCKET, Sockets.SO_BINDTODEVICE,
+                    device.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            Sockets.connect(probe, new SockAddr(SockAddr.AF_INET, to, 9)); // no packet: a UDP connect only routes
+            SockAddr source = Sockets.sockName(probe);
+            return source.isAnyAddress() ? null : source.address();
+        } catch (RuntimeException e) { // no route out of it (ENETUNREACH: down), no such device
+            return null;
+        }
+    }
 
     /** Sends {@code payload} from {@code from} to the local socket at {@code to} (same family). */
     public void send(SockAddr from, SockAddr to, byte[] payload) {
@@ -115,6 +172,14 @@ public final class UdpInjector implements AutoCloseable {
 
     /** Sends {@code packet}, headers included, to the local address of {@code to} through this injector's raw socket. */
     private void sendRaw(SockAddr to, byte[] packet, String what) {
+        if (!device.equals("lo") && !staysHere.contains(to.inetAddress())) {
+            // out of another device than lo, only to an address that keeps the packet on this host
+            if (to.family() != SockAddr.AF_INET || localThrough(device, to.address()) == null) {
+                throw new IllegalArgumentException("cannot give " + what + " to " + to + " through device " + device
+                        + ": a packet to that address would leave the host");
+            }
+            staysHere.add(to.inetAddress());
+        }
         int n = Sockets.sendTo(raw(to.family()), packet, 0, new SockAddr(to.family(), to.address(), 0));
         if (n != packet.length) {
             throw new IllegalStateException("sent " + n + " of " + packet.length + " bytes of " + what);
@@ -139,19 +204,19 @@ public final class UdpInjector implements AutoCloseable {
     private Fd raw(int family) {
         if (family == SockAddr.AF_INET) {
             if (v4 == null) {
-                v4 = loopbackOnly(Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_RAW, Sockets.IPPROTO_RAW));
+                v4 = boundToDevice(Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_RAW, Sockets.IPPROTO_RAW));
             }
             return v4;
         }
         if (v6 == null) {
-            v6 = loopbackOnly(Sockets.socket(SockAddr.AF_INET6, Sockets.SOCK_RAW, Sockets.IPPROTO_RAW));
+            v6 = boundToDevice(Sockets.socket(SockAddr.AF_INET6, Sockets.SOCK_RAW, Sockets.IPPROTO_RAW));
             Sockets.setInt(v6, Sockets.SOL_IPV6, Sockets.IPV6_HDRINCL, 1);
         }
         return v6;
     }
 
-    private static Fd loopbackOnly(Fd s) {
-        Sockets.setBytes(s, Sockets.SOL_SOCKET, Sockets.SO_BINDTODEVICE, "lo".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    private Fd boundToDevice(Fd s) {
+        Sockets.setBytes(s, Sockets.SOL_SOCKET, Sockets.SO_BINDTODEVICE, device.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
         // the dump's network lock may still drop datagrams to this port until the restore ends: these pass
         Sockets.setInt(s, Sockets.SOL_SOCKET, Sockets.SO_MARK, NetworkLock.BYPASS_MARK);
         return s;
