@@ -87,10 +87,25 @@ static const char *round_once(unsigned long *s, int *at) {
     if (c < 0) return "fork";
     if (c == 0) {
         unsigned long cs = *s + 1;
-        _exit(readA(&cs, 128) == NULL && right(M, rnd(&cs) % (SMALL / PAGE), 4) ? 0 : 1);
+        for (int k = 0; k < 128; k++) {
+            long i = rnd(&cs) % A_PAGES;
+            if (!right(A, i, 1)) {
+                printf("child %d: page %ld of A holds %ld\n", getpid(), i, *(long *)(A + i * PAGE));
+                _exit(1);
+            }
+        }
+        long m = rnd(&cs) % (SMALL / PAGE);
+        if (!right(M, m, 4)) {
+            printf("child %d: page %ld of M (at %p) holds %ld\n", getpid(), m, (void *)M, *(long *)(M + m * PAGE));
+            _exit(1);
+        }
+        _exit(0);
     }
     int st;
-    if (waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return "a forked child read wrong bytes";
+    pid_t w = waitpid(c, &st, 0);
+    if (w != c) return "waitpid of a forked child failed";
+    if (!WIFEXITED(st)) return WIFSIGNALED(st) ? "a forked child was killed by a signal" : "a forked child stopped";
+    if (WEXITSTATUS(st) != 0) return "a forked child read wrong bytes";
     return readA(s, 64);
 }
 

@@ -117,6 +117,70 @@ class LazyRestoreTest {
         }
     }
 
+    /**
+     * A dump while the pages still come: pagemap shows a page not in yet as never touched, so the dump would drop
+     * it (a restore of that image read zeros there: lazyfork at 2 GiB, 123,229 of 524,313 pages missing from the
+     * image). It is refused, naming the area, and the tree runs on; once the lazy restore has ended, a dump carries
+     * every page. The page server is held stopped (SIGSTOP) so that the dump surely meets pages not in yet.
+     */
+    @Test
+    void aDumpWhilePagesStillComeIsRefusedAndOneAfterCarriesEveryPage() throws Exception {
+        String prog = TestPrograms.compile("/c/lazyfork.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("lazyfork.out"), prog,
+                tmp.resolve("never").toString(), "1024", "stays"))) {
+            int root = p.pid().value();
+            DumpRestore.dump(root, tmp.resolve("img"));
+            Path log = tmp.resolve("cryo.log");
+            for (int attempt = 1; ; attempt++) {
+                Process cryo = CryoProcess.start(log, "restore", "-D", tmp.resolve("img").toString(), "-d",
+                        "--lazy-pages", "--no-progress");
+                boolean caught;
+                try {
+                    // stopped once the tree runs (no longer traced by the restore) with pages still to come
+                    DetachedProcess.awaitCondition(() -> !cryo.isAlive() || runsWithPagesToCome(root),
+                            Duration.ofSeconds(60), "the lazy restore to run the tree");
+                    Workloads.signalQuietly((int) cryo.pid(), dev.cryo.kernel.Signals.SIGSTOP);
+                    caught = cryo.isAlive() && runsWithPagesToCome(root);
+                    if (caught) {
+                        Cli during = Cli.run("dump", "-t", Integer.toString(root), "-D",
+                                tmp.resolve("during" + attempt).toString(), "--leave-running", "--no-progress");
+                        assertNotEquals(0, during.code(), during.toString());
+                        assertTrue(during.err().contains("registered for missing pages on a userfaultfd (VmFlags um)")
+                                && during.err().contains("pid " + root), during.toString());
+                        assertFalse(during.err().contains("Exception"), during.toString());
+                        assertTrue("SR".indexOf(p.state()) >= 0, "pid " + root + " is in state " + p.state());
+                    }
+                } finally {
+                    Workloads.signalQuietly((int) cryo.pid(), dev.cryo.kernel.Signals.SIGCONT);
+                }
+                assertTrue(cryo.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "the lazy restore did not end");
+                assertTrue(logHas(log, "cryo: lazy pages:"), java.nio.file.Files.readString(log));
+                if (caught) {
+                    break;
+                }
+                // every page was in before the stop (a loaded machine): again, or give up
+                assertTrue(attempt < 3, "every page was in before the page server could be stopped, 3 times");
+                Workloads.killQuietly(root);
+                DetachedProcess.awaitCondition(() -> gone(root), Duration.ofSeconds(30), "a retry");
+            }
+            DumpRestore after = DumpRestore.dump(root, tmp.resolve("after"));
+            DetachedProcess r = after.restoreDetached(p.output());
+            String verdict = RestoreTest.checkAndReap(r);
+            assertTrue(verdict.contains("PASS"), verdict);
+        }
+    }
+
+    /** Whether {@code pid} runs untraced with areas still registered for missing pages (VmFlags um). */
+    private static boolean runsWithPagesToCome(int pid) {
+        try {
+            String status = java.nio.file.Files.readString(Path.of("/proc/" + pid + "/status"));
+            return status.contains("TracerPid:\t0\n")
+                    && java.nio.file.Files.readString(Path.of("/proc/" + pid + "/smaps")).matches("(?s).* um[ \\n].*");
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
     /** The pid lazyfork's child printed after {@code from} characters of its output, or 0. */
     private static int childOf(DetachedProcess p, int from) {
         try {

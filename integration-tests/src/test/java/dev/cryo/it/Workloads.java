@@ -283,11 +283,15 @@ final class Workloads {
     }
 
     /** SIGKILL to a process that may have exited already. */
-    static void killQuietly(int pid) {
+    static void signalQuietly(int pid, int signal) {
         try {
-            dev.cryo.kernel.Sys.kill(dev.cryo.kernel.Pid.of(pid), dev.cryo.kernel.Signals.SIGKILL);
+            dev.cryo.kernel.Sys.kill(dev.cryo.kernel.Pid.of(pid), signal);
         } catch (RuntimeException gone) {
             // exited
         }
+    }
+
+    static void killQuietly(int pid) {
+        signalQuietly(pid, dev.cryo.kernel.Signals.SIGKILL);
     }
 }

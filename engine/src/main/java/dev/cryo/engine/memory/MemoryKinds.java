@@ -53,6 +53,11 @@ public final class MemoryKinds {
     /** Match order: special areas and refusals first, then shared memory, plain memory, deleted files, files. */
     private static final List<MemoryKind> TABLE = List.of(
             VSYSCALL, VVAR, VVAR_VCLOCK, VDSO,
+            // pagemap shows the pages a uffd still owes as never touched: a dump would drop them, silently
+            new Unsupported("UFFD_MISSING", (m, s) -> s != null && s.hasFlag("um"),
+                    "memory registered for missing pages on a userfaultfd (VmFlags um)", "the pages not in yet show as"
+                    + " never touched and would be lost: a lazy restore (cryo restore --lazy-pages) is still bringing"
+                    + " them in, or a program outside the tree serves them; dump once the lazy restore has ended"),
             SYSV_SHM,
             HUGETLB_PRIVATE_2M, HUGETLB_PRIVATE_1G, HUGETLB_SHARED_2M, HUGETLB_SHARED_1G,
             HUGETLB_MEMFD_PRIVATE_2M, HUGETLB_MEMFD_PRIVATE_1G,
