@@ -198,19 +198,22 @@ public final class NfTables implements AutoCloseable {
     }
 
     /**
-     * Sends {@code request} (sequence number 1, asking for an acknowledgement) and waits for its answer: null when
-     * the kernel took it, else its errno and explanation ("EEXIST (File exists) \"...\"").
+     * Sends {@code requests} ({@code count} messages numbered 1 to count, each asking for an acknowledgement) in one
+     * datagram and waits for every answer: the refused ones by sequence number, each with the kernel's errno and
+     * explanation ("EEXIST (File exists) \"...\"").
      */
-    String ask(byte[] request, String what) {
-        send(request, what);
-        for (int rounds = 0; rounds < 1000; rounds++) {
+    java.util.Map<Integer, String> ask(byte[] requests, int count, String what) {
+        send(requests, what);
+        java.util.Map<Integer, String> refused = new java.util.TreeMap<>();
+        java.util.Set<Integer> answered = new java.util.HashSet<>();
+        while (answered.size() < count) { // receive() gives up when the kernel stays silent
             for (Answer a : receive(what)) {
-                if (a.type() == NLMSG_ERROR && a.seq() == 1) {
-                    return a.errno() == 0 ? null : a.describe();
+                if (a.type() == NLMSG_ERROR && a.seq() >= 1 && a.seq() <= count && answered.add(a.seq()) && a.errno() != 0) {
+                    refused.put(a.seq(), a.describe());
                 }
             }
         }
-        throw new KernelException(what + ": the kernel does not answer");
+        return refused;
     }
 
     private static volatile String unavailable;
