@@ -874,6 +874,31 @@ class NotCarriedTest {
 
 
     /**
+     * Five memfds of 15 MiB each that no mapping covers: each fits the 16 MiB one fd's record carries (with
+     * --ghost-limit 16M), all five do not fit one task's record. The dump failed writing the image ("record TaskImage
+     * exceeds the max chunk length of 67108864 bytes", naming no task: stress-ng's memfd stressor); now it is refused by
+     * name before the image (at the fourth: 56 MiB a task), and the program runs on.
+     */
+    @org.junit.jupiter.api.Test
+    void memfdContentsBeyondWhatOneTasksRecordCarriesAreRefusedByName() throws Exception {
+        String script = "import os, signal\n"
+                + "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])\n"
+                + "fds = [os.memfd_create('big%d' % i) for i in range(5)]\n"
+                + "for fd in fds: os.write(fd, os.urandom(15 << 20))\n"
+                + "print('ready', flush=True)\n"
+                + "signal.sigwait([signal.SIGUSR2]); print('PASS', flush=True)\n";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("memfds.out"), "/usr/bin/python3", "-c",
+                script))) {
+            int pid = p.pid().value();
+            refusedDump(pid, "pid " + pid + " fd \\d+: memfd big\\d, outside any mapping, holds 15728640 bytes, and the task's"
+                    + " other fds carry 47185920 bytes the same way .*more than the 56 MiB cryo carries in one task's record",
+                    "--ghost-limit", "16M");
+            dev.cryo.kernel.Sys.kill(p.pid(), dev.cryo.kernel.Signals.SIGUSR2);
+            p.awaitOutput("PASS", java.time.Duration.ofSeconds(30)); // the refused tree ran on
+        }
+    }
+
+    /**
      * A dump of {@code pid} ({@code options}: more of its options) that fails with a one-line message in which
      * {@code expected} (a regex) is found, no stack trace, and no image left.
      */

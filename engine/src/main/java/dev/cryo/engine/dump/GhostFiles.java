@@ -106,6 +106,36 @@ public final class GhostFiles {
         return Math.min(limit, IN_RECORD);
     }
 
+    /**
+     * The most carried inside the records of one task's fds together: its record must fit one chunk of the image
+     * (64 MiB), with room for the rest of it. Past the chunk the dump failed while writing the image, naming no task.
+     */
+    public static final long TASK_IN_RECORD = 56L << 20;
+    /** Bytes each fd ({@code where}) of a task carries inside its record, by pid. */
+    private final Map<Integer, Map<String, Long>> inRecord = new HashMap<>();
+
+    /**
+     * Claims {@code bytes} of {@code what} (a memfd's contents outside mappings, a file of a detached tmpfs) to travel
+     * inside the record of {@code pid}'s fd {@code where}, or refuses them: more than {@link #limitInRecord} of one, or
+     * more than {@link #TASK_IN_RECORD} with what the task's other fds carry so. A claim again for the same fd (the
+     * dump read the fds once more) replaces the first.
+     */
+    public synchronized void claimInRecord(Pid pid, String where, String what, long bytes) {
+        if (bytes > limitInRecord()) {
+            throw new DumpException(where + ": " + what + " holds " + bytes + " bytes, more than the ghost limit of "
+                    + limitInRecord() + " bytes: " + whatToDo(bytes, IN_RECORD));
+        }
+        Map<String, Long> task = inRecord.computeIfAbsent(pid.value(), k -> new HashMap<>());
+        long others = task.entrySet().stream().filter(e -> !e.getKey().equals(where)).mapToLong(Map.Entry::getValue).sum();
+        if (others + bytes > TASK_IN_RECORD) {
+            throw new DumpException(where + ": " + what + " holds " + bytes + " bytes, and the task's other fds carry "
+                    + others + " bytes the same way (memfd contents outside mappings, files of detached tmpfs mounts):"
+                    + " more than the " + (TASK_IN_RECORD >> 20) + " MiB cryo carries in one task's record; the process"
+                    + " must close or truncate some of them first");
+        }
+        task.put(where, bytes);
+    }
+
     /** The largest deleted file (or memfd contents outside mappings) carried, in bytes. */
     public long limit() {
         return limit;

@@ -120,12 +120,7 @@ public final class DetachedMountFileHandler implements FdHandler<DetachedMountFi
                     + " would no longer share one; not supported yet");
         }
         long size = Files.size(link);
-        if (size > ctx.ghostFiles().limitInRecord()) {
-            throw new DumpException(fd.where() + ": " + fd.target() + " on a detached tmpfs holds " + size
-                    + " bytes, more than the ghost limit of " + ctx.ghostFiles().limitInRecord() + " bytes: "
-                    + dev.cryo.engine.dump.GhostFiles.whatToDo(size,
-                        dev.cryo.engine.dump.GhostFiles.IN_RECORD));
-        }
+        ctx.ghostFiles().claimInRecord(fd.pid(), fd.where(), fd.target() + " on a detached tmpfs", size);
         Map<String, Object> a = Files.readAttributes(link, "unix:mode,uid,gid");
         return new DetachedFile(fd.target(), "", mountId, Sys.fsBytes(link.toString()), (Integer) a.get("mode") & 07777,
                 (Integer) a.get("uid"), (Integer) a.get("gid"), Files.readAllBytes(link));

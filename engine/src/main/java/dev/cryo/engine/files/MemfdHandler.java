@@ -3,7 +3,6 @@ package dev.cryo.engine.files;
 import dev.cryo.kernel.Fcntl;
 import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
-import dev.cryo.engine.DumpException;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.image.RecordFields;
 import dev.cryo.engine.model.FdImage;
@@ -133,12 +132,7 @@ public final class MemfdHandler implements FdHandler<MemfdHandler.Memfd> {
                     carried += d[1] - d[0];
                 }
             }
-            if (carried > ctx.ghostFiles().limitInRecord()) {
-                throw new DumpException(fd.where() + ": memfd " + name + " holds " + carried + " bytes outside any "
-                        + "mapping, more than the ghost limit of " + ctx.ghostFiles().limitInRecord() + " bytes: "
-                        + dev.cryo.engine.dump.GhostFiles.whatToDo(carried,
-                        dev.cryo.engine.dump.GhostFiles.IN_RECORD));
-            }
+            ctx.ghostFiles().claimInRecord(fd.pid(), fd.where(), "memfd " + name + ", outside any mapping,", carried);
             for (long[] d : held) {
                 ByteBuffer b = ByteBuffer.allocate((int) (d[1] - d[0]));
                 while (b.hasRemaining() && ch.read(b, d[0] + b.position()) > 0) {

@@ -2,7 +2,6 @@ package dev.cryo.engine.files;
 
 import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
-import dev.cryo.engine.DumpException;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.image.RecordFields;
 import dev.cryo.engine.model.FdImage;
@@ -116,12 +115,7 @@ public final class SecretMemfdHandler implements FdHandler<SecretMemfdHandler.Se
                     carried += d[1] - d[0];
                 }
             }
-            if (carried > ctx.ghostFiles().limitInRecord()) {
-                throw new DumpException(fd.where() + ": memfd_secret memory holds " + carried + " bytes outside any"
-                        + " mapping, more than the ghost limit of " + ctx.ghostFiles().limitInRecord() + " bytes: "
-                        + dev.cryo.engine.dump.GhostFiles.whatToDo(carried,
-                        dev.cryo.engine.dump.GhostFiles.IN_RECORD));
-            }
+            ctx.ghostFiles().claimInRecord(fd.pid(), fd.where(), "memfd_secret memory, outside any mapping,", carried);
             for (long[] d : held) {
                 int len = (int) (d[1] - d[0]);
                 ByteBuffer b = ByteBuffer.allocateDirect(len);

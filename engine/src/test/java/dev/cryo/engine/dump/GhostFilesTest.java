@@ -24,6 +24,30 @@ class GhostFilesTest {
         assertTrue(s.contains("at most 16 MiB") && s.contains("fd's record"), s);
     }
 
+    /**
+     * Contents carried inside fd records (memfds outside mappings, files of detached tmpfs mounts) are bounded per task
+     * as well as per fd: 256 memfds of 1 MiB each (stress-ng's memfd stressor) made a task record too big for a chunk,
+     * and the dump failed writing the image, naming no task. A claim made again for the same fd replaces the first.
+     */
+    @Test
+    void whatATasksFdRecordsCarryIsBoundedForTheTask() {
+        GhostFiles ghosts = new GhostFiles(16 << 20);
+        dev.cryo.kernel.Pid pid = dev.cryo.kernel.Pid.of(4242), other = dev.cryo.kernel.Pid.of(4243);
+        for (int fd = 3; fd < 6; fd++) {
+            ghosts.claimInRecord(pid, "pid 4242 fd " + fd, "memfd m" + fd + ", outside any mapping,", 15L << 20);
+        }
+        ghosts.claimInRecord(pid, "pid 4242 fd 5", "memfd m5, outside any mapping,", 15L << 20); // read again
+        ghosts.claimInRecord(other, "pid 4243 fd 3", "memfd m3, outside any mapping,", 15L << 20); // another task's
+        dev.cryo.engine.DumpException e = assertThrows(dev.cryo.engine.DumpException.class, () -> ghosts.claimInRecord(
+                pid, "pid 4242 fd 6", "memfd m6, outside any mapping,", 12L << 20));
+        assertTrue(e.getMessage().startsWith("pid 4242 fd 6: memfd m6, outside any mapping, holds 12582912 bytes, and the"
+                + " task's other fds carry 47185920 bytes") && e.getMessage().contains("56 MiB"), e.getMessage());
+        e = assertThrows(dev.cryo.engine.DumpException.class, () -> ghosts.claimInRecord(pid, "pid 4242 fd 7", "x",
+                (16L << 20) + 1));
+        assertTrue(e.getMessage().contains("more than the ghost limit of 16777216 bytes") && e.getMessage().contains(
+                "at most 16 MiB"), e.getMessage());
+    }
+
     /** A file of 9 MiB of data travels apart in pieces of 4 MiB, each where it belongs; the dump's total is bounded. */
     @Test
     void aBigFileTravelsInPiecesAndTheDumpsTotalIsBounded(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
