@@ -849,6 +849,7 @@ class NetNamespaceTest {
         };
         Path rules = Files.writeString(tmp.resolve("rules.nft"), "table inet cryoct {\n" + chain + "\n}\n");
         String setup = "ip link set lo up && ip addr add 10.88.0.1/32 dev lo"
+                + " && echo 777 > /proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established" // a sysctl of its own
                 + (kind.equals("loose 0") ? " && echo 0 > /proc/sys/net/netfilter/nf_conntrack_tcp_loose" : "")
                 + " && nft -f " + rules + " && exec python3 " + Workloads.script(tmp, "ctstate.py")
                 + (kind.equals("dnat") ? " 81" : " 8080");
@@ -865,6 +866,9 @@ class NetNamespaceTest {
                     String port = kind.equals("dnat") ? "81" : "8080";
                     assertTrue(listed.matches("(?s).*ESTABLISHED src=10\\.88\\.0\\.1 dst=10\\.88\\.0\\.1 sport=\\d+ dport=" + port
                             + " src=10\\.88\\.0\\.1 dst=10\\.88\\.0\\.1 sport=8080 dport=\\d+ \\[ASSURED].*"), listed);
+                    // the time it had left of the namespace's own 777 s (the new namespace's default is 5 days)
+                    java.util.regex.Matcher left = java.util.regex.Pattern.compile("tcp\\s+6 (\\d+) ESTABLISHED").matcher(listed);
+                    assertTrue(left.find() && Integer.parseInt(left.group(1)) <= 777, listed);
                 }
             } finally {
                 out = RestoreTest.checkAndReap(r);

@@ -61,6 +61,33 @@ class ConntrackTest {
         assertEquals(ping().identity(), made.stream().filter(e -> e.orig().proto() == 1).findFirst().orElseThrow().identity());
     }
 
+    /** fd00::1 port 40000 to fd00::2 port 443 in zone 7, masqueraded to fd00::9 port 61000, marked. */
+    static ConntrackEntry masqueraded6() {
+        byte[] a = new byte[16], b = new byte[16], c = new byte[16];
+        a[0] = b[0] = c[0] = (byte) 0xfd;
+        a[15] = 1;
+        b[15] = 2;
+        c[15] = 9;
+        return new ConntrackEntry(
+                new ConntrackEntry.Tuple(a, b, 17, new int[] {CTA_PROTO_SRC_PORT, 40000, CTA_PROTO_DST_PORT, 443}, -1),
+                new ConntrackEntry.Tuple(b, c, 17, new int[] {CTA_PROTO_SRC_PORT, 443, CTA_PROTO_DST_PORT, 61000}, -1),
+                7, IPS_SEEN_REPLY | IPS_ASSURED | IPS_CONFIRMED | IPS_SRC_NAT, 120, 0x63727930, new byte[0], new byte[0],
+                new int[0], "");
+    }
+
+    @Test
+    void anIpv6EntryInAZoneWithSourceNatComesBackTheSame() {
+        assumeTrue(new java.io.File("/proc/net/nf_conntrack").exists(), "conntrack in this kernel");
+        List<ConntrackEntry> made = Namespaces.fresh("net", () -> {
+            Conntrack.create(List.of(masqueraded6()));
+            return Conntrack.entries();
+        });
+        assertEquals(List.of(masqueraded6().identity()), made.stream().map(ConntrackEntry::identity).toList());
+        assertEquals("udp fd00:0:0:0:0:0:0:1:40000 -> fd00:0:0:0:0:0:0:2:443, reply udp fd00:0:0:0:0:0:0:2:443 ->"
+                + " fd00:0:0:0:0:0:0:9:61000 [SEEN_REPLY ASSURED CONFIRMED SRC_NAT] zone 7 mark 0x63727930",
+                made.get(0).identity());
+    }
+
     @Test
     void anEntryTheKernelHasAlreadyIsRefusedByName() {
         assumeTrue(new java.io.File("/proc/net/nf_conntrack").exists(), "conntrack in this kernel");
