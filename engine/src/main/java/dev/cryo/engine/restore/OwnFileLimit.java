@@ -10,11 +10,12 @@ import java.nio.file.Path;
 
 /**
  * cryo's own limit on open files (RLIMIT_NOFILE) against what a restore holds at once: it builds every
- * socket of the image in its own process before handing each to its task, so a tree of more sockets than
- * that limit (stress-ng's sockpair stressor: 20 000 in two processes) failed part way with EMFILE and a
- * message about whatever it was opening then. The limit is raised as far as cryo may (the soft one to the
- * hard one; the hard one, up to fs.nr_open, with CAP_SYS_RESOURCE), else the restore is refused by name
- * before any task is made.
+ * socket of the image in its own process before handing each to its task, and makes every shared memory object
+ * there too, so a tree of more sockets or objects than that limit failed part way with EMFILE and a message about
+ * whatever it was opening then (stress-ng's sockpair stressor: 20 000 sockets in two processes; its mlock stressor:
+ * 39 000 shared anonymous areas, "cannot start the root task: open(/proc/self/map_files/...): EMFILE"). The limit
+ * is raised as far as cryo may (the soft one to the hard one; the hard one, up to fs.nr_open, with
+ * CAP_SYS_RESOURCE), else the restore is refused by name before any task is made.
  */
 final class OwnFileLimit {
     private OwnFileLimit() {}
@@ -22,9 +23,12 @@ final class OwnFileLimit {
     /** Files cryo itself keeps open beside the sockets (its jars, the image, pidfds, /proc files). */
     static final int MARGIN = 512;
 
-    /** Makes room for {@code sockets} more open files, or refuses the restore naming the limit. */
-    static void roomFor(int sockets) {
-        long open = openNow(), need = open + sockets + MARGIN;
+    /**
+     * Makes room for {@code count} more open files, or refuses the restore naming the limit and {@code what} they are
+     * (a plural noun, and how the restore holds them in cryo's own process).
+     */
+    static void roomFor(int count, String what) {
+        long open = openNow(), need = open + count + MARGIN;
         Limits.Limit now = limit();
         if (now.softUnlimited() || now.soft() >= need) {
             return;
@@ -38,8 +42,8 @@ final class OwnFileLimit {
         }
         Limits.Limit after = limit();
         if (!after.softUnlimited() && after.soft() < need) {
-            throw new RestoreException("the image holds " + sockets + " sockets, which the restore builds in cryo's own"
-                    + " process before handing each to its task, and cryo may open only " + after.soft() + " files"
+            throw new RestoreException("the image holds " + count + " " + what + ", and cryo may open only " + after.soft()
+                    + " files"
                     + " (RLIMIT_NOFILE, " + open + " open now; raising the hard limit needs CAP_SYS_RESOURCE): run the"
                     + " restore with ulimit -n of at least " + need);
         }

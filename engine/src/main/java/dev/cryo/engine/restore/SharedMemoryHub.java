@@ -152,6 +152,8 @@ public final class SharedMemoryHub implements AutoCloseable {
         }
         SharedMemoryHub hub = new SharedMemoryHub();
         try {
+            OwnFileLimit.roomFor(sizes.size(), "shared memory objects (shared anonymous areas, memfds, SysV segments),"
+                    + " which the restore makes and holds in cryo's own process until their tasks map them");
             sizes.forEach((ino, size) -> {
                 // a memfd made without MFD_ALLOW_SEALING reports F_SEAL_SEAL alone
                 Integer s = sealsOf.get(ino);

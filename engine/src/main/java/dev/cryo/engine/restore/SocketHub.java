@@ -163,7 +163,8 @@ public final class SocketHub implements AutoCloseable {
             }
         }
         try {
-            OwnFileLimit.roomFor(hub.records.size());
+            OwnFileLimit.roomFor(hub.records.size(), "sockets, which the restore builds in cryo's own process before"
+                    + " handing each to its task");
             hub.build(primaries);
         } catch (RuntimeException e) {
             hub.close();
