@@ -11,9 +11,10 @@ import java.util.Set;
 /**
  * The kernel's process events connector (NETLINK_CONNECTOR, CN_IDX_PROC): a fork anywhere on the host
  * is announced with its parent, so a process that forks a child which writes shared memory and is
- * gone again before anyone looked is still known to have forked. Root only, in the initial network
- * and pid namespaces (the connector lives in the initial network namespace and speaks its pids):
- * {@link #open()} returns null elsewhere. Events queue in the socket between {@link #drain()}s; a
+ * gone again before anyone looked is still known to have forked. Root only, in the initial pid
+ * namespace (the connector speaks its pids): {@link #open()} returns null elsewhere. The connector
+ * speaks only to sockets of the initial network namespace: cryo in another one (an agent in a net
+ * namespace) makes its socket there, on a thread that joins kthreadd's and ends. Events queue in the socket between {@link #drain()}s; a
  * full queue (ENOBUFS) is reported as {@link Drained#overflow()}: forks may have been missed.
  */
 public final class ProcessEvents implements AutoCloseable {
@@ -38,7 +39,9 @@ public final class ProcessEvents implements AutoCloseable {
         }
         Fd s;
         try {
-            s = Sockets.socket(SockAddr.AF_NETLINK, 2 /* SOCK_DGRAM */ | Sockets.SOCK_NONBLOCK, NETLINK_CONNECTOR);
+            String ours = Namespaces.link("self", "net"), initial = Namespaces.link(KTHREADD, "net");
+            s = initial == null || initial.equals(ours) ? socket()
+                    : Namespaces.inside(Pid.of(2), "net", ProcessEvents::socket); // it keeps that namespace
         } catch (KernelException e) {
             return null;
         }
@@ -51,6 +54,16 @@ public final class ProcessEvents implements AutoCloseable {
             s.close();
             return null;
         }
+    }
+
+    /**
+     * kthreadd, pid 2 of the initial pid namespace: a kernel thread, in the initial net namespace, whose namespaces
+     * root may join (pid 1's may be shut to it: a sandbox's init, EACCES).
+     */
+    private static final String KTHREADD = "2";
+
+    private static Fd socket() {
+        return Sockets.socket(SockAddr.AF_NETLINK, 2 /* SOCK_DGRAM */ | Sockets.SOCK_NONBLOCK, NETLINK_CONNECTOR);
     }
 
     /** A request to the connector: listen, or ignore again (the kernel counts its listeners). */
