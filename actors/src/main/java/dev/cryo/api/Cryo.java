@@ -40,11 +40,13 @@ public final class Cryo implements AutoCloseable {
 
     private Cryo(Config config) {
         this.settings = CryoSettings.create(config);
+        // first: when it fails (the native library cannot be unpacked: a full /tmp), no actor system is left whose
+        // threads would keep a CLI's JVM running after the error, for ever
+        warmUp();
         // a local actor system: Pekko falls back to the local defaults only (LocalReference)
         this.system = ActorSystem.create(Requests.create(), "cryo",
                 org.apache.pekko.actor.BootstrapSetup.create(tuned(config, settings))
                         .withClassloader(LocalReference.loader()));
-        warmUp();
     }
 
     /** The region pool must be at least as wide as the copiers fanned out per task. */

@@ -72,7 +72,15 @@ public final class CryoCli implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+        PrintWriter err = new PrintWriter(System.err, true);
+        int code;
+        try {
+            code = execute(args, new PrintWriter(System.out, true), err);
+        } catch (Throwable t) { // an Error no command handles (a native library that cannot load): one line, and an end
+            LogSetup.failure(err, t.toString(), t);
+            code = 1;
+        }
+        System.exit(code); // whatever threads are left
     }
 
     /**

@@ -55,6 +55,37 @@ class LauncherScriptTest {
         assertTrue(v.startsWith("cryo "), v);
     }
     /**
+     * A JVM that cannot unpack JNA's native library (zdtm's h sweep met it with the disk full for a moment) printed
+     * the UnsatisfiedLinkError's stack trace and then ran on for ever: the actor system was up before the warm-up
+     * loaded the library, and its threads kept the JVM alive (zdtm.py waited 300 s, then gave its whole run up). It
+     * says so in one line and ends now. JNA's directory made a file here, so it fails to unpack the same way.
+     */
+    @Test
+    void aCliWhoseNativeLibraryCannotLoadSaysSoInOneLineAndEnds() throws Exception {
+        assumeTrue(Files.exists(JAR), "the packaged CLI " + JAR + " is built by `mvn verify` (package phase)");
+        Path notADirectory = Files.createFile(tmp.resolve("jna"));
+        Process target = new ProcessBuilder("sleep", "120").start(); // what a dump that did run would take
+        Process dump = null;
+        try {
+            ProcessBuilder b = new ProcessBuilder(SCRIPT.toString(), "dump", "-t", Long.toString(target.pid()), "-D",
+                    tmp.resolve("img").toString(), "--no-progress");
+            b.environment().put("CRYO_JAVA_OPTS", "-Djna.tmpdir=" + notADirectory);
+            dump = b.start();
+            assertTrue(dump.waitFor(60, TimeUnit.SECONDS), "the CLI still runs 60 s after its error");
+            String out = new String(dump.getInputStream().readAllBytes());
+            String err = new String(dump.getErrorStream().readAllBytes());
+            assertEquals(1, dump.exitValue(), out + err);
+            assertTrue(err.startsWith("cryo: java.lang.UnsatisfiedLinkError: ") && err.contains("libjnidispatch"), err);
+            assertEquals(1, err.strip().lines().count(), "one line, no stack trace:\n" + err);
+        } finally {
+            if (dump != null) {
+                dump.destroyForcibly(); // the old CLI's JVM, still running (its launcher execs it)
+            }
+            target.destroyForcibly();
+        }
+    }
+
+    /**
      * An agent gets a young generation of its own (a migration's page traffic through an ~8 MiB eden
      * was a collection every few MiB, delaying pre-copy receipts); a command keeps the small heap.
      * The JVM's flags as it read them, from the launcher itself.
