@@ -899,6 +899,29 @@ class NotCarriedTest {
     }
 
     /**
+     * A net namespace of the tree's whose conntrack entries count bytes and packets ({@code nf_conntrack_acct} 1):
+     * ctnetlink sets no counters, so its entries cannot be made again as they are. Refused by name, naming the entry,
+     * the tree left running (the table is read once every task is collected, then the dump is given up).
+     */
+    @org.junit.jupiter.api.Test
+    void aConntrackEntryWithCountersIsRefused() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/nft")), "nftables");
+        String start = "ip link set lo up && echo 1 > /proc/sys/net/netfilter/nf_conntrack_acct && nft 'add table inet t;"
+                + " add chain inet t in { type filter hook input priority 0; }; add rule inet t in ct state new counter'"
+                + " && exec /usr/bin/python3 -c \"import socket, time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                + "s.sendto(b'x', ('127.0.0.1', 10000))\nprint('ready', flush=True)\ntime.sleep(600)\n\"";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("acct.out"), "unshare", "--net",
+                "/bin/sh", "-c", start))) {
+            int pid = p.pid().value();
+            refusedDump(pid, "pid " + pid + ": its net namespace \\(net:\\[\\d+]\\): conntrack entry udp 127\\.0\\.0\\.1:\\d+"
+                    + " -> 127\\.0\\.0\\.1:10000: its byte and packet counters \\(nf_conntrack_acct 1\\) cannot be set again;"
+                    + " not supported");
+            String status = Files.readString(Path.of("/proc/" + pid + "/status"));
+            assertTrue(status.contains("TracerPid:\t0\n") && status.matches("(?s).*State:\t[RS].*"), status);
+        }
+    }
+
+    /**
      * A dump of {@code pid} ({@code options}: more of its options) that fails with a one-line message in which
      * {@code expected} (a regex) is found, no stack trace, and no image left.
      */

@@ -46,6 +46,19 @@ class NetConntrackTest {
     }
 
     @Test
+    void aTableIsCountedFromItsStatFile() {
+        String header = "entries  clashres found new invalid ignore delete chainlength insert insert_failed drop early_drop"
+                + " icmp_error  expect_new expect_create expect_delete search_restart\n";
+        assertEquals(0, NetConntrack.count(header + "00000000  00000000 00000000 00000000 00000000 00000000 00000000"
+                + " 00000000 00000000 00000000 00000000 00000000 00000000  00000000 00000000 00000000 00000000\n"
+                + "00000000  00000000 00000000 00000000 00000004 00000000 00000000 00000000 00000000 00000000 00000000"
+                + " 00000000 00000000  00000000 00000000 00000000 00000000\n"));
+        assertEquals(0x7d0, NetConntrack.count(header + "000007d0  00000000 00000000 00000000\n"));
+        assertEquals(0, NetConntrack.count(""), "no conntrack in the kernel");
+        assertEquals(-1, NetConntrack.count("something else\nzz\n"), "unknown: the table is read");
+    }
+
+    @Test
     void aForgedEntryIsRefusedWithoutAStackTrace() {
         // each a field of one entry out of its bounds: an address of 5 bytes, 7 protocol attributes, an unknown
         // one, a port over 16 bits, 3 sequence adjustment values
