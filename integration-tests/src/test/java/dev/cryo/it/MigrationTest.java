@@ -19,6 +19,7 @@ import dev.cryo.kernel.testing.TestPrograms;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -286,6 +287,38 @@ class MigrationTest {
             assertTrue(p.alive() && waiter.alive(), "the source runs on at a, the waiter still waits");
             String out = Workloads.check(p);
             assertTrue(out.contains("PASS"), out + "\n" + m);
+        }
+    }
+
+    /**
+     * A unix listener bound to a path, in a process that also holds an flock another process waits for: b binds the
+     * listener's path, then cannot take the lock, and the migration fails by name. The resumed source must still be
+     * reached by its path: b's restore removed the source's socket file to bind its own, and once b's copy was killed
+     * the source listened by no file (ECONNREFUSED). The old file is now moved aside and put back.
+     */
+    @Test
+    void aFailedMigrationLeavesTheSourcesUnixListenerReachableByItsPath() throws Exception {
+        TwoHosts hosts = hosts();
+        Path dir = Files.createDirectories(tmp.resolve("ux"));
+        try (DetachedProcess p = hosts.startOnA(tmp.resolve("ux.out"), "python3",
+                Workloads.script(tmp, "uxlistener.py").toString(), dir.toString());
+             DetachedProcess waiter = DetachedProcess.start(tmp.resolve("waiter.out"), "flock",
+                     dir.resolve("lock").toString(), "true")) {
+            DetachedProcess.awaitProbe(() -> Files.readString(Path.of("/proc/locks")).contains("-> FLOCK"),
+                    Duration.ofSeconds(30), "the waiter to wait for the flock");
+            TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
+                    hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--no-pre-copy");
+            assertNotEquals(0, m.code(), m.toString());
+            assertTrue(m.toString().contains("another process holds a lock on that file"), m.toString());
+            assertTrue(p.alive(), "the source runs on at a");
+            try (java.nio.channels.SocketChannel c = java.nio.channels.SocketChannel.open(
+                    java.net.UnixDomainSocketAddress.of(dir.resolve("sock")))) {
+                java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(16);
+                c.read(b);
+                assertEquals("hello\n", new String(b.array(), 0, b.position()));
+            }
+            assertEquals(List.of("lock", "sock"), Files.list(dir).map(f -> f.getFileName().toString()).sorted().toList(),
+                    "nothing left beside");
         }
     }
 

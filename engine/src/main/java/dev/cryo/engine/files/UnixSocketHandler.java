@@ -1175,14 +1175,14 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                 hub.bindWithoutFile(s, u.bindDir(), name, moveTo, whileBound);
                 whileBound = null;
             } else if (!u.bindDir().isEmpty()) { // a relative name, bound again where it was
-                SocketHub.removeStaleSocketFile(filePath(u));
+                hub.setAsideSocketFile(filePath(u));
                 Sockets.bindIn(s, u.bindDir(), name);
             } else if (name.isAbstract()) {
                 if (!AbstractNameBind.bind(s, name, u.type(), u.ino())) {
                     throw new RestoreException("unix socket name " + name + " is taken by another socket");
                 }
             } else {
-                SocketHub.removeStaleSocketFile(filePath(u));
+                hub.setAsideSocketFile(filePath(u));
                 if (u.fileMode() >= 0) { // its file was there at the dump: its clients connect by it
                     hub.makeGoneDirs(filePath(u), u.fileUid(), u.fileGid());
                 }
@@ -1421,7 +1421,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
         }
         if (u.type() == Sockets.SOCK_DGRAM && !u.address().isUnbound() && !u.address().isAbstract()) {
             String path = filePath(u);
-            SocketHub.removeStaleSocketFile(path);
+            hub.setAsideSocketFile(path);
             if (u.bindDir().isEmpty()) {
                 Sockets.bind(s, u.address());
             } else {

@@ -948,7 +948,14 @@ public final class SocketHub implements AutoCloseable {
         }
     }
 
-    public static void removeStaleSocketFile(String path) {
+    /**
+     * Clears {@code path} for a socket's bind: a socket file there (a stale one, or that of a migration's source
+     * frozen on this host, which still listens by it) is renamed aside in its directory, removed once the tree is
+     * restored ({@link #restored}) and put back if the restore fails ({@link #close}). It was removed: a migration
+     * that failed after the destination's restore bound the path left its resumed source listening by no file, its
+     * clients refused (ECONNREFUSED).
+     */
+    public void setAsideSocketFile(String path) {
         Path p = Path.of(path);
         try {
             if (Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
@@ -956,12 +963,19 @@ public final class SocketHub implements AutoCloseable {
                 if (!a.isOther()) {
                     throw new RestoreException(path + " exists and is not a socket file");
                 }
-                Files.delete(p);
+                Path aside = p.resolveSibling(".cryo-aside-" + Long.toHexString(System.nanoTime()));
+                Files.move(p, aside, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                synchronized (this) {
+                    setAside.add(new Path[] {p, aside});
+                }
             }
         } catch (IOException e) {
-            throw new RestoreException("cannot remove the old socket file " + path + ": " + e.getMessage(), e);
+            throw new RestoreException("cannot move the old socket file " + path + " aside: " + e.getMessage(), e);
         }
     }
+
+    /** Socket files moved aside for a bind: {path, where it went}. */
+    private final List<Path[]> setAside = new ArrayList<>();
 
     public static void setOwner(String path, int uid, int gid, int mode) {
         Sys.chownChmod(path, uid, gid, mode);
@@ -1105,6 +1119,16 @@ public final class SocketHub implements AutoCloseable {
         }
         whenRestored.clear();
         madeForGood.clear(); // the tree's now
+        synchronized (this) {
+            for (Path[] a : setAside) {
+                try {
+                    Files.deleteIfExists(a[1]);
+                } catch (IOException e) {
+                    problems.add("the old socket file of " + a[0] + ", moved aside to " + a[1] + ", is left: " + e);
+                }
+            }
+            setAside.clear();
+        }
         if (!problems.isEmpty()) {
             throw new KernelException(String.join("; ", problems));
         }
@@ -1164,6 +1188,16 @@ public final class SocketHub implements AutoCloseable {
                 }
             }
             madeForGood.clear();
+            for (int i = setAside.size() - 1; i >= 0; i--) { // a failed restore: each old file back, over the bound one
+                Path[] a = setAside.get(i);
+                try {
+                    Files.move(a[1], a[0], java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                } catch (IOException e) {
+                    org.slf4j.LoggerFactory.getLogger(SocketHub.class).warn("the old socket file of {}, moved aside to {},"
+                            + " could not be put back: {}", a[0], a[1], e.toString());
+                }
+            }
+            setAside.clear();
         }
         sockets.values().forEach(Fd::close);
         sockets.clear();
