@@ -922,6 +922,29 @@ class NotCarriedTest {
     }
 
     /**
+     * A task whose state does not fit one record of the image (1500 socket pairs with 50 kB queued in each: 75 MB of
+     * queues in its fds' records; stress-ng's sockpair stressor) is refused naming the task; the failure said only
+     * "record TaskImage exceeds the max chunk length of 67108864 bytes". The tree runs on.
+     */
+    @org.junit.jupiter.api.Test
+    void aTaskTooLargeForOneRecordIsNamed() throws Exception {
+        String script = "import os, signal, socket\n"
+                + "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])\n"
+                + "pairs = [socket.socketpair() for i in range(1500)]\n"
+                + "for a, b in pairs: a.send(os.urandom(50000))\n"
+                + "print('ready', flush=True)\n"
+                + "signal.sigwait([signal.SIGUSR2]); print('PASS', flush=True)\n";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("pairs.out"), "/usr/bin/python3", "-c",
+                script))) {
+            int pid = p.pid().value();
+            refusedDump(pid, "pid " + pid + " \\(python3, 30\\d\\d fds, \\d+ mappings, 1 threads\\): its state is too large for one"
+                    + " record of the image");
+            dev.cryo.kernel.Sys.kill(p.pid(), dev.cryo.kernel.Signals.SIGUSR2);
+            p.awaitOutput("PASS", java.time.Duration.ofSeconds(30)); // the refused tree ran on
+        }
+    }
+
+    /**
      * A dump of {@code pid} ({@code options}: more of its options) that fails with a one-line message in which
      * {@code expected} (a regex) is found, no stack trace, and no image left.
      */

@@ -77,12 +77,12 @@ public final class ImageWriterActor {
         Behavior<Command> behavior() {
             return Behaviors.receive(Command.class)
                     .onMessage(WriteRecord.class, m -> {
-                        io(() -> writer.writeRecord(m.record()));
+                        io(() -> writeRecord(m.record()));
                         return Behaviors.same();
                     })
                     .onMessage(WriteRecordThen.class, m -> {
                         try {
-                            io(() -> writer.writeRecord(m.record()));
+                            io(() -> writeRecord(m.record()));
                         } finally {
                             m.taken().run();
                         }
@@ -143,6 +143,23 @@ public final class ImageWriterActor {
 
         private interface Io {
             void run() throws IOException;
+        }
+
+        /**
+         * A task's record too large for one chunk (tens of thousands of sockets with their queues, stress-ng's sockpair)
+         * is named with its task: the failure said only "record TaskImage exceeds the max chunk length".
+         */
+        private void writeRecord(Object record) throws IOException {
+            try {
+                writer.writeRecord(record);
+            } catch (IllegalArgumentException e) {
+                if (record instanceof dev.cryo.engine.model.TaskImage t) {
+                    throw new IllegalArgumentException("pid " + t.ids().pid() + " (" + t.comm() + ", " + t.fds().size()
+                            + " fds, " + t.vmas().size() + " mappings, " + t.threads().size() + " threads): its state is too"
+                            + " large for one record of the image (" + e.getMessage() + "); not supported yet", e);
+                }
+                throw e;
+            }
         }
 
         private void io(Io op) {
