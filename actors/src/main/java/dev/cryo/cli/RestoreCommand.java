@@ -108,8 +108,9 @@ final class RestoreCommand implements Callable<Integer> {
 
     @Option(names = "--lazy-pages", description = "Let the tree run before its private anonymous memory is in: each "
             + "page comes from the image when first touched, the rest copied ahead while it runs (CRIU's --lazy-pages, "
-            + "from a local image). This process serves the pages until every one is in (with -d it returns then); "
-            + "restores in this process.")
+            + "from a local image). This process serves the pages until every one is in (with -d it returns then), "
+            + "or with -d a running local agent does: the command returns once the tree runs, and the agent logs "
+            + "when the last page is in.")
     boolean lazyPages;
 
     private final PrintWriter out;
@@ -148,13 +149,20 @@ final class RestoreCommand implements Callable<Integer> {
         // fds to hand over are this process's
         // the agent restores with its own settings: a cgroup mode given here is this process's
         if (detach && !noAgent && inherited.isEmpty() && !hooks.any() && manageCgroups == null && joined.isEmpty()
-                && external.isEmpty() && !lazyPages) {
+                && external.isEmpty()) {
             try {
                 var viaAgent = dev.cryo.actors.cluster.LocalAgent.restore(
                         parent.settings().cluster().localSocket().orElse(null), request);
                 if (viaAgent.isPresent()) {
                     if (parent.verbosity() > 0) { // logging is set up then; quiet, it is never started
                         org.slf4j.LoggerFactory.getLogger("cryo").info("restored by the local agent");
+                    }
+                    if (lazyPages) { // this process's page server never started: the agent has one of its own
+                        closeLazy(request.lazy());
+                        int code = finishDetached(out, err, viaAgent.get(), pidFile);
+                        err.println("cryo: lazy pages: the local agent serves them; its log says when the last one is in");
+                        err.flush();
+                        return code;
                     }
                     return finishDetached(out, err, viaAgent.get(), pidFile);
                 }

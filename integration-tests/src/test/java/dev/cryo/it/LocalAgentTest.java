@@ -128,6 +128,36 @@ class LocalAgentTest {
         }
     }
 
+    /**
+     * {@code restore -d --lazy-pages} with an agent running: the agent restores and serves the pages (its JVM lives
+     * on), the CLI returns once the tree runs, and the agent logs when the last page is in. Before, a lazy restore
+     * always ran in the CLI's process, which stayed until then.
+     */
+    @Test
+    void aLazyRestoreGoesThroughTheAgentWhichServesThePages() throws Exception {
+        Path img = tmp.resolve("img");
+        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/lazyfork.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("lazyfork.out"), prog,
+                tmp.resolve("never").toString(), "256", "stays"))) {
+            Cli d = cli("dump", "-t", p.pid().toString(), "-D", img.toString());
+            assertEquals(0, d.code(), d.toString());
+            DetachedProcess.awaitCondition(() -> !p.alive(), Duration.ofSeconds(10), "the dumped tree to be gone");
+
+            Cli r = cli("restore", "-D", img.toString(), "-d", "--lazy-pages");
+            assertEquals(0, r.code(), r.toString());
+            assertTrue(r.out().contains("root pid " + p.pid()), r.out());
+            assertTrue(r.err().contains("cryo: lazy pages: the local agent serves them"), r.toString());
+            assertFalse(r.err().contains("pages came lazily"), "the CLI served them itself: " + r);
+            awaitAgentLog("local request: restore " + img + " (lazy pages)");
+            TwoHosts.awaitLog(log, mark, "lazy restore of " + img + " (root pid " + p.pid() + "): every page is in: ",
+                    Duration.ofSeconds(120));
+            try (DetachedProcess back = DetachedProcess.restored(Pid.of(p.pid().value()), p.output())) {
+                String out = Workloads.check(back);
+                assertTrue(out.contains("PASS"), out + "\n" + agentLog());
+            }
+        }
+    }
+
     @Test
     void aFailureInTheAgentReachesTheUserAsAnError() throws Exception {
         Cli d = cli("dump", "-t", "999999", "-D", tmp.resolve("none").toString());

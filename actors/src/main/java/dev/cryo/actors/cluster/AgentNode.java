@@ -68,6 +68,11 @@ public final class AgentNode implements AutoCloseable {
                 if (o instanceof RestoreSupervisor.Succeeded s) return s.report();
                 throw new CryoException(((RestoreSupervisor.Failed) o).message());
             }
+
+            @Override
+            public dev.cryo.engine.restore.LazyPages lazyPages(java.nio.file.Path imageDir) {
+                return new dev.cryo.engine.restore.LazyPages(imageDir, settings.image().maxChunk());
+            }
         });
     }
 

@@ -41,6 +41,8 @@ public final class LocalAgent {
     private static final int MAGIC = 0x6372796d; // "crym", layout version 2 (a dump's --tcp-skip-in-flight)
     private static final byte DUMP = 1;
     private static final byte RESTORE = 2;
+    /** A restore whose pages the agent serves lazily ({@code restore -d --lazy-pages}): its JVM lives on. */
+    private static final byte RESTORE_LAZY = 3;
     private static final int MAX_STRING = 64 << 10;
     private static final int MAX_LIST = 1 << 20;
 
@@ -52,6 +54,9 @@ public final class LocalAgent {
         DumpReport dump(DumpRequest request, CompletionStage<String> clientGone) throws CryoException;
 
         RestoreReport restore(RestoreRequest request) throws CryoException;
+
+        /** The page server of a lazy restore of {@code imageDir} (with the agent's chunk bound). */
+        dev.cryo.engine.restore.LazyPages lazyPages(Path imageDir);
     }
 
     // ---- client (the CLI) ----------------------------------------------------------------------
@@ -108,7 +113,7 @@ public final class LocalAgent {
             if (ch == null) return Optional.empty();
             DataOutputStream out = new DataOutputStream(Channels.newOutputStream(ch));
             out.writeInt(MAGIC);
-            out.writeByte(RESTORE);
+            out.writeByte(r.lazy() != null ? RESTORE_LAZY : RESTORE);
             out.writeUTF(r.imageDir().toString());
             out.writeBoolean(r.tcpClose());
             out.writeBoolean(r.leaveStopped());
@@ -304,13 +309,27 @@ public final class LocalAgent {
                         out.writeBoolean(true);
                         out.writeUTF("");
                         writeDumpReport(out, rep);
-                    } else if (kind == RESTORE) {
+                    } else if (kind == RESTORE || kind == RESTORE_LAZY) {
                         RestoreRequest r = new RestoreRequest(Path.of(bounded(in.readUTF())), in.readBoolean())
                                 .leavingStopped(in.readBoolean()).lockElsewhere(in.readBoolean()).detaching(true); // the agent stays, the client goes
+                        if (kind == RESTORE_LAZY) {
+                            r = r.withLazyPages(jobs.lazyPages(r.imageDir()));
+                        }
                         what = "the restore of " + r.imageDir();
-                        log.info("local request: restore {}", r.imageDir());
+                        log.info("local request: restore {}{}", r.imageDir(), kind == RESTORE_LAZY ? " (lazy pages)" : "");
                         clientGone(c, answered, what, "the restore goes on: its tree runs, or is killed if it fails");
-                        RestoreReport rep = jobs.restore(r);
+                        RestoreReport rep;
+                        try {
+                            rep = jobs.restore(r);
+                        } catch (RuntimeException e) {
+                            if (r.lazy() != null) {
+                                r.lazy().close();
+                            }
+                            throw e;
+                        }
+                        if (r.lazy() != null) {
+                            serveLazily(r, rep.rootPid());
+                        }
                         what = what + " (root pid " + rep.rootPid() + ", running)";
                         answered.set(true);
                         out.writeBoolean(true);
@@ -337,6 +356,20 @@ public final class LocalAgent {
             } catch (RuntimeException e) {
                 log.warn("local socket: {} failed: {}", what, e.toString());
             }
+        }
+
+        /** The agent serves the pages of a lazy restore whose tree runs, and logs when the last one is in. */
+        private static void serveLazily(RestoreRequest r, int root) {
+            log.info("lazy restore of {} (root pid {}): its tree runs; this agent serves its pages", r.imageDir(), root);
+            r.lazy().whenDone().whenComplete((summary, e) -> {
+                if (e == null) {
+                    log.info("lazy restore of {} (root pid {}): every page is in: {}", r.imageDir(), root, summary);
+                } else {
+                    log.warn("lazy restore of {} (root pid {}): serving its pages failed, the tasks waiting for one are"
+                            + " killed by its watcher: {}", r.imageDir(), root, e.toString());
+                }
+                r.lazy().close();
+            });
         }
 
         /**
