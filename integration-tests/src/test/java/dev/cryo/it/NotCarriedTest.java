@@ -945,6 +945,29 @@ class NotCarriedTest {
     }
 
     /**
+     * A process at its address-space limit (RLIMIT_AS just above what it maps: stress-ng's rlimit stressor) has no room
+     * for cryo's working area: refused saying so, where the dump said only "mmap(0x..., 20480, 3) in pid N: ENOMEM".
+     */
+    @org.junit.jupiter.api.Test
+    void aProcessAtItsAddressSpaceLimitIsRefusedSayingSo() throws Exception {
+        String script = "import resource, signal\n"
+                + "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])\n"
+                + "size = sum(int(l.split('-')[1].split()[0], 16) - int(l.split('-')[0], 16) for l in open('/proc/self/maps'))\n"
+                + "soft, hard = resource.getrlimit(resource.RLIMIT_AS)\n"
+                + "resource.setrlimit(resource.RLIMIT_AS, (size + 4096, hard))\n"
+                + "print('ready', flush=True)\n"
+                + "signal.sigwait([signal.SIGUSR2]); resource.setrlimit(resource.RLIMIT_AS, (soft, hard)); print('PASS', flush=True)\n";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("as.out"), "/usr/bin/python3", "-c",
+                script))) {
+            int pid = p.pid().value();
+            refusedDump(pid, "pid " + pid + ": cryo's working area could not be mapped in it \\(ENOMEM.*its address-space"
+                    + " limit \\(RLIMIT_AS\\) is \\d+ bytes");
+            dev.cryo.kernel.Sys.kill(p.pid(), dev.cryo.kernel.Signals.SIGUSR2);
+            p.awaitOutput("PASS", java.time.Duration.ofSeconds(30)); // the refused tree ran on
+        }
+    }
+
+    /**
      * A dump of {@code pid} ({@code options}: more of its options) that fails with a one-line message in which
      * {@code expected} (a regex) is found, no stack trace, and no image left.
      */

@@ -1,5 +1,6 @@
 package dev.cryo.engine.dump;
 
+import dev.cryo.engine.DumpException;
 import dev.cryo.engine.model.VmaImage;
 import dev.cryo.kernel.ExitedLeaders;
 import dev.cryo.kernel.KernelException;
@@ -74,9 +75,29 @@ public final class RemoteTask implements AutoCloseable {
             // a process denied write+execute mappings (PR_SET_MDWE, a seccomp filter) gets no pads: every
             // injection takes the sigreturn route, or is unprotected without one
             this.padded = !Injector.isError(at);
-            this.scratch = padded ? at
-                    : inj.call("mmap", SyscallNr.MMAP, hint, length, 3 /* RW */, AREA_FLAGS, -1, 0);
+            long rw = padded ? at : inj.raw(SyscallNr.MMAP, hint, length, 3 /* RW */, AREA_FLAGS, -1, 0);
+            if (Injector.isError(rw)) {
+                throw noRoom(pid, maps, length, rw);
+            }
+            this.scratch = rw;
         }
+    }
+
+    /**
+     * Why cryo's area could not be mapped in the task, in its terms: a task at its address-space limit (stress-ng's
+     * rlimit stressor) failed the dump with a bare "mmap(0x7fcd0e172000, 20480, 3) in pid N: ENOMEM".
+     */
+    private static DumpException noRoom(Pid pid, List<MapsEntry> maps, long length, long r) {
+        String why = Injector.errorText(r);
+        if (-r == dev.cryo.kernel.Errno.ENOMEM) {
+            dev.cryo.kernel.proc.Limits.Limit as = ProcFs.limits(pid).get(dev.cryo.kernel.proc.Limits.RLIMIT_AS);
+            long mapped = maps.stream().mapToLong(m -> m.end() - m.start()).sum();
+            if (as != null && !as.softUnlimited() && mapped + length > as.soft()) {
+                why += ": it maps " + mapped + " bytes and its address-space limit (RLIMIT_AS) is " + as.soft()
+                        + " bytes, leaving no room for cryo's " + length + " bytes; raise the limit (prlimit --as) to dump it";
+            }
+        }
+        return new DumpException("pid " + pid + ": cryo's working area could not be mapped in it (" + why + ")");
     }
 
     /**
