@@ -881,21 +881,10 @@ class NotCarriedTest {
      */
     @org.junit.jupiter.api.Test
     void memfdContentsBeyondWhatOneTasksRecordCarriesAreRefusedByName() throws Exception {
-        String script = "import os, signal\n"
-                + "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])\n"
-                + "fds = [os.memfd_create('big%d' % i) for i in range(5)]\n"
-                + "for fd in fds: os.write(fd, os.urandom(15 << 20))\n"
-                + "print('ready', flush=True)\n"
-                + "signal.sigwait([signal.SIGUSR2]); print('PASS', flush=True)\n";
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("memfds.out"), "/usr/bin/python3", "-c",
-                script))) {
-            int pid = p.pid().value();
-            refusedDump(pid, "pid " + pid + " fd \\d+: memfd big\\d, outside any mapping, holds 15728640 bytes, and the task's"
-                    + " other fds carry 47185920 bytes the same way .*more than the 56 MiB cryo carries in one task's record",
-                    "--ghost-limit", "16M");
-            dev.cryo.kernel.Sys.kill(p.pid(), dev.cryo.kernel.Signals.SIGUSR2);
-            p.awaitOutput("PASS", java.time.Duration.ofSeconds(30)); // the refused tree ran on
-        }
+        refusedAndRunsOn("import os\nfds = [os.memfd_create('big%d' % i) for i in range(5)]\n"
+                + "for fd in fds: os.write(fd, os.urandom(15 << 20))\n", "",
+                " fd \\d+: memfd big\\d, outside any mapping, holds 15728640 bytes, and the task's other fds carry 47185920"
+                + " bytes the same way .*more than the 56 MiB cryo carries in one task's record", "--ghost-limit", "16M");
     }
 
     /**
@@ -928,20 +917,9 @@ class NotCarriedTest {
      */
     @org.junit.jupiter.api.Test
     void aTaskTooLargeForOneRecordIsNamed() throws Exception {
-        String script = "import os, signal, socket\n"
-                + "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])\n"
-                + "pairs = [socket.socketpair() for i in range(1500)]\n"
-                + "for a, b in pairs: a.send(os.urandom(50000))\n"
-                + "print('ready', flush=True)\n"
-                + "signal.sigwait([signal.SIGUSR2]); print('PASS', flush=True)\n";
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("pairs.out"), "/usr/bin/python3", "-c",
-                script))) {
-            int pid = p.pid().value();
-            refusedDump(pid, "pid " + pid + " \\(python3, 30\\d\\d fds, \\d+ mappings, 1 threads\\): its state is too large for one"
-                    + " record of the image");
-            dev.cryo.kernel.Sys.kill(p.pid(), dev.cryo.kernel.Signals.SIGUSR2);
-            p.awaitOutput("PASS", java.time.Duration.ofSeconds(30)); // the refused tree ran on
-        }
+        refusedAndRunsOn("import os, socket\npairs = [socket.socketpair() for i in range(1500)]\n"
+                + "for a, b in pairs: a.send(os.urandom(50000))\n", "",
+                " \\(python3, 30\\d\\d fds, \\d+ mappings, 1 threads\\): its state is too large for one record of the image");
     }
 
     /**
@@ -950,18 +928,25 @@ class NotCarriedTest {
      */
     @org.junit.jupiter.api.Test
     void aProcessAtItsAddressSpaceLimitIsRefusedSayingSo() throws Exception {
-        String script = "import resource, signal\n"
-                + "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])\n"
+        refusedAndRunsOn("import resource\n"
                 + "size = sum(int(l.split('-')[1].split()[0], 16) - int(l.split('-')[0], 16) for l in open('/proc/self/maps'))\n"
                 + "soft, hard = resource.getrlimit(resource.RLIMIT_AS)\n"
-                + "resource.setrlimit(resource.RLIMIT_AS, (size + 4096, hard))\n"
-                + "print('ready', flush=True)\n"
-                + "signal.sigwait([signal.SIGUSR2]); resource.setrlimit(resource.RLIMIT_AS, (soft, hard)); print('PASS', flush=True)\n";
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("as.out"), "/usr/bin/python3", "-c",
+                + "resource.setrlimit(resource.RLIMIT_AS, (size + 4096, hard))\n",
+                "resource.setrlimit(resource.RLIMIT_AS, (soft, hard))\n",
+                ": cryo's working area could not be mapped in it \\(ENOMEM.*its address-space limit \\(RLIMIT_AS\\) is \\d+ bytes");
+    }
+
+    /**
+     * A python3 running {@code setup}, then waiting for SIGUSR2 (blocked from its start), then running {@code after} and
+     * printing PASS: its dump ({@code options}) is refused with {@code expected} (a regex) after "pid PID", and the
+     * program runs on to its PASS.
+     */
+    private void refusedAndRunsOn(String setup, String after, String expected, String... options) throws Exception {
+        String script = "import signal\nsignal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])\n" + setup
+                + "print('ready', flush=True)\nsignal.sigwait([signal.SIGUSR2])\n" + after + "print('PASS', flush=True)\n";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("refused.out"), "/usr/bin/python3", "-c",
                 script))) {
-            int pid = p.pid().value();
-            refusedDump(pid, "pid " + pid + ": cryo's working area could not be mapped in it \\(ENOMEM.*its address-space"
-                    + " limit \\(RLIMIT_AS\\) is \\d+ bytes");
+            refusedDump(p.pid().value(), "pid " + p.pid().value() + expected, options);
             dev.cryo.kernel.Sys.kill(p.pid(), dev.cryo.kernel.Signals.SIGUSR2);
             p.awaitOutput("PASS", java.time.Duration.ofSeconds(30)); // the refused tree ran on
         }
