@@ -294,14 +294,16 @@ class MigrationTest {
      * A unix listener bound to a path, in a process that also holds an flock another process waits for: b binds the
      * listener's path, then cannot take the lock, and the migration fails by name. The resumed source must still be
      * reached by its path: b's restore removed the source's socket file to bind its own, and once b's copy was killed
-     * the source listened by no file (ECONNREFUSED). The old file is now moved aside and put back.
+     * the source listened by no file (ECONNREFUSED). The old file is now moved aside and put back. So for a listener
+     * whose file was renamed after its bind: b renamed its own file over the source's.
      */
-    @Test
-    void aFailedMigrationLeavesTheSourcesUnixListenerReachableByItsPath() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"bound", "renamed"})
+    void aFailedMigrationLeavesTheSourcesUnixListenerReachableByItsPath(String how) throws Exception {
         TwoHosts hosts = hosts();
         Path dir = Files.createDirectories(tmp.resolve("ux"));
         try (DetachedProcess p = hosts.startOnA(tmp.resolve("ux.out"), "python3",
-                Workloads.script(tmp, "uxlistener.py").toString(), dir.toString());
+                Workloads.script(tmp, "uxlistener.py").toString(), dir.toString(), how);
              DetachedProcess waiter = DetachedProcess.start(tmp.resolve("waiter.out"), "flock",
                      dir.resolve("lock").toString(), "true")) {
             DetachedProcess.awaitProbe(() -> Files.readString(Path.of("/proc/locks")).contains("-> FLOCK"),

@@ -1431,7 +1431,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                 SocketHub.setOwner(path, u.fileUid(), u.fileGid(), u.fileMode());
             }
             if (!u.movedTo().isEmpty()) {
-                SocketHub.moveSocketFile(Path.of(path), Path.of(u.movedTo()));
+                hub.moveSocketFile(Path.of(path), Path.of(u.movedTo()));
             }
             return;
         }

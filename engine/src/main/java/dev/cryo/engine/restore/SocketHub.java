@@ -933,16 +933,14 @@ public final class SocketHub implements AutoCloseable {
 
     /** Unlinks a leftover socket file of a dead socket at {@code path} before binding it again. */
     /**
-     * Renames a freshly bound socket file to where the dumped socket's file had been renamed,
-     * over the dead socket file left there (never over anything else).
+     * Renames a freshly bound socket file to where the dumped socket's file had been renamed; a socket file there
+     * (never anything else) is set aside as for a bind ({@link #setAsideSocketFile}): a dead one, or that of a
+     * migration's frozen source, put back should the restore fail.
      */
-    public static void moveSocketFile(Path from, Path to) {
+    public void moveSocketFile(Path from, Path to) {
+        setAsideSocketFile(to.toString());
         try {
-            if (Files.exists(to, LinkOption.NOFOLLOW_LINKS)
-                    && !Files.readAttributes(to, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isOther()) {
-                throw new RestoreException(to + " exists and is not a socket file");
-            }
-            Files.move(from, to, java.nio.file.StandardCopyOption.ATOMIC_MOVE); // rename(2): replaces at once
+            Files.move(from, to, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             throw new RestoreException("cannot rename the socket file " + from + " to " + to + ": " + e.getMessage(), e);
         }
