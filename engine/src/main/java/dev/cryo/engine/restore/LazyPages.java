@@ -349,14 +349,15 @@ public final class LazyPages implements AutoCloseable {
         List<Long> retry = new ArrayList<>();
         int n;
         while ((n = read(m)) > 0) {
+            // the events first: the kernel hands out faults before events, and reading an event lets its task go
+            // on (mmap_changing drops), so a fault of the same read answered first would put its page in the
+            // parent alone after a fork the child's copy of the pages to come no longer lists: a zero page there
+            List<Long> faults = new ArrayList<>();
             for (int i = 0; i < n; i++) {
                 long at = (long) Uffd.MSG_SIZE * i;
                 int event = messages.getByte(at) & 0xff;
                 if (event == Uffd.EVENT_PAGEFAULT) {
-                    long address = messages.getLong(at + 16) & -PAGE;
-                    if (!fault(m, address)) {
-                        retry.add(address);
-                    }
+                    faults.add(messages.getLong(at + 16) & -PAGE);
                     continue;
                 }
                 events.incrementAndGet();
@@ -373,6 +374,11 @@ public final class LazyPages implements AutoCloseable {
                         m.registered.take(messages.getLong(at + 8), messages.getLong(at + 16));
                     }
                     default -> log.warn("lazy pages: {}: an event of type {} was not expected", m.who, event);
+                }
+            }
+            for (long address : faults) {
+                if (!fault(m, address)) {
+                    retry.add(address);
                 }
             }
         }
