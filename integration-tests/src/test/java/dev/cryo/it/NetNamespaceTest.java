@@ -803,8 +803,7 @@ class NetNamespaceTest {
                 + " && iptables -t nat -A OUTPUT -d 10.86.0.1 -p tcp --dport 81 -j DNAT --to-destination 10.86.0.1:8080"
                 + " && iptables -A INPUT -p tcp --dport 8082 -m comment --comment \"closed port\" -j DROP"
                 + " && exec python3 " + script;
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("firewall.out"), "sh", "-c",
-                "exec unshare -n --pid --fork --mount-proc sh -c '" + setup + "' 2>/dev/null"))) {
+        try (DetachedProcess p = container("firewall.out", setup)) {
             int init = NamespaceTest.initUnder(p.pid().value());
             DetachedProcess r = DumpRestore.dump(init, tmp.resolve("img"), "--tcp-established").restoreDetached(p.output());
             String out;
@@ -853,8 +852,7 @@ class NetNamespaceTest {
                 + (kind.equals("loose 0") ? " && echo 0 > /proc/sys/net/netfilter/nf_conntrack_tcp_loose" : "")
                 + " && nft -f " + rules + " && exec python3 " + Workloads.script(tmp, "ctstate.py")
                 + (kind.equals("dnat") ? " 81" : " 8080");
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("ctstate.out"), "sh", "-c",
-                "exec unshare -n --pid --fork --mount-proc sh -c '" + setup + "' 2>/dev/null"))) {
+        try (DetachedProcess p = container("ctstate.out", setup)) {
             int init = NamespaceTest.initUnder(p.pid().value());
             DetachedProcess r = DumpRestore.dump(init, tmp.resolve("img"), "--tcp-established").restoreDetached(p.output());
             String out;
@@ -875,6 +873,12 @@ class NetNamespaceTest {
             }
             assertTrue(out.contains("PASS"), out);
         }
+    }
+
+    /** A container: {@code setup} run by a shell in new net, pid and mount namespaces, its output in {@code log}, ready. */
+    private DetachedProcess container(String log, String setup) throws Exception {
+        return Workloads.ready(DetachedProcess.start(tmp.resolve(log), "sh", "-c",
+                "exec unshare -n --pid --fork --mount-proc sh -c '" + setup + "' 2>/dev/null"));
     }
 
     /** Waits until the server has logged {@code server} and the client {@code client} 64 KiB steps, neither failing. */
