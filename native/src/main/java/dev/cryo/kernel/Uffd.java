@@ -15,7 +15,7 @@ public final class Uffd {
 
     public static final long UFFD_API = 0xAA;
     public static final long UFFDIO_API = 0xC018AA3FL, UFFDIO_REGISTER = 0xC020AA00L, UFFDIO_UNREGISTER = 0x8010AA01L,
-            UFFDIO_COPY = 0xC028AA03L, UFFDIO_ZEROPAGE = 0xC020AA04L;
+            UFFDIO_WAKE = 0x8010AA02L, UFFDIO_COPY = 0xC028AA03L, UFFDIO_ZEROPAGE = 0xC020AA04L;
     public static final long REGISTER_MODE_MISSING = 1, REGISTER_MODE_WP = 1L << 1;
     /** Features: the events a non-cooperative monitor (the page server of a running tree) must see. */
     public static final long FEATURE_EVENT_FORK = 1L << 1, FEATURE_EVENT_REMAP = 1L << 2,
@@ -89,7 +89,17 @@ public final class Uffd {
         return result(LibC.syscall(SyscallNr.IOCTL, uffd.value(), UFFDIO_ZEROPAGE, Sys.address(arg), 0, 0, 0), arg.getLong(24));
     }
 
-    /** A buffer for {@link #copy} and {@link #zeroPage} (one per caller thread). */
+    /**
+     * UFFDIO_WAKE of [start, start + len): the threads waiting on a fault there retry it (one whose area was moved or
+     * unmapped since, which no copy can answer); 0 or minus the errno.
+     */
+    public static long wake(Fd uffd, Memory arg, long start, long len) {
+        arg.setLong(0, start);
+        arg.setLong(8, len);
+        return result(LibC.syscall(SyscallNr.IOCTL, uffd.value(), UFFDIO_WAKE, Sys.address(arg), 0, 0, 0), 0);
+    }
+
+    /** A buffer for {@link #copy}, {@link #zeroPage} and {@link #wake} (one per caller thread). */
     public static Memory argument() {
         return new Memory(40);
     }

@@ -532,8 +532,10 @@ public final class LazyPages implements AutoCloseable {
             }
             if (z > 0) {
                 zero.incrementAndGet();
+            } else if (z == -Errno.ENOENT) { // its area moved or went since (or is no longer registered): no copy
+                Uffd.wake(m.uffd, arg, address, PAGE); // answers it, the thread retries its access
             }
-            return true; // EEXIST: answered already (two threads faulted there); ENOENT, ESRCH: gone
+            return true; // EEXIST: answered already (two threads faulted there); ESRCH: gone
         }
         long block = address & -BLOCK;
         return bring(m, Math.max(r.start(), block), Math.min(r.end(), block + BLOCK), demanded);
@@ -578,6 +580,9 @@ public final class LazyPages implements AutoCloseable {
                     return true;
                 } else if (copied == -Errno.ENOENT || copied == -Errno.EINVAL) {
                     dropped.addAndGet((p.end() - at) / PAGE);
+                    if (copied == -Errno.ENOENT) {
+                        Uffd.wake(m.uffd, arg, at, p.end() - at); // a fault waiting there retries its access
+                    }
                     break; // that range is no longer registered: nothing to give there
                 } else {
                     throw new IllegalStateException(m.who + ": UFFDIO_COPY at 0x" + Long.toHexString(at) + " failed: "
