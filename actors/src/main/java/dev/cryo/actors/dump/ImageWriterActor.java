@@ -153,7 +153,8 @@ public final class ImageWriterActor {
             try {
                 writer.writeRecord(record);
             } catch (IllegalArgumentException e) {
-                if (record instanceof dev.cryo.engine.model.TaskImage t) {
+                if (record instanceof dev.cryo.engine.model.TaskImage t
+                        && e.getCause() instanceof com.esotericsoftware.kryo.io.KryoBufferOverflowException) {
                     throw new IllegalArgumentException("pid " + t.ids().pid() + " (" + t.comm() + ", " + t.fds().size()
                             + " fds, " + t.vmas().size() + " mappings, " + t.threads().size() + " threads): its state is too"
                             + " large for one record of the image (" + e.getMessage() + "); not supported yet", e);
