@@ -38,6 +38,28 @@ class SharedMemoryTest {
     }
 
     /**
+     * Pages of a shared object no area shows at the dump (shmoutside.c): left under other pages by
+     * remap_file_pages (stress-ng's remap stressor), cut off by munmap, or dirtied by a child that is
+     * gone, the parent's area cut to one page. The object keeps them natively, and the program finds
+     * them again once its area shows them (remapped back, grown back with mremap); they came back as
+     * zeros after a restore, silently. A pre-copy dump reads them in its freeze as well.
+     */
+    @ParameterizedTest(name = "{0} {1} {2}")
+    @CsvSource({"anon, remap, ''", "memfd, remap, ''", "anon, shrunk, ''", "memfd, shrunk, ''", "anon, forked, ''",
+            "memfd, forked, --pre-copy", "anon, remap, --pre-copy"})
+    void pagesOfASharedObjectOutsideEveryAreaComeBack(String source, String shape, String dumpOption) throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("outside.out"), "shmoutside", source, shape)) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, img,
+                    dumpOption.isEmpty() ? new String[0] : new String[]{dumpOption});
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS"), out);
+            assertTrue(Cli.run("show", img.toString()).out().contains("\"sharedMemoryOutsideAreas\""),
+                    "the pages outside every area are listed apart by cryo show");
+        }
+    }
+
+    /**
      * Robust mutexes held in a file mapped shared (robustheld.c: a plain and a priority-inheriting one
      * held by the main thread, one by a second thread) across a dump that kills: the kill must not mark
      * them OWNER_DIED in the file. With the pages written back ({@code clean}) that write stamped the

@@ -1158,20 +1158,34 @@ public final class DumpSupervisor {
                     }
                     if (pending.isEmpty()) {
                         stage("collected every task");
-                        try { // the tree's connections held now (the network lock): nothing adds entries
-                            this.nets = dev.cryo.engine.namespaces.NetConntrack.withTables(this.nets, namespaces);
-                        } catch (RuntimeException e) {
-                            return abort(dev.cryo.actors.Failures.describe(e));
-                        }
-                        stage("conntrack tables read");
-                        this.nets.forEach(n -> writer.tell(new ImageWriterActor.WriteRecord(n)));
-                        String incomplete = sockets.reuseportGroupsIncomplete(); // members in flight count: all dumped now
-                        if (incomplete != null) {
-                            return abort(incomplete);
-                        }
-                        return pagesRead();
+                        // every window of the shared objects is claimed now: what is left of them is no area's
+                        ctx.pipeToSelf(java.util.concurrent.CompletableFuture.supplyAsync(() ->
+                                        dev.cryo.engine.dump.SharedObjectRest.read(job.files().sharedMemory(), OUTSIDE_AREAS_LIMIT)),
+                                (data, e) -> new OutsideAreasRead(data, e == null ? null
+                                        : dev.cryo.actors.Failures.describe(e instanceof java.util.concurrent.CompletionException
+                                        && e.getCause() != null ? e.getCause() : e)));
+                        return Behaviors.same();
                     }
                     return Behaviors.same();
+                })
+                .onMessage(OutsideAreasRead.class, m -> {
+                    if (m.failure() != null) {
+                        return abort(m.failure());
+                    }
+                    m.data().forEach(d -> writer.tell(new ImageWriterActor.WriteRecord(d)));
+                    stage("shared memory outside every area read (" + m.data().size() + " pieces)");
+                    try { // the tree's connections held now (the network lock): nothing adds entries
+                        this.nets = dev.cryo.engine.namespaces.NetConntrack.withTables(this.nets, namespaces);
+                    } catch (RuntimeException e) {
+                        return abort(dev.cryo.actors.Failures.describe(e));
+                    }
+                    stage("conntrack tables read");
+                    this.nets.forEach(n -> writer.tell(new ImageWriterActor.WriteRecord(n)));
+                    String incomplete = sockets.reuseportGroupsIncomplete(); // members in flight count: all dumped now
+                    if (incomplete != null) {
+                        return abort(incomplete);
+                    }
+                    return pagesRead();
                 })
                 .onMessage(Cancel.class, m -> abort(m.why()))
                 .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
@@ -1180,6 +1194,13 @@ public final class DumpSupervisor {
                         + settings.dump().timeout().toSeconds() + " s"))
                 .build();
     }
+
+    /** Bytes of shared memory objects outside every area of the tree a dump carries at most (SharedObjectData). */
+    private static final long OUTSIDE_AREAS_LIMIT = 64L << 20;
+
+    /** The pages of the shared objects outside every area, read once every task was collected (or why not). */
+    private record OutsideAreasRead(List<dev.cryo.engine.memory.SharedObjectData> data, String failure)
+            implements Command {}
 
     /** The tree's net namespaces, read frozen; in the image with their conntrack tables once every task is collected. */
     private List<dev.cryo.engine.namespaces.NetNamespaceImage> nets = List.of();

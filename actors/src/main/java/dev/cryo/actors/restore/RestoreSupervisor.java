@@ -325,7 +325,7 @@ public final class RestoreSupervisor {
                 ctx.getLog().debug("sockets rebuilt: {} in {} ms, cryo's syscalls meanwhile: {}", sockets.size(),
                         (System.nanoTime() - s0) / 1_000_000, dev.cryo.kernel.OwnSyscalls.since(calls));
             }
-            sharedMemory = SharedMemoryHub.of(image.tasks());
+            sharedMemory = SharedMemoryHub.of(image.tasks(), image.sharedObjectData());
             ptys = PtyHub.of(image.tasks(), n -> ctx.getLog().warn(n));
             deadTasks = new dev.cryo.engine.files.DeadTaskHub(image.tasks());
         } catch (RuntimeException e) {

@@ -122,6 +122,10 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
                 int advice = kind.kernelProvided() ? 0 : VmAdvice.of(s);
                 vmas.add(new VmaImage(m.start(), m.end(), prot(m), flags(m, s, kind), m.offset(), kind, file, 0, 0,
                         advice).withSeals(kind.seals(pid, m)));
+                if (kind.objectCarriedWhole() && file != null) { // pre-copied too: its pages outside areas are not
+                    sharedMemory.holder(new SharedMemoryClaims.Holder(file.ino(), PageScan.mapFile(pid, m),
+                            "pid " + pid + " maps " + m.path() + " at 0x" + Long.toHexString(m.start())));
+                }
                 PageScan scan = new PageScan(pid, i, m, file, pagemap, scanner, sharedMemory, runs);
                 if (pagesPlanned.test(kind, m)) {
                     if (m.shared() && mayHoldGuards(s)) {

@@ -31,6 +31,24 @@ public final class SharedMemoryClaims {
         return tree.get();
     }
 
+    /** An area that maps object {@code ino}, seen through {@code mapFile} (its /proc/PID/map_files entry). */
+    public record Holder(long ino, java.nio.file.Path mapFile, String where) {}
+
+    /** Per object carried whole, the areas that map it, in the order seen (SharedObjectRest reads through one). */
+    private final Map<Long, List<Holder>> holders = new java.util.LinkedHashMap<>();
+
+    /** Notes an area of an object carried whole ({@link dev.cryo.engine.memory.MemoryKind#objectCarriedWhole}). */
+    public synchronized void holder(Holder h) {
+        holders.computeIfAbsent(h.ino(), k -> new ArrayList<>()).add(h);
+    }
+
+    /** The objects carried whole and their areas, by object. */
+    public synchronized Map<Long, List<Holder>> holders() {
+        Map<Long, List<Holder>> copy = new java.util.LinkedHashMap<>();
+        holders.forEach((ino, hs) -> copy.put(ino, List.copyOf(hs)));
+        return copy;
+    }
+
     /** Per object: claimed ranges, start page → end page (exclusive), never overlapping. */
     private final Map<Long, TreeMap<Long, Long>> claimed = new HashMap<>();
 

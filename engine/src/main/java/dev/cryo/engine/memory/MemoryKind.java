@@ -74,6 +74,14 @@ public abstract class MemoryKind {
     /** Adds the runs of pages this mapping carries to {@code scan}; none by default. */
     public void planPages(PageScan scan) {}
 
+    /**
+     * Whether the object this area maps is carried whole, also its pages no area of the tree shows
+     * ({@link SharedObjectData}): read through the area's map_files entry once every task is collected.
+     */
+    public boolean objectCarriedWhole() {
+        return false;
+    }
+
     // ---- restore -------------------------------------------------------------------------------
 
     /** The kernel provides these areas in every process (vDSO block, vsyscall): never mapped by restore. */

@@ -49,6 +49,12 @@ public final class SecretMemoryArea extends SharedMemory {
         scan.secretObjectPages(scan.file().ino());
     }
 
+    /** Carried whole by the fd that must hold it (SecretMemfdHandler): its pages cannot be read through the area. */
+    @Override
+    public boolean objectCarriedWhole() {
+        return false;
+    }
+
     @Override
     public void show(VmaImage v, Map<String, Object> out) {
         out.put("secret", true);

@@ -105,6 +105,12 @@ public class SharedMemory extends MemoryKind {
         return false;
     }
 
+    /** Its pages outside every area too: the object lives on in the kernel whatever the areas show of it. */
+    @Override
+    public boolean objectCarriedWhole() {
+        return true;
+    }
+
     @Override
     public void map(TaskContext t, VmaImage v, SharedMemoryHub shared) {
         if (readOnlyForGood(v)) {

@@ -38,7 +38,6 @@ public final class DetachedRoot {
         tasks.set(tasks.indexOf(root), root.withThreads(threads));
         // every other part as it is: the namespaces too (they were dropped: a bubblewrap sandbox, whose root
         // has --die-with-parent's signal, lost its mount, pid... namespaces in a detached restore)
-        return new ImageContents(image.dir(), image.info(), tasks, image.zombies(), image.pages(), image.pagesVerified(),
-                image.namespaceImages(), image.netNamespaces(), image.userNamespaces());
+        return image.withTasks(tasks);
     }
 }

@@ -27,28 +27,35 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
                             Map<Integer, List<PageSlice>> pages, boolean pagesVerified,
                             List<dev.cryo.engine.namespaces.NamespaceImage> namespaceImages,
                             List<dev.cryo.engine.namespaces.NetNamespaceImage> netNamespaces,
-                            List<dev.cryo.engine.namespaces.UserNsImage> userNamespaces) {
+                            List<dev.cryo.engine.namespaces.UserNsImage> userNamespaces,
+                            List<dev.cryo.engine.memory.SharedObjectData> sharedObjectData) {
     public ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List<ZombieImage> zombies,
                          Map<Integer, List<PageSlice>> pages, boolean pagesVerified) {
-        this(dir, info, tasks, zombies, pages, pagesVerified, List.of(), List.of(), List.of());
+        this(dir, info, tasks, zombies, pages, pagesVerified, List.of(), List.of(), List.of(), List.of());
     }
 
     public ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List<ZombieImage> zombies,
                          Map<Integer, List<PageSlice>> pages, boolean pagesVerified,
                          List<dev.cryo.engine.namespaces.NamespaceImage> namespaceImages) {
-        this(dir, info, tasks, zombies, pages, pagesVerified, namespaceImages, List.of(), List.of());
+        this(dir, info, tasks, zombies, pages, pagesVerified, namespaceImages, List.of(), List.of(), List.of());
     }
 
     /** This image with the namespace records {@code namespaces} instead (a restore's --external/--join-ns). */
     public ImageContents withNamespaceImages(List<dev.cryo.engine.namespaces.NamespaceImage> namespaces) {
         return new ImageContents(dir, info, tasks, zombies, pages, pagesVerified, namespaces, netNamespaces,
-                userNamespaces);
+                userNamespaces, sharedObjectData);
+    }
+
+    /** This image with the task records {@code tasks} instead (the same pids), every other part as it is. */
+    public ImageContents withTasks(List<TaskImage> tasks) {
+        return new ImageContents(dir, info, tasks, zombies, pages, pagesVerified, namespaceImages, netNamespaces,
+                userNamespaces, sharedObjectData);
     }
 
     /** This image with the net namespace records {@code nets} instead. */
     public ImageContents withNetNamespaces(List<dev.cryo.engine.namespaces.NetNamespaceImage> nets) {
         return new ImageContents(dir, info, tasks, zombies, pages, pagesVerified, namespaceImages, nets,
-                userNamespaces);
+                userNamespaces, sharedObjectData);
     }
 
     /** The namespaces the tree made, for its restore. */
@@ -122,6 +129,7 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
             List<dev.cryo.engine.namespaces.NamespaceImage> namespaces = new ArrayList<>();
             List<dev.cryo.engine.namespaces.NetNamespaceImage> nets = new ArrayList<>();
             List<dev.cryo.engine.namespaces.UserNsImage> users = new ArrayList<>();
+            List<dev.cryo.engine.memory.SharedObjectData> sharedData = new ArrayList<>();
             for (Object r : records) {
                 if (r instanceof DumpInfo d) {
                     info = d;
@@ -135,6 +143,8 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
                     nets.add(n);
                 } else if (r instanceof dev.cryo.engine.namespaces.UserNsImage u) {
                     users.add(u);
+                } else if (r instanceof dev.cryo.engine.memory.SharedObjectData d) {
+                    sharedData.add(d);
                 }
             }
             if (info == null) {
@@ -155,7 +165,7 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
                             + " whose parent pid " + z.ids().ppid() + " is not in the image");
                 }
             }
-            return new ImageContents(dir, info, tasks, zombies, pages, pagesVerified, namespaces, nets, users);
+            return new ImageContents(dir, info, tasks, zombies, pages, pagesVerified, namespaces, nets, users, sharedData);
         }
     }
 

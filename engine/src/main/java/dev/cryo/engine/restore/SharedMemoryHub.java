@@ -101,6 +101,14 @@ public final class SharedMemoryHub implements AutoCloseable {
     }
 
     public static SharedMemoryHub of(List<TaskImage> tasks) {
+        return of(tasks, List.of());
+    }
+
+    /**
+     * The shared memory objects of {@code tasks}, each made once, with the pages of theirs no area showed at the
+     * dump ({@code outside}, see {@link dev.cryo.engine.memory.SharedObjectData}) written in.
+     */
+    public static SharedMemoryHub of(List<TaskImage> tasks, List<dev.cryo.engine.memory.SharedObjectData> outside) {
         Map<Long, Long> sizes = new LinkedHashMap<>();
         Map<Long, String> paths = new LinkedHashMap<>();
         Map<Long, Long> hugePageKb = new LinkedHashMap<>();
@@ -149,6 +157,16 @@ public final class SharedMemoryHub implements AutoCloseable {
                     }
                 }
             }
+        }
+        for (dev.cryo.engine.memory.SharedObjectData d : outside) {
+            Long size = sizes.get(d.ino());
+            if (size == null || paths.get(d.ino()).equals(SecretMemory.PATH) || d.at() < 0
+                    || d.at() + d.bytes().length > size) {
+                throw new RestoreException("the image holds " + d.bytes().length + " bytes at " + d.at() + " of shared"
+                        + " memory object " + d.ino() + (size == null ? ", which no area or fd of the tree holds"
+                        : ", outside its " + size + " bytes") + ": damaged image");
+            }
+            contents.computeIfAbsent(d.ino(), k -> new java.util.ArrayList<>()).add(new MemfdHandler.Extent(d.at(), d.bytes()));
         }
         SharedMemoryHub hub = new SharedMemoryHub();
         try {

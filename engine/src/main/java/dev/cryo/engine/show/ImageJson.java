@@ -36,6 +36,7 @@ public final class ImageJson {
             List<Object> zombies = new ArrayList<>();
             List<Object> namespaces = new ArrayList<>();
             List<Object> netNamespaces = new ArrayList<>();
+            List<Object> sharedData = new ArrayList<>();
             for (Object record : r.records()) {
                 if (record instanceof DumpInfo d && dump == null) {
                     dump = d;
@@ -49,6 +50,8 @@ public final class ImageJson {
                     netNamespaces.add(n.json());
                 } else if (record instanceof dev.cryo.engine.namespaces.UserNsImage u) {
                     namespaces.add(u.json());
+                } else if (record instanceof dev.cryo.engine.memory.SharedObjectData d) {
+                    sharedData.add(d.json());
                 }
             }
             doc.put("dump", dump == null ? null : dump(dump));
@@ -61,6 +64,9 @@ public final class ImageJson {
             }
             if (!netNamespaces.isEmpty()) {
                 doc.put("netNamespaces", netNamespaces);
+            }
+            if (!sharedData.isEmpty()) { // shared memory's pages outside every area
+                doc.put("sharedMemoryOutsideAreas", sharedData);
             }
             return doc;
         }

@@ -78,7 +78,8 @@ public final class ModelCodecs {
             .add(dev.cryo.engine.namespaces.NetConntrack.CODEC)
             .add(dev.cryo.engine.namespaces.UserNsImage.CODEC)
             .add(dev.cryo.engine.keyrings.KeyringImage.CODEC)
-            .add(dev.cryo.engine.keyrings.KeyringImage.KEY_CODEC))
+            .add(dev.cryo.engine.keyrings.KeyringImage.KEY_CODEC)
+            .add(dev.cryo.engine.memory.SharedObjectData.CODEC))
             .build();
 
     /** Every fd kind's record, from the handler table. */
