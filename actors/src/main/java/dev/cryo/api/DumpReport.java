@@ -7,16 +7,18 @@ import java.util.List;
 
 /**
  * A committed image: where it is, which pids it holds, and the statistics of the dump.
- * {@code roundPages}: with pre-copy, the pages copied in each round, the frozen one last; else empty.
+ * {@code roundPages}: with pre-copy, the pages whose bytes each round sent, the frozen one last; else empty;
+ * {@code roundZeroPages}: the zero pages each round found (no page bytes sent for them), likewise.
  * {@code notes}: what the user should know of how it went (a pre-dump's tracking kept, taken over, or
  * lost and the memory copied again), one line each. {@code iterated}: what a pre-dump kept or a dump
  * after one carried (null for other dumps).
  */
 public record DumpReport(Path imageDir, List<Integer> pids, boolean leftRunning, DumpStats stats,
-                         List<Long> roundPages, List<String> notes, Iterated iterated) {
+                         List<Long> roundPages, List<Long> roundZeroPages, List<String> notes, Iterated iterated) {
     public DumpReport {
         pids = List.copyOf(pids);
         roundPages = List.copyOf(roundPages);
+        roundZeroPages = List.copyOf(roundZeroPages);
         notes = List.copyOf(notes);
     }
 
@@ -28,16 +30,11 @@ public record DumpReport(Path imageDir, List<Integer> pids, boolean leftRunning,
     public record Iterated(Path previous, long carriedPages, int holder, long keptSeconds) {}
 
     public DumpReport(Path imageDir, List<Integer> pids, boolean leftRunning, DumpStats stats,
-                      List<Long> roundPages, List<String> notes) {
-        this(imageDir, pids, leftRunning, stats, roundPages, notes, null);
-    }
-
-    public DumpReport(Path imageDir, List<Integer> pids, boolean leftRunning, DumpStats stats,
-                      List<Long> roundPages) {
-        this(imageDir, pids, leftRunning, stats, roundPages, List.of());
+                      List<Long> roundPages, List<Long> roundZeroPages) {
+        this(imageDir, pids, leftRunning, stats, roundPages, roundZeroPages, List.of(), null);
     }
 
     public DumpReport(Path imageDir, List<Integer> pids, boolean leftRunning, DumpStats stats) {
-        this(imageDir, pids, leftRunning, stats, List.of());
+        this(imageDir, pids, leftRunning, stats, List.of(), List.of());
     }
 }

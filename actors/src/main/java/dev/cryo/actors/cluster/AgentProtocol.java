@@ -35,14 +35,15 @@ public final class AgentProtocol {
                           ActorRef<MigrateResult> replyTo) implements Command, Wire {}
 
     /**
-     * How a migration ended. {@code roundBytes}: page bytes per pre-copy round, the frozen round
-     * last; {@code downtimeMillis}: from the freeze on the source to the tree running on the destination,
-     * of which {@code frozenSendMillis} until the last byte was sent and {@code restoreMillis} the
-     * destination's restore (from the last chunk in to the tree running).
+     * How a migration ended. {@code roundBytes}: page bytes sent per pre-copy round, the frozen round
+     * last, and {@code roundZeroPages} the zero pages of each (no bytes sent for them); {@code downtimeMillis}:
+     * from the freeze on the source to the tree running on the destination, of which {@code frozenSendMillis}
+     * until the last byte was sent and {@code restoreMillis} the destination's restore (from the last chunk in
+     * to the tree running).
      */
     public record MigrateResult(boolean ok, String message, List<Long> roundBytes, long downtimeMillis,
                                 long totalMillis, long bytes, List<Integer> pids, long frozenSendMillis,
-                                long restoreMillis) implements Wire {}
+                                long restoreMillis, List<Long> roundZeroPages) implements Wire {}
 
     /** Source → destination: get ready to receive image {@code id} on the page channel. */
     public record PrepareReceive(String id, ActorRef<ReceiveStatus> replyTo) implements Command, Wire {}

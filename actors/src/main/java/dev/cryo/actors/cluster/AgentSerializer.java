@@ -57,7 +57,7 @@ public final class AgentSerializer extends SerializerWithStringManifest {
                 w.i(m.pid()).str(m.to()).b(m.preCopy()).b(m.tcpEstablished()).l(m.maxDowntimeMillis()).ref(m.replyTo());
             } else if (o instanceof MigrateResult m) {
                 w.b(m.ok()).str(m.message()).longs(m.roundBytes()).l(m.downtimeMillis()).l(m.totalMillis())
-                        .l(m.bytes()).ints(m.pids()).l(m.frozenSendMillis()).l(m.restoreMillis());
+                        .l(m.bytes()).ints(m.pids()).l(m.frozenSendMillis()).l(m.restoreMillis()).longs(m.roundZeroPages());
             } else if (o instanceof PrepareReceive m) {
                 w.str(m.id()).ref(m.replyTo());
             } else if (o instanceof ReceiveStatus m) {
@@ -85,7 +85,7 @@ public final class AgentSerializer extends SerializerWithStringManifest {
                 case "AgentList" -> new AgentList(r.strs(), r.strs(), r.strs());
                 case "Migrate" -> new Migrate(r.i(), r.str(), r.b(), r.b(), r.l(), r.ref());
                 case "MigrateResult" -> new MigrateResult(r.b(), r.str(), r.longs(), r.l(), r.l(), r.l(), r.ints(),
-                        r.l(), r.l());
+                        r.l(), r.l(), r.longs());
                 case "PrepareReceive" -> new PrepareReceive(r.str(), r.ref());
                 case "ReceiveStatus" -> new ReceiveStatus(r.str(), r.str(), r.str(), r.str(), r.i(), r.ints(), r.l());
                 case "Abandon" -> new Abandon(r.str());

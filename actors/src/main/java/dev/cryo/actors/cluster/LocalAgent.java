@@ -38,7 +38,7 @@ import java.util.concurrent.CompletionStage;
  * One request and one reply per connection, in a small fixed binary layout; every string is bounded.
  */
 public final class LocalAgent {
-    private static final int MAGIC = 0x6372796d; // "crym", layout version 2 (a dump's --tcp-skip-in-flight)
+    private static final int MAGIC = 0x6372796d; // "crym", layout version 3 (a dump's filled and zero pages per round)
     private static final byte DUMP = 1;
     private static final byte RESTORE = 2;
     /** A restore whose pages the agent serves lazily ({@code restore -d --lazy-pages}): its JVM lives on. */
@@ -183,8 +183,8 @@ public final class LocalAgent {
         List<Integer> pids = ints(in);
         boolean left = in.readBoolean();
         DumpStats s = new DumpStats(in.readInt(), in.readInt(), in.readLong(), in.readLong(), in.readLong(), in.readLong(),
-                in.readLong(), in.readLong(), in.readLong(), in.readLong());
-        return new DumpReport(dir, pids, left, s, longs(in));
+                in.readLong(), in.readLong(), in.readLong(), in.readLong(), in.readLong());
+        return new DumpReport(dir, pids, left, s, longs(in), longs(in));
     }
 
     private static List<Integer> ints(DataInputStream in) throws IOException {
@@ -415,11 +415,13 @@ public final class LocalAgent {
             out.writeInt(s.tasks());
             out.writeInt(s.threads());
             for (long v : new long[] {s.frozenMillis(), s.totalMillis(), s.pagesScanned(), s.pagesSkipped(),
-                    s.pagesWritten(), s.zeroPages(), s.imageBytes(), s.copyMillis()}) {
+                    s.pagesWritten(), s.zeroPages(), s.filledPages(), s.imageBytes(), s.copyMillis()}) {
                 out.writeLong(v);
             }
-            out.writeInt(r.roundPages().size());
-            for (long p : r.roundPages()) out.writeLong(p);
+            for (List<Long> round : List.of(r.roundPages(), r.roundZeroPages())) {
+                out.writeInt(round.size());
+                for (long p : round) out.writeLong(p);
+            }
         }
 
         private static void writeInts(DataOutputStream out, List<Integer> v) throws IOException {

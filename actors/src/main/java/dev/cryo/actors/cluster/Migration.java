@@ -315,8 +315,9 @@ final class Migration {
         for (long p : r.roundPages().isEmpty() ? List.of(r.stats().pagesWritten()) : r.roundPages()) {
             rounds.add(p * 4096);
         }
+        List<Long> zeros = r.roundPages().isEmpty() ? List.of(r.stats().zeroPages()) : r.roundZeroPages();
         return new MigrateResult(ok, message, rounds, downtime, (System.nanoTime() - started) / 1_000_000,
-                r.stats().imageBytes(), pids, r.stats().frozenMillis(), restoreMillis);
+                r.stats().imageBytes(), pids, r.stats().frozenMillis(), restoreMillis, zeros);
     }
 
     private Behavior<Command> abandon(String reason) {
@@ -332,7 +333,7 @@ final class Migration {
     private Behavior<Command> fail(String reason) {
         ctx.getLog().info("migration of pid {} to {} failed: {}", request.pid(), request.to(), reason);
         request.replyTo().tell(new MigrateResult(false, reason, List.of(), 0, (System.nanoTime() - started) / 1_000_000,
-                0, List.of(), 0, 0));
+                0, List.of(), 0, 0, List.of()));
         return Behaviors.stopped();
     }
 }

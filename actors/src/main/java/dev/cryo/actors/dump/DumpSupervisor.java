@@ -195,7 +195,11 @@ public final class DumpSupervisor {
     private final boolean hold;
     private final BufferPool pool;
     private final ImageSink.ConcurrentPages direct; // region dumpers write pages into the file themselves
+    /** Each running round's pages put into the image, what the convergence weighs (fill records among them). */
     private final List<Long> roundPages = new ArrayList<>();
+    /** Each running round as reported: pages sent (not the zero ones), and zero pages (left out or recorded as zero). */
+    private final List<Long> roundSent = new ArrayList<>();
+    private final List<Long> roundZero = new ArrayList<>();
     private long frozenAt;
     private long thawedAt; // the last task released (resumed, or sent SIGKILL)
     private long cpuAtFreeze = -1; // this JVM's CPU time when the freeze began, at -vv only
@@ -207,6 +211,8 @@ public final class DumpSupervisor {
     private int spawned; // dumper names stay unique when a dropped pid is reused during the seize
     private int xstateSize;
     private long scanned, written, zero, tracked, copyNanos;
+    /** Of the frozen round's written pages, those recorded as a byte repeated. */
+    private RegionDumper.Fills fills = RegionDumper.Fills.NONE;
     private boolean raised; // cryo's threads run at cryo.dump.freeze-nice (FreezePriority)
 
     /**
@@ -713,13 +719,15 @@ public final class DumpSupervisor {
         // a migration (held dump) tells the destination where the root's pages go (PreCopyLayout)
         tasks.forEach((p, t) -> t.tell(new TaskDumper.CopyRound(job, taskAdapter, hold && p.equals(request.pid()),
                 settings.preCopy(), sharedRuns.getOrDefault(p.value(), List.of()), duty)));
-        long[] pages = {0};
+        long[] pages = {0, 0, 0}; // put into the image, of them not zero, zero
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {
                     if (m.reply() instanceof TaskDumper.Gone g) {
                         leaveToFreeze(g.pid()); // exited while the tree ran (a zombie stays in the walk)
                     } else if (m.reply() instanceof TaskDumper.RoundCopied r) {
                         pages[0] += r.pages();
+                        pages[1] += r.sent();
+                        pages[2] += r.zero() + r.fills().zero();
                     } else {
                         return abort(failureOf(m.reply()));
                     }
@@ -728,7 +736,9 @@ public final class DumpSupervisor {
                         return Behaviors.same();
                     }
                     roundPages.add(pages[0]);
-                    stage("pre-copy round " + roundPages.size() + ": " + pages[0] + " pages");
+                    roundSent.add(pages[1]);
+                    roundZero.add(pages[2]);
+                    stage("pre-copy round " + roundPages.size() + ": " + pages[1] + " pages sent, " + pages[2] + " zero");
                     // the round after the wait for the read ahead freezes: the rounds had converged before it
                     boolean enough = netAheadAwaited || enough();
                     if (enough && netAhead != null && !netAhead.isRead()) {
@@ -1150,6 +1160,7 @@ public final class DumpSupervisor {
                     scanned += c.scannedPages();
                     written += c.writtenPages();
                     zero += c.zeroPages();
+                    fills = fills.plus(c.fills());
                     tracked += c.trackedPages();
                     copyNanos = Math.max(copyNanos, c.copyNanos());
                     pending.remove(c.pid());
@@ -1398,14 +1409,16 @@ public final class DumpSupervisor {
         long now = System.nanoTime();
         long thawed = thawedAt > 0 ? thawedAt : now;
         DumpStats stats = new DumpStats(liveTasks().size(), threads, (thawed - frozenAt) / 1_000_000,
-                (now - started) / 1_000_000, scanned, scanned - (written + zero - tracked), written, zero, imageBytes,
-                copyNanos / 1_000_000);
-        List<Long> rounds = new ArrayList<>(roundPages);
-        if (request.preCopy()) {
-            rounds.add(written); // the frozen round
+                (now - started) / 1_000_000, scanned, scanned - (written + zero - tracked), written - fills.zero(),
+                zero + fills.zero(), fills.other(), imageBytes, copyNanos / 1_000_000);
+        List<Long> rounds = new ArrayList<>(roundSent);
+        List<Long> zeros = new ArrayList<>(roundZero);
+        if (request.preCopy()) { // the frozen round
+            rounds.add(stats.pagesWritten());
+            zeros.add(stats.zeroPages());
         }
         return new DumpReport(request.imageDir(), tasks.keySet().stream().map(Pid::value).toList(),
-                request.keepsTree(), stats, rounds, notes, !request.iteration().any() ? null
+                request.keepsTree(), stats, rounds, zeros, notes, !request.iteration().any() ? null
                         : new DumpReport.Iterated(request.iteration().previous(), carriedPages,
                                 holder == null ? 0 : holder.holder(), holder == null ? 0 : holder.lifetime().toSeconds()));
     }

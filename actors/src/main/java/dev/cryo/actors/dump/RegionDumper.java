@@ -31,15 +31,34 @@ public final class RegionDumper {
 
     public sealed interface Reply {}
 
-    /** Every page of the share is read (held in buffers or written): pages kept and zero pages, per VMA index of the task. */
-    public record Read(int worker, long[] written, long[] zero, long nanos) implements Reply {}
+    /**
+     * Every page of the share is read (held in buffers or written): pages kept and zero pages, per VMA index of
+     * the task. Of the pages kept, {@code fills} are recorded as a byte repeated, not as their bytes.
+     */
+    public record Read(int worker, long[] written, long[] zero, Fills fills, long nanos) implements Reply {}
+
+    /**
+     * Pages kept as a fill record instead of their bytes: {@code zero} all zero (where a zero page cannot be
+     * left out: it hides a file's bytes or an earlier round's copy), {@code other} another byte repeated.
+     */
+    public record Fills(long zero, long other) {
+        public static final Fills NONE = new Fills(0, 0);
+
+        public Fills plus(Fills f) {
+            return new Fills(zero + f.zero, other + f.other);
+        }
+
+        public long pages() {
+            return zero + other;
+        }
+    }
 
     /**
      * After {@link Read}: every page of the share is in the image (or handed to its writer); the same counts.
      * {@code owed}: in a round while the task runs, the pieces it had unmapped or made unreadable before
      * they were read (an allocator decommitting): not in the image, for the frozen round to send.
      */
-    public record Done(int worker, long[] written, long[] zero, long nanos, List<PageRun> owed) implements Reply {}
+    public record Done(int worker, long[] written, long[] zero, Fills fills, long nanos, List<PageRun> owed) implements Reply {}
 
     public record Failed(int worker, String message) implements Reply {}
 
@@ -74,6 +93,8 @@ public final class RegionDumper {
         private final ActorRef<Reply> replyTo;
         private final long[] written;
         private final long[] zero;
+        private long zeroFills;
+        private long otherFills;
         private final ImageSink.Scratch scratch;
         /** Read, not yet written (direct sink only), oldest first. */
         private final ArrayDeque<Held> held = new ArrayDeque<>();
@@ -105,11 +126,12 @@ public final class RegionDumper {
                     read(piece);
                 }
                 hold();
-                replyTo.tell(new Read(job.worker(), written, zero, System.nanoTime() - start));
+                replyTo.tell(new Read(job.worker(), written, zero, new Fills(zeroFills, otherFills), System.nanoTime() - start));
                 while (!held.isEmpty()) {
                     writeOldest();
                 }
-                replyTo.tell(new Done(job.worker(), written, zero, System.nanoTime() - start, owed));
+                replyTo.tell(new Done(job.worker(), written, zero, new Fills(zeroFills, otherFills), System.nanoTime() - start,
+                        owed));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 fail("pid " + job.pid() + ": page copy interrupted");
@@ -163,6 +185,13 @@ public final class RegionDumper {
             }
             written[piece.vmaIndex()] += copied.segments().stream().mapToInt(PageCopier.Segment::pages).sum();
             zero[piece.vmaIndex()] += copied.zeroPages();
+            for (PageCopier.Segment seg : copied.segments()) {
+                if (seg.fill() == 0) {
+                    zeroFills += seg.pages();
+                } else if (seg.filled()) {
+                    otherFills += seg.pages();
+                }
+            }
             segments.addAll(copied.segments());
             if (copied.holdsData()) { // a piece of zero or filled pages leaves its room to the next
                 filled += bytes;

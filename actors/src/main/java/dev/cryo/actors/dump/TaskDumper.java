@@ -152,8 +152,9 @@ public final class TaskDumper {
      * {@code trackedPages}: of the written and zero pages, those of pre-copied mappings, which the
      * final round's walk found instead of the plan's scan (not among {@code scannedPages}).
      */
+    /** {@code fills}: of the written pages, those kept as a byte repeated (no page bytes in the image). */
     public record Collected(Pid pid, int threads, long scannedPages, long writtenPages, long zeroPages,
-                            long trackedPages, long copyNanos) implements Reply {}
+                            long trackedPages, long copyNanos, RegionDumper.Fills fills) implements Reply {}
 
     public record Written(Pid pid) implements Reply {}
 
@@ -171,7 +172,17 @@ public final class TaskDumper {
         }
     }
 
-    public record RoundCopied(Pid pid, long pages) implements Reply {}
+    /**
+     * A pre-copy round's pages of this task: {@code pages} those it put into the image (what the rounds'
+     * convergence weighs), {@code zero} the zero pages found (left out, or recorded as zero), {@code fills}
+     * of {@code pages}, those recorded as a byte repeated.
+     */
+    public record RoundCopied(Pid pid, long pages, long zero, RegionDumper.Fills fills) implements Reply {
+        /** Pages sent as pages: not the zero ones (a one-byte fill, rare, counts as sent: the restore writes it whole). */
+        public long sent() {
+            return pages - fills.zero();
+        }
+    }
 
     /** {@code ahead}: the smaps read was made beside the last round's copy (CopyRound#rounds). */
     public record LayoutRead(Pid pid, boolean ahead) implements Reply {}
@@ -673,7 +684,7 @@ public final class TaskDumper {
             if (last) {
                 armEmpty();
             }
-            m.replyTo().tell(new RoundCopied(pid, 0));
+            m.replyTo().tell(new RoundCopied(pid, 0, 0, RegionDumper.Fills.NONE));
             return Behaviors.same();
         }
         ActorRef<RegionDumper.Reply> adapter = ctx.messageAdapter(RegionDumper.Reply.class, RegionReply::new);
@@ -685,7 +696,7 @@ public final class TaskDumper {
         if (last) {
             armEmpty(); // beside the copy, which runs on the region dumpers' threads
         }
-        return roundCopying(shares.size(), 0, m.replyTo());
+        return roundCopying(shares.size(), new RoundCopied(pid, 0, 0, RegionDumper.Fills.NONE), m.replyTo());
     }
 
     /** Before a likely last round's freeze: the empty ptes armed, so the frozen round's walk stays quick (PreCopyTracker#armEmpty). */
@@ -763,9 +774,9 @@ public final class TaskDumper {
         }
     }
 
-    private Behavior<Command> roundCopying(int pending, long pages, ActorRef<Reply> replyTo) {
+    private Behavior<Command> roundCopying(int pending, RoundCopied copied, ActorRef<Reply> replyTo) {
         if (pending == 0) {
-            replyTo.tell(new RoundCopied(pid, pages));
+            replyTo.tell(copied);
             return idle();
         }
         return Behaviors.receive(Command.class)
@@ -780,7 +791,8 @@ public final class TaskDumper {
                     }
                     RegionDumper.Done d = (RegionDumper.Done) m.reply();
                     preCopy.owe(d.owed());
-                    return roundCopying(pending - 1, pages + d.written()[0], replyTo);
+                    return roundCopying(pending - 1, new RoundCopied(pid, copied.pages() + d.written()[0],
+                            copied.zero() + d.zero()[0], copied.fills().plus(d.fills())), replyTo);
                 })
                 .onMessage(Release.class, this::onRelease)
                 .onSignal(PostStop.class, s -> releaseOnStop())
@@ -829,7 +841,7 @@ public final class TaskDumper {
             premapped = null; // went with the task's memory
             try {
                 m.job().writer().tell(new ImageWriterActor.WriteRecord(ZombieReader.read(pid)));
-                m.replyTo().tell(new Collected(pid, 0, 0, 0, 0, 0, 0));
+                m.replyTo().tell(new Collected(pid, 0, 0, 0, 0, 0, 0, RegionDumper.Fills.NONE));
             } catch (RuntimeException e) {
                 m.replyTo().tell(new Failed(pid, logged(e)));
             }
@@ -1198,6 +1210,7 @@ public final class TaskDumper {
         private TaskCollector.Snapshot snap;
         private final long[] written;
         private final long[] zero;
+        private RegionDumper.Fills fills = RegionDumper.Fills.NONE;
         private final Collect request;
         private int pending;
         private long nanos;
@@ -1255,7 +1268,7 @@ public final class TaskDumper {
                 }
             }
             request.replyTo().tell(new Collected(pid, t.threads().size(), snap.memory().scannedPages(), w, z, tracked,
-                    nanos));
+                    nanos, fills));
             return idle();
         }
 
@@ -1276,6 +1289,7 @@ public final class TaskDumper {
                 written[i] += d.written()[i];
                 zero[i] += d.zero()[i];
             }
+            fills = fills.plus(d.fills());
             nanos = Math.max(nanos, d.nanos());
             pending--;
             return check();
