@@ -86,15 +86,20 @@ public final class RemoteTask implements AutoCloseable {
     /**
      * Why cryo's area could not be mapped in the task, in its terms: a task at its address-space limit (stress-ng's
      * rlimit stressor) failed the dump with a bare "mmap(0x7fcd0e172000, 20480, 3) in pid N: ENOMEM".
+     * The mmap's error comes out whatever the read of the limits meets (a task gone meanwhile).
      */
-    private static DumpException noRoom(Pid pid, List<MapsEntry> maps, long length, long r) {
+    static DumpException noRoom(Pid pid, List<MapsEntry> maps, long length, long r) {
         String why = Injector.errorText(r);
         if (-r == dev.cryo.kernel.Errno.ENOMEM) {
-            dev.cryo.kernel.proc.Limits.Limit as = ProcFs.limits(pid).get(dev.cryo.kernel.proc.Limits.RLIMIT_AS);
-            long mapped = maps.stream().mapToLong(m -> m.end() - m.start()).sum();
-            if (as != null && !as.softUnlimited() && mapped + length > as.soft()) {
-                why += ": it maps " + mapped + " bytes and its address-space limit (RLIMIT_AS) is " + as.soft()
-                        + " bytes, leaving no room for cryo's " + length + " bytes; raise the limit (prlimit --as) to dump it";
+            try {
+                dev.cryo.kernel.proc.Limits.Limit as = ProcFs.limits(pid).get(dev.cryo.kernel.proc.Limits.RLIMIT_AS);
+                long mapped = maps.stream().mapToLong(m -> m.end() - m.start()).sum();
+                if (as != null && !as.softUnlimited() && mapped + length > as.soft()) {
+                    why += ": it maps " + mapped + " bytes and its address-space limit (RLIMIT_AS) is " + as.soft()
+                            + " bytes, leaving no room for cryo's " + length + " bytes; raise the limit (prlimit --as) to dump it";
+                }
+            } catch (RuntimeException e) {
+                why += "; its limits could not be read: " + e.getMessage();
             }
         }
         return new DumpException("pid " + pid + ": cryo's working area could not be mapped in it (" + why + ")");
