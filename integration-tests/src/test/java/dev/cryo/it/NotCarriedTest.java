@@ -911,18 +911,6 @@ class NotCarriedTest {
     }
 
     /**
-     * A task whose state does not fit one record of the image (1500 socket pairs with 50 kB queued in each: 75 MB of
-     * queues in its fds' records; stress-ng's sockpair stressor) is refused naming the task; the failure said only
-     * "record TaskImage exceeds the max chunk length of 67108864 bytes". The tree runs on.
-     */
-    @org.junit.jupiter.api.Test
-    void aTaskTooLargeForOneRecordIsNamed() throws Exception {
-        refusedAndRunsOn("import os, socket\npairs = [socket.socketpair() for i in range(1500)]\n"
-                + "for a, b in pairs: a.send(os.urandom(50000))\n", "",
-                " \\(python3, 30\\d\\d fds, \\d+ mappings, 1 threads\\): its state is too large for one record of the image");
-    }
-
-    /**
      * A process at its address-space limit (RLIMIT_AS just above what it maps: stress-ng's rlimit stressor) has no room
      * for cryo's working area: refused saying so, where the dump said only "mmap(0x..., 20480, 3) in pid N: ENOMEM".
      */

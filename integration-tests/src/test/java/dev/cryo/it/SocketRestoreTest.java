@@ -71,6 +71,38 @@ class SocketRestoreTest {
         }
     }
 
+    /**
+     * A task whose state takes more than one chunk of the image (1500 socket pairs with 50 kB queued in each: 75 MB of
+     * queues in its fds' records; stress-ng's sockpair stressor holds ~20,000) was refused ("its state is too large
+     * for one record of the image"): its record is now written in parts and read whole, and every queue comes back.
+     */
+    @Test
+    void aTaskWhoseStateTakesSeveralChunksOfTheImageComesBack() throws Exception {
+        String script = String.join("\n",
+                "import hashlib, os, signal, socket",
+                "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])",
+                "pairs = [socket.socketpair() for i in range(1500)]",
+                "sent = []",
+                "for a, b in pairs:",
+                "    data = os.urandom(50000)",
+                "    a.sendall(data)",
+                "    sent.append(hashlib.sha256(data).digest())",
+                "print('ready', flush=True)",
+                "signal.sigwait([signal.SIGUSR2])",
+                "for (a, b), digest in zip(pairs, sent):",
+                "    got = b''",
+                "    while len(got) < 50000:",
+                "        got += b.recv(65536)",
+                "    assert hashlib.sha256(got).digest() == digest",
+                "print('PASS', flush=True)", "");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("pairs.out"), "/usr/bin/python3", "-c",
+                script))) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
     @Test
     void aUnixStreamServerOnAPathKeepsItsTwoClientsAndAConnectionWaitingToBeAccepted() throws Exception {
         Path sock = tmp.resolve("server.sock");

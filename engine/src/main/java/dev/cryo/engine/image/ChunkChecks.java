@@ -44,6 +44,9 @@ final class ChunkChecks {
         if ((h.flags() & ImageFormat.FLAG_INDEX_DIGEST) != 0 && t != ChunkType.INDEX) {
             throw new ImageCorruptException(where.get() + ": the index-digest flag set on a " + t.label + " chunk");
         }
+        if ((h.flags() & ImageFormat.FLAG_CONTINUED) != 0 && t != ChunkType.RECORD) {
+            throw new ImageCorruptException(where.get() + ": the continued-record flag set on a " + t.label + " chunk");
+        }
         if ((h.flags() & ImageFormat.FLAG_FILL) != 0) {
             checkFill(where, h, pageSize);
         } else if (t == ChunkType.PAGES) {

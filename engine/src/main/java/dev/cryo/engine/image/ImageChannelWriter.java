@@ -58,7 +58,7 @@ public final class ImageChannelWriter implements AutoCloseable {
         this.options = options;
         this.codecs = codecs;
         this.kryo = ImageKryo.create(codecs);
-        this.recordOut = new Output(4096, (int) options.maxChunkLength());
+        this.recordOut = new Output(4096, maxRecord(options));
         guarded(() -> writeFully(FileHeader.current(options.pageSize()).encode(), null));
     }
 
@@ -82,15 +82,32 @@ public final class ImageChannelWriter implements AutoCloseable {
         try {
             kryo.writeClassAndObject(recordOut, record);
         } catch (KryoBufferOverflowException e) {
+            recordOut.setBuffer(new byte[4096], maxRecord(options));
             throw new IllegalArgumentException("record " + record.getClass().getSimpleName()
-                    + " exceeds the max chunk length of " + options.maxChunkLength() + " bytes", e);
+                    + " exceeds the max record length of " + maxRecord(options) + " bytes ("
+                    + ImageFormat.MAX_RECORD_PARTS + " chunks of at most " + options.maxChunkLength() + " bytes)", e);
         } catch (KryoException e) {
             throw new IllegalArgumentException("cannot encode " + record.getClass().getName() + ": " + e.getMessage(), e);
         }
-        ByteBuffer payload = ByteBuffer.wrap(recordOut.getBuffer(), 0, recordOut.position());
-        synchronized (this) {
-            return writeChunk(ChunkType.RECORD, 0, payload, payload.remaining(), 0, 0, 0);
+        byte[] bytes = recordOut.getBuffer();
+        int length = recordOut.position(), part = (int) options.maxChunkLength();
+        IndexEntry first = null;
+        synchronized (this) { // the parts of a record are consecutive chunks
+            for (int at = 0; first == null || at < length; at += part) {
+                int n = Math.min(part, length - at);
+                IndexEntry e = writeChunk(ChunkType.RECORD, at + n < length ? ImageFormat.FLAG_CONTINUED : 0,
+                        ByteBuffer.wrap(bytes, at, n), n, 0, 0, 0);
+                first = first == null ? e : first;
+            }
         }
+        if (bytes.length > part) { // a record in parts is rare: its buffer is not kept
+            recordOut.setBuffer(new byte[4096], maxRecord(options));
+        }
+        return first;
+    }
+
+    private static int maxRecord(ImageOptions options) {
+        return (int) Math.min(Integer.MAX_VALUE - 64, options.maxChunkLength() * ImageFormat.MAX_RECORD_PARTS);
     }
 
     /**

@@ -41,7 +41,15 @@ public final class ImageFormat {
      * that became zero after a pre-copy round had sent it is one too.
      */
     static final int FLAG_FILL = 4;
-    static final int KNOWN_FLAGS = FLAG_ZSTD | FLAG_INDEX_DIGEST | FLAG_FILL;
+    /**
+     * Record chunk flag: the record goes on in the next chunk, a record chunk too. A task's record larger than
+     * one chunk (tens of thousands of sockets with their queues: stress-ng's sockpair) is written in parts, in
+     * consecutive chunks, all but the last flagged, up to {@link #MAX_RECORD_PARTS}.
+     */
+    static final int FLAG_CONTINUED = 8;
+    static final int KNOWN_FLAGS = FLAG_ZSTD | FLAG_INDEX_DIGEST | FLAG_FILL | FLAG_CONTINUED;
+    /** Chunks one record may take at most: its bytes are held whole to be decoded (1 GiB at the default max chunk). */
+    public static final int MAX_RECORD_PARTS = 16;
     /**
      * A fill chunk's pages must end below this (x86-64's user space, 5-level paging): its page count
      * is not bounded by a payload length as other pages chunks' are.

@@ -48,6 +48,7 @@ public final class ImageReader implements AutoCloseable {
         }
         this.fileHeader = FileHeader.decode(readAt(0, FileHeader.SIZE), name);
         this.entries = index ? readIndex(size) : List.of();
+        RecordParts.check(entries, name);
     }
 
     public static ImageReader open(Path dir, RecordCodecs codecs) throws IOException {
@@ -107,17 +108,36 @@ public final class ImageReader implements AutoCloseable {
     /** All records, decoded, in write order. */
     public List<Object> records() throws IOException {
         List<Object> out = new ArrayList<>();
-        for (IndexEntry e : entries) {
-            if (e.type() == ChunkType.RECORD) out.add(readRecord(e));
+        for (IndexEntry e : recordEntries()) {
+            out.add(readRecord(e));
         }
         return Collections.unmodifiableList(out);
     }
 
+    /** The chunk where each record starts (a record in parts takes the chunks after it too), in write order. */
+    public List<IndexEntry> recordEntries() {
+        return RecordParts.starts(entries);
+    }
+
+    /** The record starting at chunk {@code e}, with its other parts if it is in parts. */
     public Object readRecord(IndexEntry e) throws IOException {
         requireType(e, ChunkType.RECORD);
-        ByteBuffer chunk = readAt(e.offset(), (int) e.totalLength());
-        checkChunk(e, chunk, chunk.duplicate().position(ChunkHeader.SIZE));
-        return records.decode(chunk.array(), ChunkHeader.SIZE, e.storedLength(), where(e));
+        if (!e.continued()) {
+            ByteBuffer chunk = readAt(e.offset(), (int) e.totalLength());
+            checkChunk(e, chunk, chunk.duplicate().position(ChunkHeader.SIZE));
+            return records.decode(chunk.array(), ChunkHeader.SIZE, e.storedLength(), where(e));
+        }
+        List<IndexEntry> parts = RecordParts.of(entries, e);
+        long length = parts.stream().mapToLong(p -> p.storedLength()).sum();
+        byte[] whole = new byte[(int) length]; // bounded: at most MAX_RECORD_PARTS chunks (RecordParts.check)
+        int at = 0;
+        for (IndexEntry p : parts) {
+            ByteBuffer chunk = readAt(p.offset(), (int) p.totalLength());
+            checkChunk(p, chunk, chunk.duplicate().position(ChunkHeader.SIZE));
+            System.arraycopy(chunk.array(), ChunkHeader.SIZE, whole, at, p.storedLength());
+            at += p.storedLength();
+        }
+        return records.decode(whole, 0, whole.length, where(e) + " (a record in " + parts.size() + " chunks)");
     }
 
     /**

@@ -25,6 +25,9 @@ public final class ImageStreamReader implements AutoCloseable {
     private final List<IndexEntry> seen = new ArrayList<>();
     private final IndexCodec.Digest digest = new IndexCodec.Digest();
     private ByteBuffer payload; // direct, reused; holds the current chunk's payload
+    private final List<byte[]> partBytes = new ArrayList<>(); // a record in parts so far
+    private int parts;
+    private IndexEntry firstPart;
     private long position;
     private boolean done;
 
@@ -56,13 +59,25 @@ public final class ImageStreamReader implements AutoCloseable {
         private final IndexEntry entry;
         private final Object record;
 
+        private final IndexEntry start;
+
         private Chunk(IndexEntry entry, Object record) {
+            this(entry, record, entry);
+        }
+
+        private Chunk(IndexEntry entry, Object record, IndexEntry start) {
             this.entry = entry;
             this.record = record;
+            this.start = start;
         }
 
         public IndexEntry entry() {
             return entry;
+        }
+
+        /** The chunk where this chunk's record starts: this one, or the first of a record in parts. */
+        public IndexEntry recordStart() {
+            return start;
         }
 
         /** The decoded record of a RECORD chunk, else null. */
@@ -121,16 +136,47 @@ public final class ImageStreamReader implements AutoCloseable {
         IndexEntry e = ChunkChecks.toEntry(h, offset);
         seen.add(e);
         digest.add(e);
+        if (parts > 0 && h.type() != ChunkType.RECORD) {
+            throw new ImageCorruptException(where.get() + ": a record chunk that went on is followed by a "
+                    + h.type().label + " chunk: damaged image");
+        }
         Object record = null;
         if (h.type() == ChunkType.RECORD) {
             byte[] bytes = new byte[stored];
             payload.duplicate().get(bytes);
+            if (e.continued() || parts > 0) { // a record in parts: decoded with its last part
+                if (++parts > ImageFormat.MAX_RECORD_PARTS) {
+                    throw new ImageCorruptException(where.get() + ": a record in more than "
+                            + ImageFormat.MAX_RECORD_PARTS + " chunks: damaged image");
+                }
+                partBytes.add(bytes);
+                if (parts == 1) {
+                    firstPart = e;
+                }
+                if (e.continued()) {
+                    return new Chunk(e, null);
+                }
+                int length = partBytes.stream().mapToInt(b -> b.length).sum(), at = 0;
+                byte[] whole = new byte[length];
+                for (byte[] b : partBytes) {
+                    System.arraycopy(b, 0, whole, at, b.length);
+                    at += b.length;
+                }
+                String what = where.get() + " (the last of a record's " + parts + " chunks)";
+                partBytes.clear();
+                parts = 0;
+                return new Chunk(e, records.decode(whole, 0, length, what), firstPart);
+            }
             record = records.decode(bytes, 0, stored, where.get());
         }
         return new Chunk(e, record);
     }
 
     private void finishWithIndex(String where, long indexOffset, boolean byDigest) throws IOException {
+        if (parts > 0) {
+            throw new ImageCorruptException(where + ": a record that went on in the next chunk ends with no last part:"
+                    + " damaged image");
+        }
         if (byDigest) {
             IndexCodec.checkDigest(payload.duplicate(), where, digest);
         } else {

@@ -22,6 +22,11 @@ public record IndexEntry(int number, ChunkType type, int flags, long offset, int
         return (flags & ImageFormat.FLAG_FILL) != 0;
     }
 
+    /** A record chunk whose record goes on in the next chunk ({@link ImageFormat#FLAG_CONTINUED}). */
+    public boolean continued() {
+        return (flags & ImageFormat.FLAG_CONTINUED) != 0;
+    }
+
     /** Header plus stored payload. */
     public long totalLength() {
         return ChunkHeader.SIZE + Integer.toUnsignedLong(storedLength);

@@ -147,7 +147,7 @@ public final class ArrivingMemory implements AutoCloseable {
             }
         }
         if (c.record() != null) { // a deleted file's piece is read again from the staged image when written
-            records.add(GhostPieces.inPlace(c.record(), c.entry()));
+            records.add(GhostPieces.inPlace(c.record(), c.recordStart()));
         } else if (c.entry().type() == ChunkType.PAGES) {
             latest.computeIfAbsent(c.entry().pid(), k -> new LatestPages(true)).add(c.entry(), placed);
         }

@@ -93,10 +93,8 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
     /** The records of the image, the pieces of deleted files' contents left in it ({@link GhostPieces#inPlace}). */
     private static List<Object> records(ImageReader reader) throws IOException {
         List<Object> out = new ArrayList<>();
-        for (IndexEntry e : reader.entries()) {
-            if (e.type() == dev.cryo.engine.image.ChunkType.RECORD) {
-                out.add(GhostPieces.inPlace(reader.readRecord(e), e));
-            }
+        for (IndexEntry e : reader.recordEntries()) {
+            out.add(GhostPieces.inPlace(reader.readRecord(e), e));
         }
         return out;
     }
