@@ -94,6 +94,11 @@ final class DumpCommand implements Callable<Integer> {
                     + "(default: cryo.dump.seize-timeout, 10 s).")
     Integer timeout;
 
+    @Option(names = "--lazy-wait", paramLabel = "SECONDS",
+            description = "A tree whose lazy restore (restore --lazy-pages) still brings pages in: wait, while it runs, "
+                    + "up to SECONDS for its last page before the dump (default 0: refused as it is).")
+    Integer lazyWait;
+
     @Option(names = "--network-lock", paramLabel = "METHOD",
             description = "Accepted for CRIU compatibility: nftables or iptables; cryo locks with nftables either way.")
     String networkLock;
@@ -174,6 +179,13 @@ final class DumpCommand implements Callable<Integer> {
             err.println("cryo: --timeout " + timeout + ": give a number of seconds above 0");
             return 2;
         }
+        if (lazyWait != null && lazyWait < 0) {
+            err.println("cryo: --lazy-wait " + lazyWait + ": give a number of seconds, 0 or more");
+            return 2;
+        }
+        if (lazyWait != null && lazyWait > 0 && !awaitLazyRestore(pid, lazyWait)) {
+            return 130; // interrupted while waiting: nothing was dumped
+        }
         java.util.Map<String, Object> overrides = new java.util.HashMap<>();
         if (ghostLimit != null) {
             overrides.put("cryo.dump.ghost-limit", ghostLimit);
@@ -248,6 +260,31 @@ final class DumpCommand implements Callable<Integer> {
             if (freezer != null) {
                 freezer.thaw(); // a dump that failed before the tree was held lets it run again
             }
+        }
+    }
+
+    /**
+     * --lazy-wait: the tree's lazy restore (pages still to come) is waited for, bounded; the dump goes on either
+     * way (it refuses what is still to come by name). False when interrupted.
+     */
+    private boolean awaitLazyRestore(int pid, int seconds) {
+        try {
+            Pid left = dev.cryo.engine.dump.LazyRestoreWait.await(Pid.of(pid), java.time.Duration.ofSeconds(seconds),
+                    p -> {
+                        err.println("cryo: pid " + p + " is still being filled by a lazy restore: waiting up to " + seconds
+                                + " s for its last page (--lazy-wait)");
+                        err.flush();
+                    });
+            if (left != null) {
+                err.println("cryo: pid " + left + "'s lazy restore did not end within " + seconds + " s");
+                err.flush();
+            }
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            err.println("cryo: interrupted while waiting for a lazy restore to end; nothing was dumped");
+            err.flush();
+            return false;
         }
     }
 

@@ -143,7 +143,7 @@ final class RestoreCommand implements Callable<Integer> {
         request = request.withHooks(hooks);
         if (lazyPages) {
             request = request.withLazyPages(new dev.cryo.engine.restore.LazyPages(request.imageDir(),
-                    parent.settings().image().maxChunk()));
+                    parent.settings().image().maxChunk(), (int) parent.settings().restore().lazyAheadPause().toMillis()));
         }
         // only a detached restore can go to the agent: a waited-for root must be this process's child;
         // fds to hand over are this process's

@@ -14,6 +14,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -39,18 +41,23 @@ class LocalAgentTest {
     private long mark;
 
     /** An agent on loopback serving the local socket {@code sock}, its output in {@code log}. */
-    private record Agent(Process process, Path sock, Path log) {
-        static Agent start(Path dir) throws Exception {
+    private record Agent(Process process, Path sock, Path log, int port, Path keys) {
+        /** {@code settings}: cryo settings of its own, "key=value" each. */
+        static Agent start(Path dir, String... settings) throws Exception {
             Path keys = dir.resolve("keys");
             assertEquals(0, Cli.run("keys", "init", keys.toString()).code());
             Path sock = dir.resolve("run/agent.sock");
             Path log = dir.resolve("agent.log");
             int port = ThreadLocalRandom.current().nextInt(40000, 50000);
-            Process agent = new ProcessBuilder("java", "-XX:-UsePerfData", "-jar", TwoHosts.JAR.toString(),
-                    "-Dcryo.cluster.local-socket=" + sock, "agent", "--name", "local", "--bind", "127.0.0.1:" + port,
-                    "--data-port", "0", "--keys", keys.toString())
-                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-            Agent a = new Agent(agent, sock, log);
+            java.util.List<String> cmd = new java.util.ArrayList<>(List.of("java", "-XX:-UsePerfData", "-jar",
+                    TwoHosts.JAR.toString(), "-Dcryo.cluster.local-socket=" + sock));
+            for (String kv : settings) {
+                cmd.add("-D" + kv);
+            }
+            cmd.addAll(List.of("agent", "--name", "local", "--bind", "127.0.0.1:" + port, "--data-port", "0", "--keys",
+                    keys.toString()));
+            Process agent = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            Agent a = new Agent(agent, sock, log, port, keys);
             try {
                 TwoHosts.awaitLog(log, "agent local running", Duration.ofSeconds(120));
                 assertTrue(Files.exists(sock), "the agent listens on " + sock);
@@ -155,6 +162,56 @@ class LocalAgentTest {
                 String out = Workloads.check(back);
                 assertTrue(out.contains("PASS"), out + "\n" + agentLog());
             }
+        }
+    }
+
+    /**
+     * A lazy restore an agent serves is listed by {@code cryo agents} (its root pid, pages in of the total, since
+     * when), and {@code dump --lazy-wait} waits for its last page, then dumps; the image restores PASS. The agent
+     * copies ahead with a pause (cryo.restore.lazy-ahead-pause), so the pages surely still come meanwhile. Before,
+     * {@code cryo agents} showed nothing of it, and a dump was refused until the restore had ended.
+     */
+    @Test
+    void aLazyRestoreAnAgentServesIsListedAndADumpWaitsForItsLastPage() throws Exception {
+        Agent slow = Agent.start(tmp, "cryo.restore.lazy-ahead-pause=250ms");
+        try {
+            sock = slow.sock();
+            log = slow.log();
+            mark = TwoHosts.mark(log);
+            Path img = tmp.resolve("img");
+            String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/lazyfork.c").toString();
+            try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("lazyfork.out"), prog,
+                    tmp.resolve("never").toString(), "256", "stays"))) {
+                assertEquals(0, cli("dump", "-t", p.pid().toString(), "-D", img.toString()).code());
+                DetachedProcess.awaitCondition(() -> !p.alive(), Duration.ofSeconds(10), "the dumped tree to be gone");
+                Cli r = cli("restore", "-D", img.toString(), "-d", "--lazy-pages");
+                assertEquals(0, r.code(), r.toString());
+                Cli agents = Cli.run("agents", "--agent", "127.0.0.1:" + slow.port(), "--keys", slow.keys().toString());
+                assertEquals(0, agents.code(), agents.toString());
+                Matcher m = Pattern.compile("local +" + p.pid() + " +(\\d+) / (\\d+) +\\d\\d:\\d\\d:\\d\\d \\(\\d+ s\\) +"
+                        + Pattern.quote(img.toString())).matcher(agents.out());
+                assertTrue(m.find(), agents.out() + "\n" + agentLog());
+                assertTrue(Long.parseLong(m.group(1)) < Long.parseLong(m.group(2)), agents.out());
+                assertTrue(Long.parseLong(m.group(2)) >= 256 * 256, agents.out()); // 256 MiB to come
+
+                Path again = tmp.resolve("again");
+                Cli d = cli("dump", "-t", p.pid().toString(), "-D", again.toString(), "--lazy-wait", "300");
+                assertEquals(0, d.code(), d + "\n" + agentLog());
+                assertTrue(d.err().contains("pid " + p.pid() + " is still being filled by a lazy restore: waiting up to 300 s"),
+                        d.toString());
+                TwoHosts.awaitLog(log, mark, "lazy restore of " + img + " (root pid " + p.pid() + "): every page is in",
+                        Duration.ofSeconds(30));
+                Cli listed = Cli.run("agents", "--agent", "127.0.0.1:" + slow.port(), "--keys", slow.keys().toString());
+                assertFalse(listed.out().contains("Lazy restores"), listed.out());
+                DetachedProcess.awaitCondition(() -> !p.alive(), Duration.ofSeconds(10), "the dumped tree to be gone");
+                assertEquals(0, cli("restore", "-D", again.toString(), "-d").code());
+                try (DetachedProcess back = DetachedProcess.restored(Pid.of(p.pid().value()), p.output())) {
+                    String out = Workloads.check(back);
+                    assertTrue(out.contains("PASS"), out + "\n" + agentLog());
+                }
+            }
+        } finally {
+            slow.stop();
         }
     }
 

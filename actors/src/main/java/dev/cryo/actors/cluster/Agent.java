@@ -233,7 +233,7 @@ public final class Agent {
 
     private Description description() {
         return new Description(name, Cluster.get(ctx.getSystem()).selfMember().address().toString(), parts.dataHost(),
-                parts.dataPort());
+                parts.dataPort(), parts.lazy().list(name));
     }
 
     private Behavior<AgentProtocol.Command> logMember(ClusterEvent.MemberEvent e) {

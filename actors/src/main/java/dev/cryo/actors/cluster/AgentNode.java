@@ -32,7 +32,9 @@ import java.util.List;
  */
 public final class AgentNode implements AutoCloseable {
     /** What the agent actor needs besides its name. */
-    public record Parts(java.util.concurrent.atomic.AtomicReference<PageChannel.Receiver> receiver, String dataHost, int dataPort, Path stagingDir, Migration.Deps migration) {}
+    /** {@code lazy}: the lazy restores the local socket's requests made, which this agent serves. */
+    public record Parts(java.util.concurrent.atomic.AtomicReference<PageChannel.Receiver> receiver, String dataHost, int dataPort,
+                        Path stagingDir, Migration.Deps migration, LazyServings lazy) {}
 
     private final ActorSystem<AgentProtocol.Command> system;
     private LocalAgent.Server local;
@@ -42,7 +44,7 @@ public final class AgentNode implements AutoCloseable {
     }
 
     /** Takes the local CLI's dumps and restores on the claimed socket (see {@link LocalAgent}). */
-    private void listenLocally(LocalAgent.Server claimed, CryoSettings settings) throws IOException {
+    private void listenLocally(LocalAgent.Server claimed, CryoSettings settings, LazyServings lazy) throws IOException {
         Duration dumpTimeout = settings.dump().timeout().plus(settings.dump().seizeTimeout()).plusSeconds(60);
         Duration restoreTimeout = settings.restore().timeout().plus(settings.restore().pidWait()).plusSeconds(60);
         local = claimed;
@@ -71,7 +73,13 @@ public final class AgentNode implements AutoCloseable {
 
             @Override
             public dev.cryo.engine.restore.LazyPages lazyPages(java.nio.file.Path imageDir) {
-                return new dev.cryo.engine.restore.LazyPages(imageDir, settings.image().maxChunk());
+                return new dev.cryo.engine.restore.LazyPages(imageDir, settings.image().maxChunk(),
+                        (int) settings.restore().lazyAheadPause().toMillis());
+            }
+
+            @Override
+            public void servingLazily(int rootPid, java.nio.file.Path imageDir, dev.cryo.engine.restore.LazyPages pages) {
+                lazy.serving(rootPid, imageDir, pages);
             }
         });
     }
@@ -125,6 +133,7 @@ public final class AgentNode implements AutoCloseable {
         Cryo.warmUp();
         // the page channel is a stream of this system's, bound before the agent that handles what arrives on it
         CompletableFuture<Integer> bound = new CompletableFuture<>();
+        LazyServings lazy = new LazyServings();
         ActorSystem<AgentProtocol.Command> system = ActorSystem.create(Behaviors.<AgentProtocol.Command>setup(ctx -> {
             // the page channel listens before the agent that handles what arrives on it exists
             var slot = new java.util.concurrent.atomic.AtomicReference<PageChannel.Receiver>();
@@ -137,7 +146,7 @@ public final class AgentNode implements AutoCloseable {
                 return Behaviors.stopped();
             }
             bound.complete(pages.port());
-            return Agent.create(name, new Parts(slot, c.hostname(), pages.port(), c.stagingDir(), deps));
+            return Agent.create(name, new Parts(slot, c.hostname(), pages.port(), c.stagingDir(), deps, lazy));
         }), SYSTEM, config);
         AgentNode node = new AgentNode(system);
         try {
@@ -157,7 +166,7 @@ public final class AgentNode implements AutoCloseable {
         WarmUp.start(system, settings, deps.imageOptions(), c.stagingDir(), deps.tls());
         if (claimed != null) {
             try {
-                node.listenLocally(claimed, settings);
+                node.listenLocally(claimed, settings, lazy);
             } catch (IOException e) {
                 node.close();
                 throw new IOException("cannot listen on the local socket " + c.localSocket().get() + ": " + e.getMessage(), e);

@@ -21,13 +21,29 @@ public final class AgentProtocol {
     /** Who is this agent: its name, its Artery address and its page channel. */
     public record Describe(ActorRef<Description> replyTo) implements Command, Wire {}
 
-    public record Description(String name, String address, String dataHost, int dataPort) implements Wire {}
+    /** {@code lazy}: the lazy restores this agent serves the pages of now. */
+    public record Description(String name, String address, String dataHost, int dataPort, List<LazyServed> lazy)
+            implements Wire {
+        public Description(String name, String address, String dataHost, int dataPort) {
+            this(name, address, dataHost, dataPort, List.of());
+        }
+    }
+
+    /**
+     * A lazy restore an agent serves ({@code restore -d --lazy-pages} through it): the restored tree's root,
+     * its pages in so far of those to come, since when it runs (epoch ms) and its image.
+     */
+    public record LazyServed(String agent, int rootPid, long pagesIn, long pagesTotal, long sinceMillis, String imageDir) {}
 
     /** The cluster's agents as this agent sees them. */
     public record ListAgents(ActorRef<AgentList> replyTo) implements Command, Wire {}
 
-    /** One line per member: name (or "-" for a member that runs no agent), address, status. */
-    public record AgentList(List<String> names, List<String> addresses, List<String> statuses) implements Wire {}
+    /**
+     * One line per member: name (or "-" for a member that runs no agent), address, status; and the lazy
+     * restores the agents that answered serve.
+     */
+    public record AgentList(List<String> names, List<String> addresses, List<String> statuses, List<LazyServed> lazy)
+            implements Wire {}
 
     /** Move the tree rooted at pid to the agent named {@code to}. */
     /** {@code maxDowntimeMillis}: the pre-copy's bound on the frozen round (PreCopySettings#maxDowntime), -1: the agent's. */

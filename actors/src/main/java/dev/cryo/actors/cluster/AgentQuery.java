@@ -15,7 +15,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/** Asks every known agent for its name (one timeout for all), then lists the members with their names. */
+/**
+ * Asks every known agent for its name and the lazy restores it serves (one timeout for all), then lists the
+ * members with their names.
+ */
 final class AgentQuery {
     interface Command {}
 
@@ -29,29 +32,31 @@ final class AgentQuery {
             agents.forEach(a -> a.tell(new AgentProtocol.Describe(adapter)));
             timers.startSingleTimer(new Timeout(), Duration.ofSeconds(3));
             Map<String, String> names = new HashMap<>();
+            List<AgentProtocol.LazyServed> lazy = new ArrayList<>();
             int[] pending = {agents.size()};
             if (pending[0] == 0) {
-                replyTo.tell(list(cluster, names));
+                replyTo.tell(list(cluster, names, lazy));
                 return Behaviors.stopped();
             }
             return Behaviors.receive(Command.class)
                     .onMessage(Answer.class, m -> {
                         names.put(m.d().address(), m.d().name());
+                        lazy.addAll(m.d().lazy());
                         if (--pending[0] > 0) {
                             return Behaviors.same();
                         }
-                        replyTo.tell(list(cluster, names));
+                        replyTo.tell(list(cluster, names, lazy));
                         return Behaviors.stopped();
                     })
                     .onMessage(Timeout.class, m -> {
-                        replyTo.tell(list(cluster, names));
+                        replyTo.tell(list(cluster, names, lazy));
                         return Behaviors.stopped();
                     })
                     .build();
         }));
     }
 
-    private static AgentList list(Cluster cluster, Map<String, String> names) {
+    private static AgentList list(Cluster cluster, Map<String, String> names, List<AgentProtocol.LazyServed> lazy) {
         List<String> n = new ArrayList<>(), a = new ArrayList<>(), s = new ArrayList<>();
         Set<Member> unreachable = cluster.state().getUnreachable();
         for (Member m : cluster.state().getMembers()) {
@@ -60,6 +65,6 @@ final class AgentQuery {
             a.add(addr);
             s.add(m.status().toString().toLowerCase(java.util.Locale.ROOT) + (unreachable.contains(m) ? ", unreachable" : ""));
         }
-        return new AgentList(n, a, s);
+        return new AgentList(n, a, s, List.copyOf(lazy));
     }
 }

@@ -48,11 +48,11 @@ public final class AgentSerializer extends SerializerWithStringManifest {
             if (o instanceof Describe m) {
                 w.ref(m.replyTo());
             } else if (o instanceof Description m) {
-                w.str(m.name()).str(m.address()).str(m.dataHost()).i(m.dataPort());
+                w.str(m.name()).str(m.address()).str(m.dataHost()).i(m.dataPort()).lazy(m.lazy());
             } else if (o instanceof ListAgents m) {
                 w.ref(m.replyTo());
             } else if (o instanceof AgentList m) {
-                w.strs(m.names()).strs(m.addresses()).strs(m.statuses());
+                w.strs(m.names()).strs(m.addresses()).strs(m.statuses()).lazy(m.lazy());
             } else if (o instanceof Migrate m) {
                 w.i(m.pid()).str(m.to()).b(m.preCopy()).b(m.tcpEstablished()).l(m.maxDowntimeMillis()).ref(m.replyTo());
             } else if (o instanceof MigrateResult m) {
@@ -80,9 +80,9 @@ public final class AgentSerializer extends SerializerWithStringManifest {
             In r = new In(in);
             return switch (manifest) {
                 case "Describe" -> new Describe(r.ref());
-                case "Description" -> new Description(r.str(), r.str(), r.str(), r.i());
+                case "Description" -> new Description(r.str(), r.str(), r.str(), r.i(), r.lazy());
                 case "ListAgents" -> new ListAgents(r.ref());
-                case "AgentList" -> new AgentList(r.strs(), r.strs(), r.strs());
+                case "AgentList" -> new AgentList(r.strs(), r.strs(), r.strs(), r.lazy());
                 case "Migrate" -> new Migrate(r.i(), r.str(), r.b(), r.b(), r.l(), r.ref());
                 case "MigrateResult" -> new MigrateResult(r.b(), r.str(), r.longs(), r.l(), r.l(), r.l(), r.ints(),
                         r.l(), r.l(), r.longs());
@@ -148,6 +148,14 @@ public final class AgentSerializer extends SerializerWithStringManifest {
             for (int v : l) out.writeInt(v);
             return this;
         }
+
+        Out lazy(List<AgentProtocol.LazyServed> l) throws IOException {
+            out.writeInt(l.size());
+            for (AgentProtocol.LazyServed s : l) {
+                str(s.agent()).i(s.rootPid()).l(s.pagesIn()).l(s.pagesTotal()).l(s.sinceMillis()).str(s.imageDir());
+            }
+            return this;
+        }
     }
 
     private final class In {
@@ -196,6 +204,13 @@ public final class AgentSerializer extends SerializerWithStringManifest {
             int n = bounded(MAX_LIST);
             List<Integer> out = new ArrayList<>(n);
             for (int k = 0; k < n; k++) out.add(in.readInt());
+            return out;
+        }
+
+        List<AgentProtocol.LazyServed> lazy() throws IOException {
+            int n = bounded(MAX_LIST);
+            List<AgentProtocol.LazyServed> out = new ArrayList<>(n);
+            for (int k = 0; k < n; k++) out.add(new AgentProtocol.LazyServed(str(), i(), l(), l(), l(), str()));
             return out;
         }
 

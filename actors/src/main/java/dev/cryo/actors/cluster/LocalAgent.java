@@ -57,6 +57,9 @@ public final class LocalAgent {
 
         /** The page server of a lazy restore of {@code imageDir} (with the agent's chunk bound). */
         dev.cryo.engine.restore.LazyPages lazyPages(Path imageDir);
+
+        /** The tree rooted at {@code rootPid} runs; its pages come from {@code pages} (listed by `cryo agents`). */
+        default void servingLazily(int rootPid, Path imageDir, dev.cryo.engine.restore.LazyPages pages) {}
     }
 
     // ---- client (the CLI) ----------------------------------------------------------------------
@@ -328,6 +331,7 @@ public final class LocalAgent {
                             throw e;
                         }
                         if (r.lazy() != null) {
+                            jobs.servingLazily(rep.rootPid(), r.imageDir(), r.lazy());
                             serveLazily(r, rep.rootPid());
                         }
                         what = what + " (root pid " + rep.rootPid() + ", running)";

@@ -77,6 +77,9 @@ public final class LazyPages implements AutoCloseable {
 
     private final Path imageDir;
     private final long maxChunk;
+    private final int aheadPauseMillis;
+    /** When the next copy ahead may run (System.nanoTime), the server thread's. */
+    private long nextAhead;
     private final ConcurrentLinkedQueue<Mm> arriving = new ConcurrentLinkedQueue<>();
     private final List<Mm> mms = new ArrayList<>(); // the server thread's
     private final CompletableFuture<String> done = new CompletableFuture<>();
@@ -105,8 +108,14 @@ public final class LazyPages implements AutoCloseable {
     private static final int UNPACKED_KEPT = 4;
 
     public LazyPages(Path imageDir, long maxChunk) {
+        this(imageDir, maxChunk, 0);
+    }
+
+    /** {@code aheadPauseMillis}: the wait for faults between two copies ahead (cryo.restore.lazy-ahead-pause). */
+    public LazyPages(Path imageDir, long maxChunk, int aheadPauseMillis) {
         this.imageDir = imageDir;
         this.maxChunk = maxChunk;
+        this.aheadPauseMillis = aheadPauseMillis;
     }
 
     /**
@@ -268,6 +277,16 @@ public final class LazyPages implements AutoCloseable {
         }
     }
 
+    /** Pages in so far (brought on demand or ahead, or thrown away by the program first), for `cryo agents`. */
+    public long pagesIn() {
+        return demanded.get() + ahead.get() + dropped.get();
+    }
+
+    /** Pages to come in all: the tree's, and those of children forked since, as they are found. */
+    public long pagesTotal() {
+        return total.get();
+    }
+
     /** Completes with a summary once every page is in, exceptionally if the serving failed. */
     public CompletableFuture<String> whenDone() {
         return done;
@@ -294,10 +313,15 @@ public final class LazyPages implements AutoCloseable {
                         break; // every page is in
                     }
                 }
-                waitAndServe(prefetching ? 0 : 10);
+                long now = System.nanoTime();
+                long pause = Math.max(0, nextAhead - now) / 1_000_000; // faults are served meanwhile, at once
+                waitAndServe(prefetching ? (int) pause : 10);
                 if (prefetching) {
                     findForked();
-                    copyAhead();
+                    if (System.nanoTime() >= nextAhead) {
+                        copyAhead();
+                        nextAhead = System.nanoTime() + aheadPauseMillis * 1_000_000L;
+                    }
                 }
                 finishEmpty();
             }
