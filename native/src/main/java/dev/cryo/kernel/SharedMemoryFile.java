@@ -15,10 +15,18 @@ public final class SharedMemoryFile implements AutoCloseable {
             MAP_HUGETLB = 0x40000, MAP_HUGE_SHIFT = 26;
     private static final long PAGE = 4096;
 
-    private final Fd fd;
+    private final Fd fd; // null once parked
+    private final long parkedAt, parkedLength; // cryo's own area of it, once parked
+    private final java.util.concurrent.atomic.AtomicBoolean unmapped = new java.util.concurrent.atomic.AtomicBoolean();
 
     private SharedMemoryFile(Fd fd) {
+        this(fd, 0, 0);
+    }
+
+    private SharedMemoryFile(Fd fd, long parkedAt, long parkedLength) {
         this.fd = fd;
+        this.parkedAt = parkedAt;
+        this.parkedLength = parkedLength;
     }
 
     /** A memfd named {@code name} of {@code size} bytes; {@code flags} are memfd_create's (MFD_*). */
@@ -103,6 +111,25 @@ public final class SharedMemoryFile implements AutoCloseable {
     }
 
     /**
+     * A shared anonymous memory object of {@code size} bytes held by an inaccessible area of cryo's own instead of an
+     * fd (its file is {@link #procPath}, /proc/CRYO/map_files/START-END): cryo may open only so many files
+     * (RLIMIT_NOFILE, 20,000 here, raised only with CAP_SYS_RESOURCE), and stress-ng's mlock stressor maps some
+     * 39,000 such objects, each of which the restore holds until every task has mapped it. Its bytes are written
+     * through that path; {@link #fd} is null.
+     */
+    public static SharedMemoryFile parkedAnonymous(long size) {
+        long len = Math.max(PAGE, (size + PAGE - 1) / PAGE * PAGE);
+        long at = Sys.call(() -> "mmap(MAP_SHARED|MAP_ANONYMOUS, " + len + ", PROT_NONE)", SyscallNr.MMAP, 0, len,
+                0 /* PROT_NONE */, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        return new SharedMemoryFile(null, at, len);
+    }
+
+    /** Whether it is held by an area of cryo's, not an fd ({@link #parkedAnonymous}). */
+    public boolean parked() {
+        return fd == null;
+    }
+
+    /**
      * A shared anonymous hugetlb object of {@code size} bytes in pages of {@code pageBytes}, made as
      * {@link #anonymous} with MAP_HUGETLB: its pages are reserved in the host's pool now unless
      * {@code noReserve}, as the program's own mmap reserved them.
@@ -152,16 +179,26 @@ public final class SharedMemoryFile implements AutoCloseable {
         }
     }
 
+    /** cryo's fd of it; for a {@link #parked} object, none: it is opened through {@link #procPath}. */
     public Fd fd() {
+        if (fd == null) {
+            throw new IllegalStateException("a parked shared memory object has no fd: open " + procPath());
+        }
         return fd;
     }
 
     public String procPath() {
-        return "/proc/" + ProcessHandle.current().pid() + "/fd/" + fd.value();
+        return fd != null ? "/proc/" + ProcessHandle.current().pid() + "/fd/" + fd.value()
+                : "/proc/" + ProcessHandle.current().pid() + "/map_files/" + Long.toHexString(parkedAt) + "-"
+                + Long.toHexString(parkedAt + parkedLength);
     }
 
     @Override
     public void close() {
-        fd.close();
+        if (fd != null) {
+            fd.close();
+        } else if (!unmapped.getAndSet(true)) { // once: the range may be another area's after
+            Sys.call(() -> "munmap(a parked shared memory object)", SyscallNr.MUNMAP, parkedAt, parkedLength, 0, 0);
+        }
     }
 }

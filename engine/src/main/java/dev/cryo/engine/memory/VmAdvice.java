@@ -108,8 +108,21 @@ public final class VmAdvice {
         long len = v.end() - v.start();
         // a memfd_secret area is locked by its mmap (VM_LOCKED), and mlock2 refuses it (ENOMEM)
         if ((v.advice() & LOCKED) != 0 && v.kind() != MemoryKinds.SECRET_MEM) {
-            t.later("mlock2(0x" + Long.toHexString(v.start()) + ")", SyscallNr.MLOCK2, v.start(), len,
-                    (v.advice() & LOCKONFAULT) != 0 ? MLOCK_ONFAULT : 0);
+            if (v.prot() == 0 && (v.advice() & LOCKONFAULT) == 0) {
+                // an area locked, then made inaccessible (stress-ng's mlock stressor), or mapped PROT_NONE under
+                // mlockall(MCL_FUTURE): mlock2 sets VM_LOCKED, then fails to fault in what it cannot reach (ENOMEM),
+                // the same for the program's own call; the area is as it was
+                try {
+                    t.call("mlock2(0x" + Long.toHexString(v.start()) + ", PROT_NONE)", SyscallNr.MLOCK2, v.start(), len, 0);
+                } catch (dev.cryo.kernel.SyscallException e) {
+                    if (e.errno() != dev.cryo.kernel.Errno.ENOMEM) {
+                        throw e;
+                    }
+                }
+            } else {
+                t.later("mlock2(0x" + Long.toHexString(v.start()) + ")", SyscallNr.MLOCK2, v.start(), len,
+                        (v.advice() & LOCKONFAULT) != 0 ? MLOCK_ONFAULT : 0);
+            }
         }
         if ((v.advice() & SEALED) != 0) {
             t.later("mseal(0x" + Long.toHexString(v.start()) + ")", SyscallNr.MSEAL, v.start(), len, 0);

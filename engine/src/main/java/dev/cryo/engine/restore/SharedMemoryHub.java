@@ -170,7 +170,11 @@ public final class SharedMemoryHub implements AutoCloseable {
         }
         SharedMemoryHub hub = new SharedMemoryHub();
         try {
-            OwnFileLimit.roomFor(sizes.size(), "shared memory objects (shared anonymous areas, memfds, SysV segments),"
+            // shared anonymous objects are held by areas of cryo's (parked), others by fds: memfds map from their own
+            // file (sealing, exec), and hugetlb and memfd_secret objects are written through theirs
+            long byFd = sizes.keySet().stream().filter(ino -> !parks(paths.get(ino), hugePageKb.getOrDefault(ino, 0L),
+                    sealsOf.get(ino))).count();
+            OwnFileLimit.roomFor((int) byFd, "shared memory objects (memfds, hugetlb memory, SysV segments),"
                     + " which the restore makes and holds in cryo's own process until their tasks map them");
             sizes.forEach((ino, size) -> {
                 // a memfd made without MFD_ALLOW_SEALING reports F_SEAL_SEAL alone
@@ -180,6 +184,7 @@ public final class SharedMemoryHub implements AutoCloseable {
                 long hugePage = hugePageKb.getOrDefault(ino, 0L) * 1024;
                 SharedMemoryFile f = hugePage > 0 && !path.startsWith(MEMFD)
                         ? SharedMemoryFile.hugetlb(size, hugePage, noReserve.get(ino))
+                        : parks(path, hugePage, s) ? SharedMemoryFile.parkedAnonymous(size)
                         : create(path, size, flags, hugePage);
                 hub.objects.put(ino, f);
                 if (s != null && s != F_SEAL_SEAL && s != 0) {
@@ -234,6 +239,11 @@ public final class SharedMemoryHub implements AutoCloseable {
             throw e;
         }
         return hub;
+    }
+
+    /** Whether an object is held by an area of cryo's ({@link SharedMemoryFile#parkedAnonymous}): plain shared anonymous memory. */
+    private static boolean parks(String path, long hugePageKb, Integer seals) {
+        return hugePageKb == 0 && seals == null && !path.startsWith(MEMFD) && !path.equals(SecretMemory.PATH);
     }
 
     /**

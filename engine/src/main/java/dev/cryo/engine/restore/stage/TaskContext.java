@@ -619,6 +619,12 @@ public final class TaskContext {
     }
 
     public void laterWithFile(String path, int flags, java.util.function.LongConsumer use) {
+        try (dev.cryo.kernel.Fd mine = cryosOpenOfOwnArea(path, flags)) {
+            if (mine != null) {
+                laterWithFile(CRYO_FDS + mine.value(), flags, use); // taken at once, before mine closes
+                return;
+            }
+        }
         fdTable = null; // its fd is predicted its own way (below)
         int cryoFd = cryoFdOf(path);
         if (cryoFd >= 0) {
@@ -723,6 +729,11 @@ public final class TaskContext {
 
     /** openat(AT_FDCWD, path, flags) in the task; returns the fd. */
     public long open(String path, int flags) {
+        try (dev.cryo.kernel.Fd mine = cryosOpenOfOwnArea(path, flags)) {
+            if (mine != null) {
+                return openCryoFd(mine.value(), flags);
+            }
+        }
         int cryoFd = cryoFdOf(path);
         if (cryoFd >= 0) {
             return openCryoFd(cryoFd, flags);
@@ -753,9 +764,7 @@ public final class TaskContext {
      * namespace of its own, whose root may have no /proc (after pivot_root); -1 otherwise.
      */
     private int cryoFdOf(String path) {
-        boolean viaPidfd = namespaces.insidePidNamespace(pid.value()) && namespaces.cryoFd() > 0;
-        if (!path.startsWith(CRYO_FDS) || !viaPidfd && namespaces.userNamespaceOf(pid.value()).isEmpty()
-                && !dev.cryo.engine.files.RegularFileHandler.inOtherMountNamespace(pid.value())) {
+        if (!path.startsWith(CRYO_FDS) || !takesCryosFiles()) {
             return -1;
         }
         try {
@@ -769,6 +778,23 @@ public final class TaskContext {
      * Opens cryo's fd {@code n} anew for the task: cryo opens it again through its own /proc (a new
      * open file with the task's flags), and the task takes that (its /proc may not show cryo, or be none).
      */
+    /** Whether the task takes the files cryo holds for it from cryo instead of opening /proc/CRYO/... (see {@link #cryoFdOf}). */
+    private boolean takesCryosFiles() {
+        boolean viaPidfd = namespaces.insidePidNamespace(pid.value()) && namespaces.cryoFd() > 0;
+        return viaPidfd || !namespaces.userNamespaceOf(pid.value()).isEmpty()
+                || dev.cryo.engine.files.RegularFileHandler.inOtherMountNamespace(pid.value());
+    }
+
+    private static final String CRYO_MAP_FILES = "/proc/" + ProcessHandle.current().pid() + "/map_files/";
+
+    /**
+     * cryo's open of {@code path} when it names an area of cryo's (a parked shared memory object,
+     * SharedMemoryFile#parkedAnonymous) and the task takes cryo's files (above), else null: the task opens it.
+     */
+    private dev.cryo.kernel.Fd cryosOpenOfOwnArea(String path, int flags) {
+        return path.startsWith(CRYO_MAP_FILES) && takesCryosFiles() ? cryosOpen(path, flags) : null;
+    }
+
     private long openCryoFd(int n, int flags) {
         try (dev.cryo.kernel.Fd mine = dev.cryo.kernel.Sys.open(CRYO_FDS + n,
                 flags & ~(dev.cryo.kernel.Fcntl.O_CREAT | dev.cryo.kernel.Fcntl.O_EXCL))) {
