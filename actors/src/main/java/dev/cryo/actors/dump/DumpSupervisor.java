@@ -195,9 +195,11 @@ public final class DumpSupervisor {
     private final boolean hold;
     private final BufferPool pool;
     private final ImageSink.ConcurrentPages direct; // region dumpers write pages into the file themselves
-    /** Each running round's pages put into the image, what the convergence weighs (fill records among them). */
-    private final List<Long> roundPages = new ArrayList<>();
-    /** Each running round as reported: pages sent (not the zero ones), and zero pages (left out or recorded as zero). */
+    /**
+     * Each running round: pages sent (not the zero ones), what the convergence weighs and the report says, and zero
+     * pages (left out or recorded as zero: a record each, no bytes; weighed, a tree zeroing its buffers was throttled
+     * for a frozen round of almost nothing).
+     */
     private final List<Long> roundSent = new ArrayList<>();
     private final List<Long> roundZero = new ArrayList<>();
     private long frozenAt;
@@ -656,7 +658,7 @@ public final class DumpSupervisor {
                     if (m.reply() instanceof TaskDumper.Tracking t) {
                         trackers.put(t.pid(), t.tracker());
                         ctx.getLog().debug("pid {} forked during the rounds: tracked from round {}", p,
-                                roundPages.size() + 1);
+                                roundSent.size() + 1);
                     } else {
                         if (m.reply() instanceof TaskDumper.Failed f) {
                             ctx.getLog().debug("pid {} forked during the rounds and is not tracked ({}): the freeze"
@@ -700,15 +702,15 @@ public final class DumpSupervisor {
         }
         forkingNonstop = forkLooks == FORK_LOOKS_PER_ROUND;
         forkLooks = 0;
-        if (!raised && !roundPages.isEmpty() && settings.preCopy().endgame(roundPages.get(roundPages.size() - 1))) {
+        if (!raised && !roundSent.isEmpty() && settings.preCopy().endgame(roundSent.get(roundSent.size() - 1))) {
             raisePriority(); // the tree's own groups stay as they are: it runs and writes meanwhile
-            stage("pre-copy round " + (roundPages.size() + 1) + " on: cryo's threads raised");
+            stage("pre-copy round " + (roundSent.size() + 1) + " on: cryo's threads raised");
         }
         pending.addAll(tasks.keySet());
         convergence.started(System.nanoTime());
         int duty = convergence.dutyPercent();
         if (duty > 0) {
-            stage("pre-copy round " + (roundPages.size() + 1) + " throttled: the tree stopped " + duty + "% of the time");
+            stage("pre-copy round " + (roundSent.size() + 1) + " throttled: the tree stopped " + duty + "% of the time");
         }
         java.util.Map<Integer, List<dev.cryo.engine.dump.PageRun>> sharedRuns;
         try { // every task's mappings of the shared objects scanned before any task copies this round
@@ -719,15 +721,14 @@ public final class DumpSupervisor {
         // a migration (held dump) tells the destination where the root's pages go (PreCopyLayout)
         tasks.forEach((p, t) -> t.tell(new TaskDumper.CopyRound(job, taskAdapter, hold && p.equals(request.pid()),
                 settings.preCopy(), sharedRuns.getOrDefault(p.value(), List.of()), duty)));
-        long[] pages = {0, 0, 0}; // put into the image, of them not zero, zero
+        long[] pages = {0, 0}; // sent (not zero), zero
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {
                     if (m.reply() instanceof TaskDumper.Gone g) {
                         leaveToFreeze(g.pid()); // exited while the tree ran (a zombie stays in the walk)
                     } else if (m.reply() instanceof TaskDumper.RoundCopied r) {
-                        pages[0] += r.pages();
-                        pages[1] += r.sent();
-                        pages[2] += r.zero() + r.fills().zero();
+                        pages[0] += r.sent();
+                        pages[1] += r.zero() + r.fills().zero();
                     } else {
                         return abort(failureOf(m.reply()));
                     }
@@ -735,10 +736,9 @@ public final class DumpSupervisor {
                     if (!pending.isEmpty()) {
                         return Behaviors.same();
                     }
-                    roundPages.add(pages[0]);
-                    roundSent.add(pages[1]);
-                    roundZero.add(pages[2]);
-                    stage("pre-copy round " + roundPages.size() + ": " + pages[1] + " pages sent, " + pages[2] + " zero");
+                    roundSent.add(pages[0]);
+                    roundZero.add(pages[1]);
+                    stage("pre-copy round " + roundSent.size() + ": " + pages[0] + " pages sent, " + pages[1] + " zero");
                     // the round after the wait for the read ahead freezes: the rounds had converged before it
                     boolean enough = netAheadAwaited || enough();
                     if (enough && netAhead != null && !netAhead.isRead()) {
@@ -755,7 +755,7 @@ public final class DumpSupervisor {
                 .onMessage(Cancel.class, m -> abort(m.why()))
                 .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
                 .onMessage(WriterReply.class, m -> abort(failureOf(m.reply())))
-                .onMessage(Timeout.class, m -> abort("timed out in pre-copy round " + (roundPages.size() + 1)))
+                .onMessage(Timeout.class, m -> abort("timed out in pre-copy round " + (roundSent.size() + 1)))
                 .build();
     }
 
@@ -804,8 +804,8 @@ public final class DumpSupervisor {
      * right before the freeze, so only a fork in the moment before the seize goes whole.
      */
     private Behavior<Command> freezeOrRoundAgain(TaskDumper.CollectJob job) {
-        if (roundPages.size() < settings.preCopy().maxRounds() && !forkingNonstop && !forkedSinceLastRound().isEmpty()) {
-            stage("forked since the last round: pre-copy round " + (roundPages.size() + 1));
+        if (roundSent.size() < settings.preCopy().maxRounds() && !forkingNonstop && !forkedSinceLastRound().isEmpty()) {
+            stage("forked since the last round: pre-copy round " + (roundSent.size() + 1));
             return round(job);
         }
         return freeze();
@@ -840,7 +840,7 @@ public final class DumpSupervisor {
         ctx.pipeToSelf(netAhead.read(), (v, e) -> new NetAheadRead());
         return Behaviors.receive(Command.class)
                 .onMessage(NetAheadRead.class, m -> {
-                    stage("net namespaces read ahead: pre-copy round " + (roundPages.size() + 1));
+                    stage("net namespaces read ahead: pre-copy round " + (roundSent.size() + 1));
                     return hold ? syncThen(() -> round(job)) : round(job);
                 })
                 .onMessage(Cancel.class, m -> abort(m.why()))
@@ -854,9 +854,9 @@ public final class DumpSupervisor {
 
     /** Small enough to send frozen, no longer shrinking (and not throttled further), or out of rounds. */
     private boolean enough() {
-        boolean freeze = convergence.freezeAfter(roundPages.get(roundPages.size() - 1));
+        boolean freeze = convergence.freezeAfter(roundSent.get(roundSent.size() - 1));
         if (convergence.estimate() != null) {
-            stage("pre-copy round " + roundPages.size() + ": frozen round estimated " + convergence.estimate()
+            stage("pre-copy round " + roundSent.size() + ": frozen round estimated " + convergence.estimate()
                     + (freeze ? "; freezing" : convergence.dutyPercent() > 0 ? "; next round throttled "
                     + convergence.dutyPercent() + "%" : ""));
         }
