@@ -13,6 +13,7 @@ import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.net.Conntrack;
 import dev.cryo.kernel.net.ConntrackAbi;
 import dev.cryo.kernel.net.ConntrackEntry;
+import dev.cryo.kernel.net.ConntrackExpectation;
 
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -24,14 +25,23 @@ import java.util.Set;
  * namespace starts with an empty one, so a restored connection through a DNAT or masquerade rule lost its NAT (the
  * replies no longer un-NATed), one through a strict stateful filter was dropped, and conntrackd's cache stayed ahead
  * of the kernel for good. Read frozen, once the tree's connections are held (the network lock), made again (ctnetlink,
- * with the remaining timeouts) after the namespace's firewall and before its sockets are rebuilt. An entry ctnetlink
- * cannot make again, or an expectation, is refused by name.
+ * with the remaining timeouts) after the namespace's firewall and before its sockets are rebuilt, then its
+ * expectations (a helper's, FTP's or SIP's, waiting for a related connection: without one, the data connection of
+ * an FTP session begun before the dump was a new one, which a stateful filter drops and no NAT follows). An entry or
+ * expectation ctnetlink cannot make again is refused by name.
  */
 public final class NetConntrack {
     private NetConntrack() {}
 
     /** The record id of one entry (nested in {@link NetNamespaceImage}). */
     public static final int RECORD_ID = 6480;
+    /** The record id of one expectation (nested in {@link NetNamespaceImage}). */
+    public static final int EXPECTATION_RECORD_ID = 6640;
+
+    /** A table: its entries, and its expectations (made after the entries, their masters among them). */
+    public record Table(List<ConntrackEntry> entries, List<ConntrackExpectation> expectations) {
+        static final Table EMPTY = new Table(List.of(), List.of());
+    }
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(NetConntrack.class);
 
@@ -56,23 +66,27 @@ public final class NetConntrack {
      * nothing (no conntrack rule: the usual container) is seen empty through /proc/PID/net, and no thread joins it
      * (a thread made, joined and asked took 25 ms of the freeze for a one-entry table at load 20).
      */
-    static List<ConntrackEntry> read(Pid p) {
+    static Table read(Pid p) {
         if (count(NetNamespaceScan.readOr("/proc/" + p + "/net/stat/nf_conntrack", "")) == 0) {
-            return List.of(); // an expectation needs a tracked connection too
+            return Table.EMPTY; // an expectation needs a tracked connection too
         }
         String what = "pid " + p + ": its net namespace (" + Namespaces.link(p.toString(), "net") + ")";
         return Namespaces.inside(p, "net", () -> {
             if (!Conntrack.tracked()) {
-                return List.of();
+                return Table.EMPTY;
             }
             try {
-                int expectations = Conntrack.expectations();
-                if (expectations > 0) {
-                    throw new DumpException(what + " has " + expectations + " conntrack expectation(s) (a helper's,"
-                            + " e.g. FTP's, waiting for a related connection), which cryo does not carry; not supported");
-                }
                 // one with no second left is gone: made again it would expire at once (and fail the check after)
-                return Conntrack.entries().stream().filter(e -> e.timeout() > 0).toList();
+                List<ConntrackEntry> entries = Conntrack.entries().stream().filter(e -> e.timeout() > 0).toList();
+                Set<ConntrackEntry.Tuple> masters = new HashSet<>();
+                entries.forEach(e -> masters.add(e.orig()));
+                List<ConntrackExpectation> expectations = new ArrayList<>();
+                for (ConntrackExpectation x : Conntrack.expectations()) {
+                    if (x.timeout() > 0 && masters.contains(x.master())) { // else it goes with its master
+                        expectations.add(x);
+                    }
+                }
+                return new Table(entries, expectations);
             } catch (ConntrackEntry.NotCarried e) {
                 throw new DumpException(what + ": conntrack entry " + e.entry() + ": " + e.reason() + "; not supported");
             } catch (KernelException e) {
@@ -103,6 +117,22 @@ public final class NetConntrack {
      * itself from a range: with NATed entries the table is read back, and one NATed otherwise fails the restore too
      * (reading back all of 2000 entries took 74-132 ms at load 20, twice making them).
      */
+    public static void restore(Pid p, List<ConntrackEntry> entries, List<ConntrackExpectation> expectations) {
+        restore(p, entries);
+        if (expectations.isEmpty()) {
+            return;
+        }
+        String where = "the net namespace of pid " + p;
+        Namespaces.inside(p, "net", () -> {
+            try {
+                Conntrack.createExpectations(expectations);
+            } catch (KernelException | ConntrackEntry.NotCarried e) {
+                throw new RestoreException(where + ": " + e.getMessage(), e);
+            }
+            return null;
+        });
+    }
+
     public static void restore(Pid p, List<ConntrackEntry> entries) {
         if (entries.isEmpty()) {
             return;
@@ -179,6 +209,44 @@ public final class NetConntrack {
         String helper = ModelFields.readText(in, HELPER, "conntrack entry helper");
         return new ConntrackEntry(orig, reply, zone, status, timeout, mark, labels, protoinfo, seqAdj,
                 helper == null ? "" : helper);
+    }
+
+    public static final RecordCodec<ConntrackExpectation> EXPECTATION_CODEC = RecordCodec.of(ConntrackExpectation.class,
+            EXPECTATION_RECORD_ID, 1, NetConntrack::writeExpectation, (in, version) -> readExpectation(in));
+
+    private static void writeExpectation(Output out, ConntrackExpectation x) {
+        writeTuple(out, x.tuple());
+        writeTuple(out, x.mask());
+        writeTuple(out, x.master());
+        out.writeVarLong(x.timeout(), true);
+        out.writeVarInt(x.zone(), true);
+        out.writeVarLong(x.flags(), true);
+        out.writeVarLong(x.cls(), true);
+        ModelFields.writeText(out, x.helper(), HELPER, "conntrack expectation helper");
+        out.writeVarInt(x.natDir() + 1, true);
+        if (x.nat() != null) {
+            writeTuple(out, x.nat());
+        }
+        ModelFields.writeText(out, x.fn(), HELPER, "conntrack expectation function");
+    }
+
+    private static ConntrackExpectation readExpectation(Input in) {
+        ConntrackEntry.Tuple tuple = readTuple(in), mask = readTuple(in), master = readTuple(in);
+        long timeout = in.readVarLong(true);
+        int zone = in.readVarInt(true);
+        long flags = in.readVarLong(true), cls = in.readVarLong(true);
+        if (zone > 0xffff || timeout > 0xffffffffL || flags > 0xffffffffL || cls > 0xffffffffL) {
+            throw new KryoException("conntrack expectation: zone, timeout, flags or class out of range");
+        }
+        String helper = ModelFields.readText(in, HELPER, "conntrack expectation helper");
+        int natDir = in.readVarInt(true) - 1;
+        if (natDir > 1) {
+            throw new KryoException("conntrack expectation: NAT direction " + natDir);
+        }
+        ConntrackEntry.Tuple nat = natDir < 0 ? null : readTuple(in);
+        String fn = ModelFields.readText(in, HELPER, "conntrack expectation function");
+        return new ConntrackExpectation(tuple, mask, master, timeout, zone, flags, cls, helper == null ? "" : helper,
+                natDir, nat, fn == null ? "" : fn);
     }
 
     private static void writeTuple(Output out, ConntrackEntry.Tuple t) {

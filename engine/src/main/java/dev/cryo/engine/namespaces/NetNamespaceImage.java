@@ -22,11 +22,13 @@ import java.util.Map;
  * images before, which kept a fixed few whatever their values, read the same); {@code firewall}: its
  * nftables and iptables-nft tables, the text each tool loads back, by tool ({@link NetFilterRules}; none
  * in images before version 3, which refused them); {@code conntrack}: its conntrack table ({@link NetConntrack}; empty
- * in images before version 4, which lost it).
+ * in images before version 4, which lost it); {@code expectations}: the table's expectations (none in images before
+ * version 5, which refused them).
  */
 public record NetNamespaceImage(int pid, List<Long> sockets, List<String> devices, List<String> addresses,
                                 List<String> routes, Map<String, String> sysctls, Map<String, String> firewall,
-                                List<dev.cryo.kernel.net.ConntrackEntry> conntrack) {
+                                List<dev.cryo.kernel.net.ConntrackEntry> conntrack,
+                                List<dev.cryo.kernel.net.ConntrackExpectation> expectations) {
     public static final int RECORD_ID = 720;
 
     public NetNamespaceImage {
@@ -37,6 +39,13 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> device
         sysctls = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(sysctls));
         firewall = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(firewall));
         conntrack = List.copyOf(conntrack);
+        expectations = List.copyOf(expectations);
+    }
+
+    public NetNamespaceImage(int pid, List<Long> sockets, List<String> devices, List<String> addresses,
+                             List<String> routes, Map<String, String> sysctls, Map<String, String> firewall,
+                             List<dev.cryo.kernel.net.ConntrackEntry> conntrack) {
+        this(pid, sockets, devices, addresses, routes, sysctls, firewall, conntrack, List.of());
     }
 
     public NetNamespaceImage(int pid, List<Long> sockets, List<String> devices, List<String> addresses,
@@ -46,12 +55,18 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> device
 
     /** This namespace with the device lines {@code lines} instead. */
     public NetNamespaceImage withDevices(List<String> lines) {
-        return new NetNamespaceImage(pid, sockets, lines, addresses, routes, sysctls, firewall, conntrack);
+        return new NetNamespaceImage(pid, sockets, lines, addresses, routes, sysctls, firewall, conntrack, expectations);
     }
 
     /** This namespace with the conntrack table {@code entries} instead. */
     public NetNamespaceImage withConntrack(List<dev.cryo.kernel.net.ConntrackEntry> entries) {
-        return new NetNamespaceImage(pid, sockets, devices, addresses, routes, sysctls, firewall, entries);
+        return withConntrack(new NetConntrack.Table(entries, List.of()));
+    }
+
+    /** This namespace with the conntrack table {@code table} (its entries and expectations) instead. */
+    public NetNamespaceImage withConntrack(NetConntrack.Table table) {
+        return new NetNamespaceImage(pid, sockets, devices, addresses, routes, sysctls, firewall, table.entries(),
+                table.expectations());
     }
 
     /** The ends of its veth pairs that live in cryo's namespace (a container's link to the host). */
@@ -83,13 +98,17 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> device
             m.put("conntrackEntries", conntrack.size());
             m.put("conntrack", NetConntrack.json(conntrack));
         }
+        if (!expectations.isEmpty()) {
+            m.put("conntrackExpectations", expectations.stream().map(e -> e.identity() + ", timeout " + e.timeout() + " s")
+                    .toList());
+        }
         return m;
     }
 
     private static final int MAX_SOCKETS = 1 << 16, MAX_LINES = 1024, LINE = 1024, MAX_SYSCTLS = 4096,
             MAX_RULES = 64 << 20, MAX_CONNTRACK = 1 << 20;
 
-    public static final RecordCodec<NetNamespaceImage> CODEC = RecordCodec.of(NetNamespaceImage.class, RECORD_ID, 4,
+    public static final RecordCodec<NetNamespaceImage> CODEC = RecordCodec.of(NetNamespaceImage.class, RECORD_ID, 5,
             (out, n) -> {
                 out.writeVarInt(n.pid(), true);
                 out.writeVarInt(n.sockets().size(), true);
@@ -108,6 +127,8 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> device
                     ModelFields.writeText(out, text, MAX_RULES, "NetNamespaceImage.firewall");
                 });
                 ModelFields.writeList(out, NetConntrack.CODEC, n.conntrack(), MAX_CONNTRACK, "NetNamespaceImage.conntrack");
+                ModelFields.writeList(out, NetConntrack.EXPECTATION_CODEC, n.expectations(), MAX_CONNTRACK,
+                        "NetNamespaceImage.expectations");
             }, (in, version) -> {
                 int pid = in.readVarInt(true);
                 int n = ModelFields.readCount(in, "NetNamespaceImage", MAX_SOCKETS, "sockets");
@@ -138,7 +159,10 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> device
                 }
                 List<dev.cryo.kernel.net.ConntrackEntry> conntrack = version >= 4
                         ? ModelFields.readList(in, NetConntrack.CODEC, MAX_CONNTRACK, "NetNamespaceImage.conntrack") : List.of();
-                return new NetNamespaceImage(pid, sockets, devices, addresses, routes, sysctls, firewall, conntrack);
+                List<dev.cryo.kernel.net.ConntrackExpectation> expectations = version >= 5 ? ModelFields.readList(in,
+                        NetConntrack.EXPECTATION_CODEC, MAX_CONNTRACK, "NetNamespaceImage.expectations") : List.of();
+                return new NetNamespaceImage(pid, sockets, devices, addresses, routes, sysctls, firewall, conntrack,
+                        expectations);
             });
 
     private static void writeLines(com.esotericsoftware.kryo.io.Output out, List<String> lines, String what) {

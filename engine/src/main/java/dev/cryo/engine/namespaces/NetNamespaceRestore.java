@@ -66,7 +66,7 @@ public final class NetNamespaceRestore {
                 routed[0] += System.nanoTime() - r0;
                 r0 = System.nanoTime();
                 NetFilterRules.load(p, n.firewall()); // before the sockets: a rebuilt connection's packets meet its NAT
-                NetConntrack.restore(p, n.conntrack()); // after the firewall, whose NAT and labels it needs
+                NetConntrack.restore(p, n.conntrack(), n.expectations()); // after the firewall, whose NAT and labels it needs
                 routed[1] += System.nanoTime() - r0;
             });
         }

@@ -15,7 +15,7 @@ import java.util.List;
 
 /**
  * The conntrack table of the net namespace of the calling thread, over ctnetlink (what the conntrack program
- * does): its entries read, entries made again, its expectations counted.
+ * does): its entries and expectations read, and made again.
  */
 public final class Conntrack {
     private Conntrack() {}
@@ -43,16 +43,49 @@ public final class Conntrack {
         return out;
     }
 
-    /** How many expectations (a helper's, waiting for a related connection) the table has. */
-    public static int expectations() {
-        int n = 0;
+    /**
+     * The table's expectations (a helper's, waiting for a related connection), IPv4 then IPv6; one that cannot be made
+     * again throws {@link ConntrackEntry.NotCarried}.
+     */
+    public static List<ConntrackExpectation> expectations() {
+        List<ConntrackExpectation> out = new ArrayList<>();
         try (NfTables t = NfTables.open()) {
             for (int family : List.of(NfTablesAbi.NFPROTO_IPV4, NfTablesAbi.NFPROTO_IPV6)) {
-                n += t.dump(request(NFNL_SUBSYS_CTNETLINK_EXP, IPCTNL_MSG_EXP_GET, family),
-                        "could not list the conntrack expectations", "ctnetlink refused IPCTNL_MSG_EXP_GET").size();
+                for (ByteBuffer body : t.dump(request(NFNL_SUBSYS_CTNETLINK_EXP, IPCTNL_MSG_EXP_GET, family),
+                        "could not list the conntrack expectations", "ctnetlink refused IPCTNL_MSG_EXP_GET")) {
+                    out.add(ConntrackExpectation.parse(body));
+                }
             }
         }
-        return n;
+        return out;
+    }
+
+    /**
+     * Makes {@code expectations} again, their master entries made first, one IPCTNL_MSG_EXP_NEW (create, exclusive)
+     * each; throws naming the first the kernel refused, with its errno and explanation.
+     */
+    public static void createExpectations(List<ConntrackExpectation> expectations) {
+        try (NfTables t = NfTables.open()) {
+            for (int from = 0; from < expectations.size(); from += PER_DATAGRAM) {
+                List<ConntrackExpectation> part = expectations.subList(from, Math.min(expectations.size(), from + PER_DATAGRAM));
+                NetlinkWriter w = new NetlinkWriter();
+                for (int i = 0; i < part.size(); i++) {
+                    int m = w.message(NFNL_SUBSYS_CTNETLINK_EXP << 8 | IPCTNL_MSG_EXP_NEW,
+                            NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, i + 1,
+                            part.get(i).tuple().src().length == 4 ? NfTablesAbi.NFPROTO_IPV4 : NfTablesAbi.NFPROTO_IPV6, 0);
+                    part.get(i).writeNew(w);
+                    w.end(m);
+                }
+                java.util.Map<Integer, String> refused = t.ask(w.toArray(), part.size(), "could not make "
+                        + part.size() + " conntrack expectations");
+                if (!refused.isEmpty()) {
+                    var first = refused.entrySet().iterator().next();
+                    throw new KernelException("could not make conntrack expectation " + part.get(first.getKey() - 1)
+                            .identity() + " again: ctnetlink refused IPCTNL_MSG_EXP_NEW: " + first.getValue()
+                            + (refused.size() > 1 ? " (and " + (refused.size() - 1) + " more)" : ""));
+                }
+            }
+        }
     }
 
     /** Entries made per datagram: one IPv6 entry with NAT, labels and seqadj takes ~300 bytes. */

@@ -10,7 +10,7 @@ public final class ConntrackAbi {
     /** nfnetlink subsystems: the conntrack table, its expectations. */
     public static final int NFNL_SUBSYS_CTNETLINK = 1, NFNL_SUBSYS_CTNETLINK_EXP = 2;
     /** Message kinds (enum cntl_msg_types, ctnl_exp_msg_types). */
-    public static final int IPCTNL_MSG_CT_NEW = 0, IPCTNL_MSG_CT_GET = 1, IPCTNL_MSG_EXP_GET = 1;
+    public static final int IPCTNL_MSG_CT_NEW = 0, IPCTNL_MSG_CT_GET = 1, IPCTNL_MSG_EXP_NEW = 0, IPCTNL_MSG_EXP_GET = 1;
 
     /** enum ctattr_type. */
     public static final int CTA_TUPLE_ORIG = 1, CTA_TUPLE_REPLY = 2, CTA_STATUS = 3, CTA_PROTOINFO = 4, CTA_HELP = 5,
@@ -40,6 +40,11 @@ public final class ConntrackAbi {
             CTA_NAT_V6_MAXIP = 5, CTA_PROTONAT_PORT_MIN = 1, CTA_PROTONAT_PORT_MAX = 2;
     /** enum ctattr_help. */
     public static final int CTA_HELP_NAME = 1;
+    /** enum ctattr_expect, ctattr_expect_nat. */
+    public static final int CTA_EXPECT_MASTER = 1, CTA_EXPECT_TUPLE = 2, CTA_EXPECT_MASK = 3, CTA_EXPECT_TIMEOUT = 4,
+            CTA_EXPECT_ID = 5, CTA_EXPECT_HELP_NAME = 6, CTA_EXPECT_ZONE = 7, CTA_EXPECT_FLAGS = 8, CTA_EXPECT_CLASS = 9,
+            CTA_EXPECT_NAT = 10, CTA_EXPECT_FN = 11;
+    public static final int CTA_EXPECT_NAT_DIR = 1, CTA_EXPECT_NAT_TUPLE = 2;
 
     /** Status bits (enum ip_conntrack_status). */
     public static final long IPS_EXPECTED = 1, IPS_SEEN_REPLY = 1 << 1, IPS_ASSURED = 1 << 2, IPS_CONFIRMED = 1 << 3,

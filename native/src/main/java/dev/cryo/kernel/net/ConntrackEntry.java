@@ -107,7 +107,7 @@ public record ConntrackEntry(Tuple orig, Tuple reply, int zone, long status, lon
         private final String entry;
         private final String reason;
 
-        NotCarried(String entry, String reason) {
+        public NotCarried(String entry, String reason) {
             super(entry + ": " + reason);
             this.entry = entry;
             this.reason = reason;
@@ -369,7 +369,7 @@ public record ConntrackEntry(Tuple orig, Tuple reply, int zone, long status, lon
         return true;
     }
 
-    private static Tuple tuple(ByteBuffer data) {
+    static Tuple tuple(ByteBuffer data) {
         byte[] src = null, dst = null;
         int proto = -1, zone = -1;
         List<Integer> l4 = new ArrayList<>();
@@ -407,17 +407,17 @@ public record ConntrackEntry(Tuple orig, Tuple reply, int zone, long status, lon
         return new Tuple(src, dst, proto, l4.stream().mapToInt(Integer::intValue).toArray(), zone);
     }
 
-    private static long u32(SockDiag.Attr a) {
+    static long u32(SockDiag.Attr a) {
         ByteBuffer d = a.data();
         return d.remaining() >= 4 ? d.duplicate().order(ByteOrder.BIG_ENDIAN).getInt(d.position()) & 0xffffffffL : 0;
     }
 
-    private static int u16(SockDiag.Attr a) {
+    static int u16(SockDiag.Attr a) {
         ByteBuffer d = a.data();
         return d.remaining() >= 2 ? d.duplicate().order(ByteOrder.BIG_ENDIAN).getShort(d.position()) & 0xffff : 0;
     }
 
-    private static String string(byte[] b) {
+    static String string(byte[] b) {
         int n = 0;
         while (n < b.length && b[n] != 0) {
             n++;

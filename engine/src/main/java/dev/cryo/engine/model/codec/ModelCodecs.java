@@ -76,6 +76,7 @@ public final class ModelCodecs {
             .add(dev.cryo.engine.namespaces.NamespaceImage.CODEC)
             .add(dev.cryo.engine.namespaces.NetNamespaceImage.CODEC)
             .add(dev.cryo.engine.namespaces.NetConntrack.CODEC)
+            .add(dev.cryo.engine.namespaces.NetConntrack.EXPECTATION_CODEC)
             .add(dev.cryo.engine.namespaces.UserNsImage.CODEC)
             .add(dev.cryo.engine.keyrings.KeyringImage.CODEC)
             .add(dev.cryo.engine.keyrings.KeyringImage.KEY_CODEC)

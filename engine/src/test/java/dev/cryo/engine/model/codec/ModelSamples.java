@@ -344,13 +344,23 @@ public final class ModelSamples {
                 java.util.List.of("veth name=cryo-vc mac=02:00:00:00:00:02 mtu=1500 up=1 outer=cryo-vh"
                         + " outermac=02:00:00:00:00:01 outermtu=1500 outerup=1 outeraddr=10.79.0.1/24+scope+global"),
                 java.util.List.of("10.77.0.1/24 scope global", "10.79.0.2/24 scope global dev cryo-vc"), java.util.List.of("-4 10.78.0.0/24 dev lo scope link"),
-                sysctls, firewall).withConntrack(java.util.List.of(new dev.cryo.kernel.net.ConntrackEntry( // DNATed :81 to :8080
+                sysctls, firewall).withConntrack(new dev.cryo.engine.namespaces.NetConntrack.Table(java.util.List.of(
+                new dev.cryo.kernel.net.ConntrackEntry( // DNATed :81 to :8080
                 new dev.cryo.kernel.net.ConntrackEntry.Tuple(new byte[] {10, 77, 0, 1}, new byte[] {10, 77, 0, 1}, 6,
                         new int[] {2, 20001, 3, 81}, -1),
                 new dev.cryo.kernel.net.ConntrackEntry.Tuple(new byte[] {10, 77, 0, 1}, new byte[] {10, 77, 0, 1}, 6,
                         new int[] {2, 8080, 3, 20001}, -1),
                 0, 0x2e, 431990, 0, new byte[0], new byte[] {20, 0, 1, (byte) 0x80, 5, 0, 1, 0, 3, 0, 0, 0, 6, 0, 4, 0, 0x23,
-                (byte) 0xff, 0, 0}, new int[0], "")));
+                (byte) 0xff, 0, 0}, new int[0], "ftp")), java.util.List.of(new dev.cryo.kernel.net.ConntrackExpectation(
+                // the FTP helper's, for the passive data connection to :30000 (NAT kept for it, as nf_nat_ftp keeps it)
+                new dev.cryo.kernel.net.ConntrackEntry.Tuple(new byte[] {10, 77, 0, 1}, new byte[] {10, 77, 0, 1}, 6,
+                        new int[] {2, 0, 3, 30000}, -1),
+                new dev.cryo.kernel.net.ConntrackEntry.Tuple(new byte[] {-1, -1, -1, -1}, new byte[] {-1, -1, -1, -1}, 6,
+                        new int[] {2, 0, 3, 0xffff}, -1),
+                new dev.cryo.kernel.net.ConntrackEntry.Tuple(new byte[] {10, 77, 0, 1}, new byte[] {10, 77, 0, 1}, 6,
+                        new int[] {2, 20001, 3, 81}, -1),
+                298, 0, 0, 0, "ftp", 1, new dev.cryo.kernel.net.ConntrackEntry.Tuple(new byte[] {10, 77, 0, 1},
+                        new byte[] {0, 0, 0, 0}, 6, new int[] {2, 30000, 3, 0}, -1), "nat-follow-master"))));
     }
 
     /** The pid, uts, ipc and net namespaces a container's init (the zombie's parent here) made; {@code entered} filled only to cover its codec. */
