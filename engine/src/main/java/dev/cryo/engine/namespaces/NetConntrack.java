@@ -28,7 +28,8 @@ import java.util.Set;
  * with the remaining timeouts) after the namespace's firewall and before its sockets are rebuilt, then its
  * expectations (a helper's, FTP's or SIP's, waiting for a related connection: without one, the data connection of
  * an FTP session begun before the dump was a new one, which a stateful filter drops and no NAT follows). An entry or
- * expectation ctnetlink cannot make again is refused by name.
+ * expectation ctnetlink cannot make again is refused by name. An entry a helper expected (the data connection open)
+ * is made after the others, tied to its master.
  */
 public final class NetConntrack {
     private NetConntrack() {}
@@ -80,6 +81,12 @@ public final class NetConntrack {
                 List<ConntrackEntry> entries = Conntrack.entries().stream().filter(e -> e.timeout() > 0).toList();
                 Set<ConntrackEntry.Tuple> masters = new HashSet<>();
                 entries.forEach(e -> masters.add(e.orig()));
+                for (ConntrackEntry e : entries) {
+                    if (e.master() != null && !masters.contains(e.master())) {
+                        throw new DumpException(what + ": conntrack entry " + e.orig() + " was expected by " + e.master()
+                                + ", which is expiring (no second left): it cannot be made again tied to it; not supported");
+                    }
+                }
                 List<ConntrackExpectation> expectations = new ArrayList<>();
                 for (ConntrackExpectation x : Conntrack.expectations()) {
                     if (x.timeout() > 0 && masters.contains(x.master())) { // else it goes with its master
@@ -141,7 +148,9 @@ public final class NetConntrack {
         List<String> missing = Namespaces.inside(p, "net", () -> {
             try {
                 long t0 = System.nanoTime();
-                Conntrack.create(entries);
+                // an entry a helper expected is made after the others: its master must be there
+                Conntrack.create(java.util.stream.Stream.concat(entries.stream().filter(e -> e.master() == null),
+                        entries.stream().filter(e -> e.master() != null)).toList());
                 long t1 = System.nanoTime();
                 List<ConntrackEntry> nat = entries.stream().filter(e -> e.timeout() > 1 // with a second left: gone maybe
                         && (e.status() & (ConntrackAbi.IPS_SRC_NAT | ConntrackAbi.IPS_DST_NAT)) != 0).toList();
@@ -167,8 +176,9 @@ public final class NetConntrack {
         return entries.stream().map(e -> e.identity() + ", timeout " + e.timeout() + " s").toList();
     }
 
-    public static final RecordCodec<ConntrackEntry> CODEC = RecordCodec.of(ConntrackEntry.class, RECORD_ID, 1,
-            NetConntrack::write, (in, version) -> read(in));
+    /** Version 2: an entry a helper expected, with its master's tuple (refused before). */
+    public static final RecordCodec<ConntrackEntry> CODEC = RecordCodec.of(ConntrackEntry.class, RECORD_ID, 2,
+            NetConntrack::write, NetConntrack::read);
 
     private static void write(Output out, ConntrackEntry e) {
         writeTuple(out, e.orig());
@@ -184,9 +194,13 @@ public final class NetConntrack {
             out.writeInt(v);
         }
         ModelFields.writeText(out, e.helper(), HELPER, "conntrack entry helper");
+        out.writeBoolean(e.master() != null);
+        if (e.master() != null) {
+            writeTuple(out, e.master());
+        }
     }
 
-    private static ConntrackEntry read(Input in) {
+    private static ConntrackEntry read(Input in, int version) {
         ConntrackEntry.Tuple orig = readTuple(in), reply = readTuple(in);
         if (orig.src().length != reply.src().length || orig.proto() != reply.proto()) {
             throw new KryoException("conntrack entry: its tuples are of different families or protocols");
@@ -207,8 +221,9 @@ public final class NetConntrack {
             seqAdj[i] = in.readInt();
         }
         String helper = ModelFields.readText(in, HELPER, "conntrack entry helper");
+        ConntrackEntry.Tuple master = version >= 2 && in.readBoolean() ? readTuple(in) : null;
         return new ConntrackEntry(orig, reply, zone, status, timeout, mark, labels, protoinfo, seqAdj,
-                helper == null ? "" : helper);
+                helper == null ? "" : helper, master);
     }
 
     public static final RecordCodec<ConntrackExpectation> EXPECTATION_CODEC = RecordCodec.of(ConntrackExpectation.class,

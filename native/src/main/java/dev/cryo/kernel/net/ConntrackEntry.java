@@ -15,10 +15,18 @@ import java.util.List;
  * again (IPCTNL_MSG_CT_NEW, what conntrackd's commit does): its tuples, zone, status bits, remaining timeout
  * (seconds), mark, labels, protocol state ({@code protoinfo}: CTA_PROTOINFO's attributes, TCP's flags with their
  * mask), NAT sequence adjustments ({@code seqAdj}: correction position, offset before, offset after, each direction;
- * empty for none) and helper ("" for none). What ctnetlink cannot set again is refused by {@link #parse}.
+ * empty for none), helper ("" for none) and, for an entry a helper expected (FTP's data connection), its master
+ * entry's original tuple ({@code master}, null for none: made again after it). What ctnetlink cannot set again is
+ * refused by {@link #parse}.
  */
 public record ConntrackEntry(Tuple orig, Tuple reply, int zone, long status, long timeout, long mark, byte[] labels,
-                             byte[] protoinfo, int[] seqAdj, String helper) {
+                             byte[] protoinfo, int[] seqAdj, String helper, Tuple master) {
+
+    /** An entry no helper expected. */
+    public ConntrackEntry(Tuple orig, Tuple reply, int zone, long status, long timeout, long mark, byte[] labels,
+                          byte[] protoinfo, int[] seqAdj, String helper) {
+        this(orig, reply, zone, status, timeout, mark, labels, protoinfo, seqAdj, helper, null);
+    }
 
     /**
      * One direction: addresses (4 or 16 bytes), protocol, its CTA_PROTO_* attributes as (type, value) pairs (ports,
@@ -155,6 +163,7 @@ public record ConntrackEntry(Tuple orig, Tuple reply, int zone, long status, lon
         byte[] labels = new byte[0], protoinfo = new byte[0];
         int[] seqAdj = new int[0];
         String helper = "";
+        Tuple master = null;
         for (SockDiag.Attr a : attrs) {
             switch (a.type()) {
                 case CTA_TUPLE_ORIG, CTA_TUPLE_REPLY, CTA_USE, CTA_ID -> { } // the id and use count are the kernel's own
@@ -184,8 +193,7 @@ public record ConntrackEntry(Tuple orig, Tuple reply, int zone, long status, lon
                         helper = string(h.bytes());
                     }
                 }
-                case CTA_TUPLE_MASTER -> throw new NotCarried(name, "it is expected by a helper's connection (a"
-                        + " related one, e.g. FTP data), made again only through its expectation");
+                case CTA_TUPLE_MASTER -> master = tuple(a.data()); // made again after its master, tied to it
                 case CTA_SECCTX -> throw new NotCarried(name, "its security context (secctx) cannot be set again");
                 case CTA_SECMARK -> {
                     if (u32(a) != 0) {
@@ -206,13 +214,13 @@ public record ConntrackEntry(Tuple orig, Tuple reply, int zone, long status, lon
                 default -> throw new NotCarried(name, "it has ctnetlink attribute " + a.type() + ", which cryo does not know");
             }
         }
-        if ((status & IPS_EXPECTED) != 0) {
-            throw new NotCarried(name, "it is expected by a helper's connection, made again only through its expectation");
+        if ((status & IPS_EXPECTED) != 0 && master == null) {
+            throw new NotCarried(name, "it was expected by a helper's connection that is gone");
         }
         if ((status & (IPS_OFFLOAD | IPS_HW_OFFLOAD)) != 0) {
             throw new NotCarried(name, "it is offloaded to a flowtable, whose state cannot be set again");
         }
-        return new ConntrackEntry(orig, reply, zone, status, timeout, mark, labels, protoinfo, seqAdj, helper);
+        return new ConntrackEntry(orig, reply, zone, status, timeout, mark, labels, protoinfo, seqAdj, helper, master);
     }
 
     /**
@@ -269,7 +277,11 @@ public record ConntrackEntry(Tuple orig, Tuple reply, int zone, long status, lon
             w.be16(CTA_ZONE, zone);
         }
         w.be32(CTA_TIMEOUT, (int) timeout);
-        w.be32(CTA_STATUS, (int) status);
+        // the kernel sets EXPECTED itself from the master, and refuses a status that sets it (EBUSY)
+        w.be32(CTA_STATUS, (int) (status & ~IPS_EXPECTED));
+        if (master != null) {
+            master.write(w, CTA_TUPLE_MASTER);
+        }
         if (mark != 0) {
             w.be32(CTA_MARK, (int) mark);
         }
@@ -342,6 +354,9 @@ public record ConntrackEntry(Tuple orig, Tuple reply, int zone, long status, lon
         }
         if (seqAdj.length == 6) {
             b.append(" seqadj ").append(java.util.Arrays.toString(seqAdj));
+        }
+        if (master != null) {
+            b.append(" expected by ").append(master);
         }
         return b.toString();
     }
@@ -454,7 +469,7 @@ public record ConntrackEntry(Tuple orig, Tuple reply, int zone, long status, lon
         return o instanceof ConntrackEntry e && orig.equals(e.orig) && reply.equals(e.reply) && zone == e.zone
                 && status == e.status && timeout == e.timeout && mark == e.mark && java.util.Arrays.equals(labels, e.labels)
                 && java.util.Arrays.equals(protoinfo, e.protoinfo) && java.util.Arrays.equals(seqAdj, e.seqAdj)
-                && helper.equals(e.helper);
+                && helper.equals(e.helper) && java.util.Objects.equals(master, e.master);
     }
 
     @Override

@@ -101,12 +101,34 @@ class ConntrackTest {
 
     @Test
     void whatCtnetlinkCannotSetAgainIsNamed() {
-        for (int[] refused : new int[][] {{CTA_SECCTX}, {CTA_COUNTERS_ORIG}, {CTA_TIMESTAMP}, {CTA_TUPLE_MASTER}, {99}}) {
+        for (int[] refused : new int[][] {{CTA_SECCTX}, {CTA_COUNTERS_ORIG}, {CTA_TIMESTAMP}, {99}}) {
             ByteBuffer body = message(refused[0]);
             ConntrackEntry.NotCarried e = assertThrows(ConntrackEntry.NotCarried.class, () -> ConntrackEntry.parse(body));
             assertEquals("icmp 10.0.0.1 -> 10.0.0.2 id 7 type 8 code 0", e.entry());
         }
         assertEquals(ping().identity(), ConntrackEntry.parse(message(CTA_ID)).identity(), "its id is the kernel's own");
+    }
+
+    /**
+     * An entry a helper expected is made again tied to its master (made first, in a fresh namespace): the kernel sets
+     * its EXPECTED bit from the master, and refused a status that set it (EBUSY) before cryo left the bit out.
+     */
+    @Test
+    void anEntryAHelperExpectedIsMadeAgainTiedToItsMaster() {
+        assumeTrue(new java.io.File("/proc/net/nf_conntrack").exists(), "conntrack in this kernel");
+        ConntrackEntry master = ping();
+        ConntrackEntry.Tuple orig = new ConntrackEntry.Tuple(new byte[] {10, 0, 0, 1}, new byte[] {10, 0, 0, 2}, 1,
+                new int[] {CTA_PROTO_ICMP_ID, 8, CTA_PROTO_ICMP_TYPE, 8, CTA_PROTO_ICMP_CODE, 0}, -1);
+        ConntrackEntry expected = new ConntrackEntry(orig, new ConntrackEntry.Tuple(orig.dst(), orig.src(), 1,
+                new int[] {CTA_PROTO_ICMP_ID, 8, CTA_PROTO_ICMP_TYPE, 0, CTA_PROTO_ICMP_CODE, 0}, -1), 0,
+                master.status() | IPS_EXPECTED, 30, 0, new byte[0], new byte[0], new int[0], "", master.orig());
+        List<ConntrackEntry> made = Namespaces.fresh("net", () -> {
+            Conntrack.create(List.of(master, expected));
+            return Conntrack.entries();
+        });
+        ConntrackEntry back = made.stream().filter(e -> e.orig().equals(orig)).findFirst().orElseThrow();
+        assertEquals(master.orig(), back.master(), back.identity());
+        assertTrue((back.status() & IPS_EXPECTED) != 0, back.identity());
     }
 
     /** ping()'s entry as a dump gives it (after the netlink header), with an attribute {@code extra} holding a nest. */

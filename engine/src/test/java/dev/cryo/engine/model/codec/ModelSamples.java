@@ -351,7 +351,14 @@ public final class ModelSamples {
                 new dev.cryo.kernel.net.ConntrackEntry.Tuple(new byte[] {10, 77, 0, 1}, new byte[] {10, 77, 0, 1}, 6,
                         new int[] {2, 8080, 3, 20001}, -1),
                 0, 0x2e, 431990, 0, new byte[0], new byte[] {20, 0, 1, (byte) 0x80, 5, 0, 1, 0, 3, 0, 0, 0, 6, 0, 4, 0, 0x23,
-                (byte) 0xff, 0, 0}, new int[0], "ftp")), java.util.List.of(new dev.cryo.kernel.net.ConntrackExpectation(
+                (byte) 0xff, 0, 0}, new int[0], "ftp"), new dev.cryo.kernel.net.ConntrackEntry( // the data connection
+                new dev.cryo.kernel.net.ConntrackEntry.Tuple(new byte[] {10, 77, 0, 1}, new byte[] {10, 77, 0, 1}, 6,
+                        new int[] {2, 20002, 3, 30001}, -1),
+                new dev.cryo.kernel.net.ConntrackEntry.Tuple(new byte[] {10, 77, 0, 1}, new byte[] {10, 77, 0, 1}, 6,
+                        new int[] {2, 30001, 3, 20002}, -1),
+                0, 0xf, 431990, 0, new byte[0], new byte[0], new int[0], "",
+                new dev.cryo.kernel.net.ConntrackEntry.Tuple(new byte[] {10, 77, 0, 1}, new byte[] {10, 77, 0, 1}, 6,
+                        new int[] {2, 20001, 3, 81}, -1))), java.util.List.of(new dev.cryo.kernel.net.ConntrackExpectation(
                 // the FTP helper's, for the passive data connection to :30000 (NAT kept for it, as nf_nat_ftp keeps it)
                 new dev.cryo.kernel.net.ConntrackEntry.Tuple(new byte[] {10, 77, 0, 1}, new byte[] {10, 77, 0, 1}, 6,
                         new int[] {2, 0, 3, 30000}, -1),
