@@ -117,7 +117,7 @@ class MigrationBenchmark {
                     + " -cp " + cp + " " + ChannelProbe.class.getName();
             String cipher = TwoHosts.sh(probe + " cipher 1024").trim();
             String[] c = cipher.substring(cipher.lastIndexOf("cipher ")).split(" ");
-            out.add(String.format(Locale.ROOT, "one core of this machine: AES-128-GCM (16 KiB records) %s MiB/s, CRC32C %s MiB/s; %d cores, "
+            out.add(String.format(Locale.ROOT, "one core of this machine: AES-128-GCM (16 KiB records) %s MiB per CPU-second, CRC32C %s; %d cores, "
                     + "shared by both ends (and every other process) when unshaped", c[1], c[2], Runtime.getRuntime().availableProcessors()));
             Process server = new ProcessBuilder("ip", "netns", "exec", hosts.nsB, "/bin/bash", "-c", "exec " + probe + " serve "
                     + hosts.ipB + " " + CHANNEL_PORT + " " + hosts.keys + " " + staging).redirectErrorStream(true).start();
