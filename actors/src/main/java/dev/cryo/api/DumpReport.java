@@ -8,7 +8,7 @@ import java.util.List;
 /**
  * A committed image: where it is, which pids it holds, and the statistics of the dump.
  * {@code roundPages}: with pre-copy, the pages whose bytes each round sent, the frozen one last; else empty;
- * {@code roundZeroPages}: the zero pages each round found (no page bytes sent for them), likewise.
+ * {@code roundZeroPages}: the pages each round recorded without their bytes (zero, or one byte repeated), likewise.
  * {@code notes}: what the user should know of how it went (a pre-dump's tracking kept, taken over, or
  * lost and the memory copied again), one line each. {@code iterated}: what a pre-dump kept or a dump
  * after one carried (null for other dumps).

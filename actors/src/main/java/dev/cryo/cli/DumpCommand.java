@@ -364,12 +364,12 @@ final class DumpCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "Dumped %d task%s (%d thread%s%s) of pid %d into %s%n", s.tasks(), s.tasks() == 1 ? "" : "s",
                 s.threads(), s.threads() == 1 ? "" : "s",
                 zombies == 0 ? "" : ", and " + zombies + " zombie" + (zombies == 1 ? "" : "s"), pid, r.imageDir());
-        out.printf(Locale.ROOT, "  frozen %d ms, total %d ms; pages: %d scanned, %d absent, %d written%s, %d zero%n",
-                s.frozenMillis(), s.totalMillis(), s.pagesScanned(), s.pagesSkipped(), s.pagesWritten(),
-                s.filledPages() == 0 ? "" : " (" + s.filledPages() + " of them one byte repeated)", s.zeroPages());
+        out.printf(Locale.ROOT, "  frozen %d ms, total %d ms; pages: %d scanned, %d absent, %d written, %d zero%s%n",
+                s.frozenMillis(), s.totalMillis(), s.pagesScanned(), s.pagesSkipped(), s.pagesWritten(), s.zeroPages(),
+                s.filledPages() == 0 ? "" : ", " + s.filledPages() + " one byte repeated");
         if (!r.roundPages().isEmpty()) {
-            out.printf(Locale.ROOT, "  pre-copy: %d rounds while running, then frozen; pages per round: %s, zero pages per"
-                    + " round: %s%n", r.roundPages().size() - 1, r.roundPages(), r.roundZeroPages());
+            out.printf(Locale.ROOT, "  pre-copy: %d rounds while running, then frozen; pages per round: %s, zero or"
+                    + " one-byte pages per round: %s%n", r.roundPages().size() - 1, r.roundPages(), r.roundZeroPages());
         }
         r.notes().forEach(n -> out.println("  " + n));
         out.printf(Locale.ROOT, "  image %s, pages copied at %.0f MiB/s; the tree was %s%n", Sizes.human(s.imageBytes()),

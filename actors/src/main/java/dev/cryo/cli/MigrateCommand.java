@@ -79,7 +79,7 @@ final class MigrateCommand implements Callable<Integer> {
                 boolean last = i == r.roundBytes().size() - 1;
                 long zero = i < r.roundZeroPages().size() ? r.roundZeroPages().get(i) : 0;
                 out.printf(Locale.ROOT, "  round %d%s: %s%s%n", i + 1, last ? " (frozen)" : "", Sizes.human(r.roundBytes().get(i)),
-                        zero == 0 ? "" : " and " + zero + " zero page" + (zero == 1 ? "" : "s") + " (not sent)");
+                        zero == 0 ? "" : " and " + zero + " zero or one-byte page" + (zero == 1 ? "" : "s") + " (not sent)");
             }
             out.printf(Locale.ROOT, "  downtime %d ms (frozen dump and send %d ms, restore on %s %d ms), total %d ms, %s sent%n",
                     r.downtimeMillis(), r.frozenSendMillis(), to, r.restoreMillis(), r.totalMillis(), Sizes.human(r.bytes()));

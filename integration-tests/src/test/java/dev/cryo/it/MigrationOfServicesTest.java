@@ -269,7 +269,7 @@ class MigrationOfServicesTest {
      */
     static void checkFigures(String out, String to) {
         Matcher round = Pattern.compile("  round (\\d+)( \\(frozen\\))?: ([\\d.]+) (B|KiB|MiB|GiB)"
-                + "(?: and \\d+ zero pages? \\(not sent\\))?\n").matcher(out);
+                + "(?: and \\d+ zero or one-byte pages? \\(not sent\\))?\n").matcher(out);
         double least = 0;
         int n = 0;
         boolean frozen = false;

@@ -52,7 +52,7 @@ public final class AgentProtocol {
 
     /**
      * How a migration ended. {@code roundBytes}: page bytes sent per pre-copy round, the frozen round
-     * last, and {@code roundZeroPages} the zero pages of each (no bytes sent for them); {@code downtimeMillis}:
+     * last, and {@code roundZeroPages} the pages of each sent without their bytes (zero or one byte repeated); {@code downtimeMillis}:
      * from the freeze on the source to the tree running on the destination, of which {@code frozenSendMillis}
      * until the last byte was sent and {@code restoreMillis} the destination's restore (from the last chunk in
      * to the tree running).

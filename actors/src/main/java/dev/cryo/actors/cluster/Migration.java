@@ -315,7 +315,8 @@ final class Migration {
         for (long p : r.roundPages().isEmpty() ? List.of(r.stats().pagesWritten()) : r.roundPages()) {
             rounds.add(p * 4096);
         }
-        List<Long> zeros = r.roundPages().isEmpty() ? List.of(r.stats().zeroPages()) : r.roundZeroPages();
+        List<Long> zeros = r.roundPages().isEmpty() ? List.of(r.stats().zeroPages() + r.stats().filledPages())
+                : r.roundZeroPages();
         return new MigrateResult(ok, message, rounds, downtime, (System.nanoTime() - started) / 1_000_000,
                 r.stats().imageBytes(), pids, r.stats().frozenMillis(), restoreMillis, zeros);
     }

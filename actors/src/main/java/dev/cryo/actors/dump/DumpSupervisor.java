@@ -721,14 +721,14 @@ public final class DumpSupervisor {
         // a migration (held dump) tells the destination where the root's pages go (PreCopyLayout)
         tasks.forEach((p, t) -> t.tell(new TaskDumper.CopyRound(job, taskAdapter, hold && p.equals(request.pid()),
                 settings.preCopy(), sharedRuns.getOrDefault(p.value(), List.of()), duty)));
-        long[] pages = {0, 0}; // sent (not zero), zero
+        long[] pages = {0, 0}; // sent with their bytes; zero or one byte repeated (recorded without them)
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {
                     if (m.reply() instanceof TaskDumper.Gone g) {
                         leaveToFreeze(g.pid()); // exited while the tree ran (a zombie stays in the walk)
                     } else if (m.reply() instanceof TaskDumper.RoundCopied r) {
                         pages[0] += r.sent();
-                        pages[1] += r.zero() + r.fills().zero();
+                        pages[1] += r.zero() + r.fills().pages();
                     } else {
                         return abort(failureOf(m.reply()));
                     }
@@ -738,7 +738,7 @@ public final class DumpSupervisor {
                     }
                     roundSent.add(pages[0]);
                     roundZero.add(pages[1]);
-                    stage("pre-copy round " + roundSent.size() + ": " + pages[0] + " pages sent, " + pages[1] + " zero");
+                    stage("pre-copy round " + roundSent.size() + ": " + pages[0] + " pages sent, " + pages[1] + " zero or one-byte");
                     // the round after the wait for the read ahead freezes: the rounds had converged before it
                     boolean enough = netAheadAwaited || enough();
                     if (enough && netAhead != null && !netAhead.isRead()) {
@@ -1409,13 +1409,13 @@ public final class DumpSupervisor {
         long now = System.nanoTime();
         long thawed = thawedAt > 0 ? thawedAt : now;
         DumpStats stats = new DumpStats(liveTasks().size(), threads, (thawed - frozenAt) / 1_000_000,
-                (now - started) / 1_000_000, scanned, scanned - (written + zero - tracked), written - fills.zero(),
+                (now - started) / 1_000_000, scanned, scanned - (written + zero - tracked), written - fills.pages(),
                 zero + fills.zero(), fills.other(), imageBytes, copyNanos / 1_000_000);
         List<Long> rounds = new ArrayList<>(roundSent);
         List<Long> zeros = new ArrayList<>(roundZero);
         if (request.preCopy()) { // the frozen round
             rounds.add(stats.pagesWritten());
-            zeros.add(stats.zeroPages());
+            zeros.add(stats.zeroPages() + stats.filledPages());
         }
         return new DumpReport(request.imageDir(), tasks.keySet().stream().map(Pid::value).toList(),
                 request.keepsTree(), stats, rounds, zeros, notes, !request.iteration().any() ? null

@@ -178,9 +178,9 @@ public final class TaskDumper {
      * of {@code pages}, those recorded as a byte repeated.
      */
     public record RoundCopied(Pid pid, long pages, long zero, RegionDumper.Fills fills) implements Reply {
-        /** Pages sent as pages: not the zero ones (a one-byte fill, rare, counts as sent: the restore writes it whole). */
+        /** Pages sent with their bytes: not those recorded as zero or as one byte repeated (a record of a few bytes). */
         public long sent() {
-            return pages - fills.zero();
+            return pages - fills.pages();
         }
     }
 

@@ -1,10 +1,10 @@
 package dev.cryo.engine.dump;
 
 /**
- * What a dump did: how long the tree was frozen, pages considered, skipped (absent), written, zero
- * (left out, or recorded as zero where one hides a file's bytes or an earlier round's copy: never
- * among the written), of the written those filled with one other byte (recorded as that byte),
- * bytes in the image, and the page throughput while copying.
+ * What a dump did: how long the tree was frozen, pages considered, skipped (absent), written (with
+ * their bytes), zero (left out, or recorded as zero where one hides a file's bytes or an earlier
+ * round's copy), filled (one other byte repeated, recorded as that byte), bytes in the image, and the
+ * page throughput while copying.
  */
 public record DumpStats(int tasks, int threads, long frozenMillis, long totalMillis, long pagesScanned,
                         long pagesSkipped, long pagesWritten, long zeroPages, long filledPages, long imageBytes,
