@@ -60,7 +60,9 @@ public final class AnonymousMemory extends MemoryKind {
 
     /** The protection of an area {@link #mapApart} mapped: two areas with pages of their own stay apart. */
     public static void protectApart(TaskContext t, VmaImage v) {
-        t.later("mprotect(0x" + Long.toHexString(v.start()) + ", apart)", SyscallNr.MPROTECT, v.start(),
-                v.end() - v.start(), v.prot());
+        for (long[] piece : Mapper.pieces(v, v.prot())) {
+            t.later("mprotect(0x" + Long.toHexString(piece[0]) + ", apart)", SyscallNr.MPROTECT, piece[0],
+                    piece[1] - piece[0], v.prot());
+        }
     }
 }

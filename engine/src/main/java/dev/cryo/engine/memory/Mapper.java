@@ -37,6 +37,34 @@ final class Mapper {
         return flags;
     }
 
+    /**
+     * The largest piece of an area charged for writing that one mmap or mprotect asks for. The kernel's
+     * heuristic overcommit (vm.overcommit_memory 0) refuses one request larger than the host's memory and
+     * swap together, but not the steps a program grew such an area by (brk, adjacent mmaps the kernel merged):
+     * stress-ng's malloc stressor holds a 57 GiB sparse heap on a 24 GiB host. Pieces mapped one after the
+     * other merge into one area again.
+     */
+    static final long ACCOUNTED_PIECE = 1L << 30;
+
+    /**
+     * [start, end) of {@code v} in pieces of at most {@link #ACCOUNTED_PIECE} when mapping or protecting it
+     * with {@code prot} charges it for writing (private, writable, not MAP_NORESERVE, not growing down);
+     * else the whole area in one.
+     */
+    static java.util.List<long[]> pieces(VmaImage v, int prot) {
+        long size = v.end() - v.start();
+        boolean charged = (prot & VmaImage.PROT_WRITE) != 0 && (v.flags() & VmaImage.MAP_PRIVATE) != 0
+                && (v.advice() & VmAdvice.NORESERVE) == 0 && (v.flags() & VmaImage.MAP_GROWSDOWN) == 0;
+        if (!charged || size <= ACCOUNTED_PIECE) {
+            return java.util.List.of(new long[] {v.start(), v.end()});
+        }
+        java.util.List<long[]> out = new java.util.ArrayList<>();
+        for (long at = v.start(); at < v.end(); at += ACCOUNTED_PIECE) {
+            out.add(new long[] {at, Math.min(v.end(), at + ACCOUNTED_PIECE)});
+        }
+        return out;
+    }
+
     /** The dumped protection plus PROT_WRITE, so cryo can write the pages; {@code protect} takes it back. */
     static int writable(VmaImage v) {
         return v.prot() | VmaImage.PROT_WRITE;

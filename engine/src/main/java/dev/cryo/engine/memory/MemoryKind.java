@@ -105,8 +105,11 @@ public abstract class MemoryKind {
     /** Maps the area in the task being restored, writable if cryo writes pages into it. */
     public void map(TaskContext t, VmaImage v, SharedMemoryHub shared) {
         long flags = Mapper.flags(v) | Mapper.MAP_ANONYMOUS;
-        t.later("mmap(0x" + Long.toHexString(v.start()) + ")", SyscallNr.MMAP, v.start(), v.end() - v.start(),
-                Mapper.privateProt(v), flags, -1, 0);
+        int prot = Mapper.privateProt(v);
+        for (long[] piece : Mapper.pieces(v, prot)) {
+            t.later("mmap(0x" + Long.toHexString(piece[0]) + ")", SyscallNr.MMAP, piece[0], piece[1] - piece[0], prot,
+                    flags, -1, 0);
+        }
         VmAdvice.keepAccounted(t, v);
     }
 
