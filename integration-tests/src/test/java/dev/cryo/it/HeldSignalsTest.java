@@ -169,4 +169,16 @@ class HeldSignalsTest {
         String verdict = DumpRestore.workloadVerdict(tmp, "stopchild", "tstp");
         assertTrue(verdict.contains("PASS"), verdict);
     }
+
+    /**
+     * A process whose user has no room left for queued signals (RLIMIT_SIGPENDING 0; stress-ng's sigfd
+     * stressor floods root's): the signal ending each batch of injected calls came without its siginfo
+     * (SI_USER, pid 0), was taken for another's, and the thread ran on past the batch while the dump waited
+     * for good (a --pre-copy dump of stress-ng's interrupt stressors hung 6 minutes, until SIGTERM).
+     */
+    @Test
+    void aProcessWithNoRoomForQueuedSignalsIsDumpedAndRestored() throws Exception {
+        String verdict = DumpRestore.workloadVerdict(tmp, "sigpendfull");
+        assertTrue(verdict.contains("PASS"), verdict);
+    }
 }
