@@ -88,6 +88,40 @@ class RestoreTest {
         }
     }
 
+    /**
+     * A program that ends itself as soon as it runs again (exitatresume.c: its main thread's wall-clock deadline
+     * passed while it was frozen; 63 more threads): the restore lets its threads go one after the other, and those
+     * still in their stop when the main thread's exit_group killed them made the detach fail with ESRCH, the
+     * restore reporting a failure for a tree that had run (stress-ng's mq stressor, whose parent kills its workers
+     * once its timer has run out: "restore failed: pid N (resume): ptrace(PTRACE_DETACH, pid M): ESRCH"). Such
+     * threads are now reaped, and the restore succeeds.
+     */
+    @Test
+    void aProgramThatEndsItselfAsItResumesIsRestoredAndEnds() throws Exception {
+        long started = System.nanoTime();
+        // the deadline leaves a cold CLI at load time enough to seize the program before it
+        try (DetachedProcess p = Workloads.program(tmp.resolve("exit.out"), "exitatresume", "10")) {
+            Path img = tmp.resolve("img");
+            Cli dump = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
+            assertEquals(0, dump.code(), dump.toString());
+            long wait = 11_000 - (System.nanoTime() - started) / 1_000_000;
+            if (wait > 0) {
+                Thread.sleep(wait); // past the deadline: the main thread ends the process as soon as it runs
+            }
+            Cli r = Cli.run("restore", "-D", img.toString(), "-d");
+            assertEquals(0, r.code(), r.toString());
+            p.awaitOutput("ending", Duration.ofSeconds(30));
+            DetachedProcess.awaitCondition(() -> {
+                try { // ended: a zombie, ours to reap (a detached restore's root is the test's child)
+                    return Files.readString(Path.of("/proc/" + p.pid() + "/stat")).replaceAll(".*\\) ", "").startsWith("Z");
+                } catch (java.io.IOException gone) {
+                    return true;
+                }
+            }, Duration.ofSeconds(30), "the restored process ended");
+            Sys.wait4(p.pid().value(), 0);
+        }
+    }
+
     @Test
     void theThreadsOfAMultiThreadedProgramContinueAndTheirMutexWorks() throws Exception {
         try (DetachedProcess p = Workloads.threads(tmp)) {

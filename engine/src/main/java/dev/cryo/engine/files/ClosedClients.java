@@ -92,8 +92,7 @@ public final class ClosedClients {
                 throw p.refuse(which + ": its client passed file descriptors (SCM_RIGHTS); not supported");
             }
             if (m.data() == null) {
-                throw p.refuse(which + ": its client sent a message of " + m.length() + " bytes; cryo reads at most "
-                        + ErroredQueues.MAX_BYTES + " bytes of each held in a buffer's head; not supported");
+                throw p.refuse(which + ": its client sent " + m.unread() + "; not supported");
             }
             Sockets.Ucred mc = m.creds();
             if (mc.present() && mc.pid() != c.pid() && !ctx.inTree(mc.pid())) {

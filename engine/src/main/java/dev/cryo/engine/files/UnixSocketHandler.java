@@ -551,8 +551,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                 throw p.refuse(sent + ", passing file descriptors (SCM_RIGHTS); not supported");
             }
             if (m.data() == null) {
-                throw p.refuse(sent + ": a message of " + m.length() + " bytes; cryo reads at most "
-                        + dev.cryo.kernel.net.ErroredQueues.MAX_BYTES + " bytes of each held in a buffer's head; not supported");
+                throw p.refuse(sent + ": " + m.unread() + "; not supported");
             }
             Sockets.Ucred c = m.creds();
             if (c.present() && !ctx.inTree(c.pid())) {

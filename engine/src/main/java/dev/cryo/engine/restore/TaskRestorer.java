@@ -90,6 +90,7 @@ public final class TaskRestorer {
             new LeaseBreaks(),
             new PendingSignals(),
             new TimerArming(),
+            new dev.cryo.engine.restore.stage.SignalQueueLimit(), // once its signals are queued and its timers made
             new ThreadFilesRestore(), // a thread's own fd table, once its process's is final
             new RegisterInstall(),
             new Scheduling()); // from outside, once no call is injected
@@ -352,9 +353,7 @@ public final class TaskRestorer {
         if (stopped) { // pending before the detach: no thread runs an instruction before it stops
             dev.cryo.kernel.Sys.kill(t.pid(), dev.cryo.kernel.Signals.SIGSTOP);
         }
-        for (int tid : tids()) {
-            t.tracer().detach(t.pid().value(), tid);
-        }
+        t.tracer().detachAll(t.pid().value(), tids()); // a thread killed meanwhile (its tree runs) is reaped
     }
 
     /** Failure path: the task and the children it forked are killed. */

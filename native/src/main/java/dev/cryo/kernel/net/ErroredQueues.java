@@ -47,7 +47,14 @@ public final class ErroredQueues {
      * A message as the queue holds it: {@code data} null when it is longer than {@link #MAX_BYTES} or in pages,
      * {@code creds} pid 0 when it has none, {@code from} the sender's bound name (sun_path bytes, empty when unbound).
      */
-    public record Queued(int length, byte[] data, Sockets.Ucred creds, boolean passesFiles, byte[] from) {}
+    public record Queued(int length, byte[] data, Sockets.Ucred creds, boolean passesFiles, byte[] from) {
+        /** Why {@code data} is null, for a refusal: "a message of N bytes" and what keeps cryo from its bytes. */
+        public String unread() {
+            return "a message of " + length + " bytes" + (length > MAX_BYTES ? "; cryo reads at most " + MAX_BYTES
+                    + " bytes of each" : ", which the kernel keeps in pages, where cryo's reader (a BPF iterator) reads"
+                    + " only a buffer's head");
+        }
+    }
 
     /**
      * A connection waiting in a listener's queue: {@code clientClosed} whether its client has closed its end;

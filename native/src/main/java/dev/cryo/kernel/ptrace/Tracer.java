@@ -564,6 +564,61 @@ public final class Tracer implements AutoCloseable {
         ownMasks.remove(tid);
     }
 
+    /**
+     * Lets every thread {@code tids} of process {@code tgid} go ({@link #detach}). A thread no longer in its stop
+     * then (ESRCH) was killed meanwhile: SIGKILL wakes a traced thread, sent by its own process once another of
+     * its threads ran (exit_group), or by another process of a tree being resumed (a parent whose timer ran out
+     * while frozen, stress-ng's, kills its workers at once). Such threads are reaped here, as their tracer must (a
+     * traced thread left a zombie keeps its whole process from being reaped), or let go at a stop they reach;
+     * the first ESRCH is thrown if they neither end nor stop within a second (not threads being killed).
+     */
+    public void detachAll(int tgid, List<Integer> tids) {
+        java.util.Map<Integer, SyscallException> killed = new java.util.LinkedHashMap<>();
+        for (int tid : tids) {
+            try {
+                detach(tgid, tid);
+            } catch (SyscallException e) {
+                if (!e.is(Errno.ESRCH)) {
+                    throw e;
+                }
+                heldSignals.remove(tid);
+                ownMasks.remove(tid);
+                killed.put(tid, e);
+            }
+        }
+        long deadline = System.nanoTime() + 1_000_000_000L;
+        List<Integer> left = new ArrayList<>(killed.keySet());
+        java.util.Collections.reverse(left); // the leader last: it is reported only once its threads are reaped
+        while (!left.isEmpty()) {
+            for (java.util.Iterator<Integer> it = left.iterator(); it.hasNext(); ) {
+                int tid = it.next();
+                WaitStatus st;
+                try {
+                    st = Sys.wait4(tid, Sys.WNOHANG);
+                } catch (SyscallException gone) {
+                    if (!gone.is(Errno.ECHILD)) {
+                        throw gone;
+                    }
+                    it.remove(); // reaped already
+                    continue;
+                }
+                if (st != null && st.gone()) {
+                    it.remove();
+                } else if (st != null) { // an exit stop (PTRACE_O_TRACEEXIT), or another: let go from there
+                    Ptrace.request(Ptrace.DETACH, tid, 0, 0);
+                    it.remove();
+                }
+            }
+            if (left.isEmpty()) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw killed.get(left.get(0));
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+        }
+    }
+
     /** The signals held for a thread that it must get back: a group stop it is put back in by the kernel. */
     private List<Held> toGiveBack(int tid) {
         return heldSignals.getOrDefault(tid, List.of()).stream().filter(h -> !h.groupStop()).toList();

@@ -131,7 +131,11 @@ public final class ProcessState implements StateStage {
             structs.longs(a.handler(), a.flags(), a.restorer(), a.mask());
         }
         for (Rlimit r : rlimits) {
-            structs.longs(r.soft(), r.hard());
+            if (r.resource() == SignalQueueLimit.RLIMIT_SIGPENDING) { // its own value once its signals are queued
+                structs.longs(SignalQueueLimit.room(r), SignalQueueLimit.room(r));
+            } else {
+                structs.longs(r.soft(), r.hard());
+            }
         }
         // each stash's readers queued before the next stash, which may run the queue to make room
         long path = cwd == null ? 0 : t.stash(cwd);
