@@ -202,13 +202,41 @@ public record SemUndo(List<Adjustment> adjustments) {
             if (sets != null && !sets.contains(a.set())) {
                 continue;
             }
-            int n = Math.abs(a.value());
-            long at = put.apply(sembufs(a.sem(), n, a.value() < 0 ? SEM_UNDO : 0, -n, a.value() > 0 ? SEM_UNDO : 0));
-            call.call("semop(" + a.set() + ", sem " + a.sem() + ": +" + n + " then -" + n + ", SEM_UNDO on the "
-                    + (a.value() > 0 ? "second" : "first") + ")", SyscallNr.SEMOP, a.set(), at, 2);
+            giveBack(a, put, call);
             if (sets != null) {
                 GIVEN.computeIfAbsent(pid, k -> new java.util.concurrent.CopyOnWriteArrayList<>()).add(a);
             }
+        }
+    }
+
+    /** The largest value of a semaphore (SEMVMX): an operation past it fails (ERANGE). */
+    private static final int SEMVMX = 32767;
+
+    /**
+     * One adjustment made again by semops that leave the semaphore's value as it is: each adds and takes away the
+     * same amount, the one with SEM_UNDO being the opposite of the adjustment. Adding first cannot block, but fails
+     * past SEMVMX (ERANGE: a task that had added 17,200 with SEM_UNDO to a semaphore it holds at 17,200, stress-ng's
+     * sem-sysv), so where the value has no room above it takes away first, and where neither way has room for the
+     * whole amount it goes in steps of the room there is.
+     */
+    private static void giveBack(Adjustment a, java.util.function.Function<byte[], Long> put, Call call) {
+        int n = Math.abs(a.value());
+        long value = call.call("semctl(" + a.set() + ", sem " + a.sem() + ", GETVAL)", SyscallNr.SEMCTL, a.set(), a.sem(),
+                GETVAL, 0);
+        boolean addFirst = value + n <= SEMVMX || SEMVMX - value >= value;
+        long room = addFirst ? SEMVMX - value : value;
+        if (room <= 0) {
+            throw new dev.cryo.engine.restore.RestoreException("semaphore " + a.sem() + " of set " + a.set() + " is at "
+                    + value + ": no room to give back its SEM_UNDO adjustment of " + a.value());
+        }
+        for (int left = n; left > 0; ) {
+            int step = (int) Math.min(left, room);
+            int add = a.value() < 0 ? SEM_UNDO : 0, take = a.value() > 0 ? SEM_UNDO : 0;
+            long at = put.apply(addFirst ? sembufs(a.sem(), step, add, -step, take) : sembufs(a.sem(), -step, take, step, add));
+            call.call("semop(" + a.set() + ", sem " + a.sem() + ": " + (addFirst ? "+" + step + " then -" : "-" + step
+                    + " then +") + step + ", SEM_UNDO on the " + ((a.value() > 0) == addFirst ? "second" : "first") + ")",
+                    SyscallNr.SEMOP, a.set(), at, 2);
+            left -= step;
         }
     }
 
