@@ -128,7 +128,11 @@ public final class ImageReader implements AutoCloseable {
             return records.decode(chunk.array(), ChunkHeader.SIZE, e.storedLength(), where(e));
         }
         List<IndexEntry> parts = RecordParts.of(entries, e);
-        long length = parts.stream().mapToLong(p -> p.storedLength()).sum();
+        long length = parts.stream().mapToLong(p -> Integer.toUnsignedLong(p.storedLength())).sum();
+        if (length > Integer.MAX_VALUE - 8) { // parts of a large max chunk, each within its bound, past an array's
+            throw new ImageCorruptException(where(e) + ": a record of " + length + " bytes in " + parts.size()
+                    + " chunks, more than one record may hold: damaged image");
+        }
         byte[] whole = new byte[(int) length]; // bounded: at most MAX_RECORD_PARTS chunks (RecordParts.check)
         int at = 0;
         for (IndexEntry p : parts) {

@@ -28,6 +28,7 @@ public final class ImageStreamReader implements AutoCloseable {
     private final List<byte[]> partBytes = new ArrayList<>(); // a record in parts so far
     private int parts;
     private IndexEntry firstPart;
+    private long partsTotal;
     private long position;
     private boolean done;
 
@@ -150,13 +151,18 @@ public final class ImageStreamReader implements AutoCloseable {
                             + ImageFormat.MAX_RECORD_PARTS + " chunks: damaged image");
                 }
                 partBytes.add(bytes);
+                partsTotal = parts == 1 ? bytes.length : partsTotal + bytes.length;
+                if (partsTotal > Integer.MAX_VALUE - 8) { // parts of a large max chunk, each within its bound
+                    throw new ImageCorruptException(where.get() + ": a record of at least " + partsTotal + " bytes in "
+                            + parts + " chunks, more than one record may hold: damaged image");
+                }
                 if (parts == 1) {
                     firstPart = e;
                 }
                 if (e.continued()) {
                     return new Chunk(e, null);
                 }
-                int length = partBytes.stream().mapToInt(b -> b.length).sum(), at = 0;
+                int length = (int) partsTotal, at = 0;
                 byte[] whole = new byte[length];
                 for (byte[] b : partBytes) {
                     System.arraycopy(b, 0, whole, at, b.length);
