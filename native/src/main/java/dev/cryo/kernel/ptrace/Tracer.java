@@ -566,19 +566,22 @@ public final class Tracer implements AutoCloseable {
 
     /**
      * Lets every thread {@code tids} of process {@code tgid} go ({@link #detach}). A thread no longer in its stop
-     * then (ESRCH) was killed meanwhile: SIGKILL wakes a traced thread, sent by its own process once another of
-     * its threads ran (exit_group), or by another process of a tree being resumed (a parent whose timer ran out
-     * while frozen, stress-ng's, kills its workers at once). Such threads are reaped here, as their tracer must (a
+     * once another thread of the process was let go (ESRCH) was killed meanwhile: SIGKILL wakes a traced thread,
+     * sent by its own process once that thread ran (exit_group), or by another process of the tree being resumed (a
+     * parent whose timer ran out while frozen, stress-ng's, kills its workers at once). A process killed before any
+     * of its threads was let go is a failure, as before (killed from outside). Such threads are reaped here, as their tracer must (a
      * traced thread left a zombie keeps its whole process from being reaped), or let go at a stop they reach;
      * the first ESRCH is thrown if they neither end nor stop within a second (not threads being killed).
      */
     public void detachAll(int tgid, List<Integer> tids) {
         java.util.Map<Integer, SyscallException> killed = new java.util.LinkedHashMap<>();
+        boolean running = false; // a thread of the process let go: what happens to the others may be its doing
         for (int tid : tids) {
             try {
                 detach(tgid, tid);
+                running = true;
             } catch (SyscallException e) {
-                if (!e.is(Errno.ESRCH)) {
+                if (!e.is(Errno.ESRCH) || !running) { // killed before any of it ran: from outside, a failure
                     throw e;
                 }
                 heldSignals.remove(tid);
